@@ -1,0 +1,44 @@
+// Token roles and the token records admins manage.
+import { Type, type Static } from 'typebox';
+
+export const ROLES = ['client', 'runner', 'admin'] as const;
+export const Role = Type.Union(ROLES.map((r) => Type.Literal(r)));
+export type Role = (typeof ROLES)[number];
+
+export const TokenInfo = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  role: Role,
+  /** A runner token may act only as this runner. */
+  runner: Type.Optional(Type.String()),
+  createdAt: Type.Integer(),
+  lastUsedAt: Type.Optional(Type.Integer()),
+});
+export type TokenInfo = Static<typeof TokenInfo>;
+
+export const CreateTokenBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 128 }),
+    role: Role,
+    runner: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  },
+  { additionalProperties: false },
+);
+export type CreateTokenBody = Static<typeof CreateTokenBody>;
+
+export const CreatedToken = Type.Object({ token: TokenInfo, secret: Type.String() });
+export type CreatedToken = Static<typeof CreatedToken>;
+
+export const RunnerInfo = Type.Object({
+  name: Type.String(),
+  instanceId: Type.String(),
+  labels: Type.Array(Type.String()),
+  capacity: Type.Integer(),
+  kinds: Type.Array(Type.String()),
+  version: Type.String(),
+  policyDigest: Type.Optional(Type.String()),
+  firstSeenAt: Type.Integer(),
+  lastSeenAt: Type.Integer(),
+  online: Type.Boolean(),
+});
+export type RunnerInfo = Static<typeof RunnerInfo>;

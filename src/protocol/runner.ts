@@ -1,0 +1,86 @@
+// The runner side of the wire: hello, claim, heartbeat and finish.
+import { Type, type Static } from 'typebox';
+import { Kind, Outcome, Task } from './tasks.ts';
+
+const RunnerName = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' });
+const Id = Type.String({ minLength: 1, maxLength: 128 });
+
+export const HelloBody = Type.Object(
+  {
+    name: RunnerName,
+    instanceId: Id,
+    labels: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 32 })),
+    capacity: Type.Integer({ minimum: 1, maximum: 256 }),
+    kinds: Type.Array(Kind, { maxItems: 32 }),
+    version: Type.String({ maxLength: 64 }),
+    policyDigest: Type.Optional(Type.String({ maxLength: 128 })),
+  },
+  { additionalProperties: false },
+);
+export type HelloBody = Static<typeof HelloBody>;
+
+export const HelloReply = Type.Object({
+  runner: Type.String(),
+  leaseMs: Type.Integer(),
+  heartbeatMs: Type.Integer(),
+  serverVersion: Type.String(),
+  serverTime: Type.Integer(),
+});
+export type HelloReply = Static<typeof HelloReply>;
+
+export const ClaimBody = Type.Object(
+  {
+    runner: RunnerName,
+    instanceId: Type.Optional(Id),
+    max: Type.Integer({ minimum: 1, maximum: 256 }),
+    waitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000 })),
+    kinds: Type.Optional(Type.Array(Kind, { maxItems: 32 })),
+  },
+  { additionalProperties: false },
+);
+export type ClaimBody = Static<typeof ClaimBody>;
+
+export const Claim = Type.Object({
+  task: Task,
+  attempt: Type.Integer(),
+  leaseToken: Type.String(),
+  leaseExpiresAt: Type.Integer(),
+});
+export type Claim = Static<typeof Claim>;
+
+export const ClaimReply = Type.Object({ tasks: Type.Array(Claim) });
+export type ClaimReply = Static<typeof ClaimReply>;
+
+export const LeaseRef = Type.Object(
+  { taskId: Id, leaseToken: Type.String({ minLength: 1, maxLength: 128 }) },
+  { additionalProperties: false },
+);
+export type LeaseRef = Static<typeof LeaseRef>;
+
+export const HeartbeatBody = Type.Object(
+  { runner: RunnerName, leases: Type.Array(LeaseRef, { maxItems: 1024 }) },
+  { additionalProperties: false },
+);
+export type HeartbeatBody = Static<typeof HeartbeatBody>;
+
+export const HeartbeatReply = Type.Object({
+  leases: Type.Array(Type.Object({ taskId: Type.String(), leaseExpiresAt: Type.Integer() })),
+  /** Leases the server no longer honours: the runner must stop and not report. */
+  lost: Type.Array(Type.String()),
+  /** Tasks a client asked to cancel. */
+  cancel: Type.Array(Type.String()),
+});
+export type HeartbeatReply = Static<typeof HeartbeatReply>;
+
+export const FinishBody = Type.Object(
+  {
+    taskId: Id,
+    leaseToken: Type.String({ minLength: 1, maxLength: 128 }),
+    outcome: Outcome,
+  },
+  { additionalProperties: false },
+);
+export type FinishBody = Static<typeof FinishBody>;
+
+export const FinishReply = Type.Object({ task: Task });
+export type FinishReply = Static<typeof FinishReply>;

@@ -1,0 +1,162 @@
+// Tasks on the wire: kinds and their specs, states, outcomes, and the create/list shapes.
+import { Type, type Static } from 'typebox';
+
+export const KINDS = ['shell', 'file.read', 'file.write', 'file.edit', 'file.list'] as const;
+export const Kind = Type.Union(KINDS.map((k) => Type.Literal(k)));
+export type Kind = (typeof KINDS)[number];
+
+export const TERMINAL_STATES = ['succeeded', 'failed', 'timed_out', 'cancelled', 'lost'] as const;
+export const STATES = ['scheduled', 'held', 'queued', 'running', ...TERMINAL_STATES] as const;
+export const TaskState = Type.Union(STATES.map((s) => Type.Literal(s)));
+export type TaskState = (typeof STATES)[number];
+export type TerminalState = (typeof TERMINAL_STATES)[number];
+
+export function isTerminal(state: TaskState): state is TerminalState {
+  return (TERMINAL_STATES as readonly string[]).includes(state);
+}
+
+const Path = Type.String({ minLength: 1, maxLength: 4096 });
+const Encoding = Type.Union([Type.Literal('utf8'), Type.Literal('base64')]);
+
+export const ShellSpec = Type.Object(
+  {
+    command: Type.Union([
+      Type.String({ minLength: 1, maxLength: 1_000_000 }),
+      Type.Array(Type.String({ maxLength: 1_000_000 }), { minItems: 1, maxItems: 10_000 }),
+    ]),
+    cwd: Type.Optional(Path),
+    env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String())),
+  },
+  { additionalProperties: false },
+);
+export const FileReadSpec = Type.Object(
+  {
+    path: Path,
+    encoding: Type.Optional(Encoding),
+    maxBytes: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 * 1024 * 1024 })),
+  },
+  { additionalProperties: false },
+);
+export const FileWriteSpec = Type.Object(
+  { path: Path, content: Type.String(), encoding: Type.Optional(Encoding) },
+  { additionalProperties: false },
+);
+export const FileEditSpec = Type.Object(
+  {
+    path: Path,
+    oldString: Type.String({ minLength: 1 }),
+    newString: Type.String(),
+    replaceAll: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export const FileListSpec = Type.Object({ path: Path }, { additionalProperties: false });
+
+export const SPEC_SCHEMAS = {
+  shell: ShellSpec,
+  'file.read': FileReadSpec,
+  'file.write': FileWriteSpec,
+  'file.edit': FileEditSpec,
+  'file.list': FileListSpec,
+} as const;
+
+export type ShellSpec = Static<typeof ShellSpec>;
+export type FileReadSpec = Static<typeof FileReadSpec>;
+export type FileWriteSpec = Static<typeof FileWriteSpec>;
+export type FileEditSpec = Static<typeof FileEditSpec>;
+export type FileListSpec = Static<typeof FileListSpec>;
+export type SpecOf<K extends Kind> = Static<(typeof SPEC_SCHEMAS)[K]>;
+
+export const OUTCOME_STATUSES = TERMINAL_STATES;
+export const OutcomeStatus = Type.Union(OUTCOME_STATUSES.map((s) => Type.Literal(s)));
+export type OutcomeStatus = TerminalState;
+
+export const TaskError = Type.Object({
+  /** exit | timeout | cancelled | spawn | policy | not_found | not_unique | too_large | io | lost | internal */
+  kind: Type.String({ maxLength: 64 }),
+  message: Type.String({ maxLength: 65_536 }),
+  exitCode: Type.Optional(Type.Integer()),
+  retryable: Type.Boolean(),
+});
+export type TaskError = Static<typeof TaskError>;
+
+/** How an attempt ended. Data, never thrown. `output` holds the kind-specific result. */
+export const Outcome = Type.Object({
+  status: OutcomeStatus,
+  exitCode: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+  signal: Type.Optional(Type.String({ maxLength: 32 })),
+  stdout: Type.Optional(Type.String()),
+  stderr: Type.Optional(Type.String()),
+  /** Bytes the task produced on each stream, including any past the cap. */
+  stdoutBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  stderrBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  truncated: Type.Optional(Type.Boolean()),
+  output: Type.Optional(Type.Unknown()),
+  error: Type.Optional(TaskError),
+  metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  durationMs: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+export type Outcome = Static<typeof Outcome>;
+
+export const Target = Type.Object(
+  {
+    runner: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    labels: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 32 })),
+  },
+  { additionalProperties: false },
+);
+export type Target = Static<typeof Target>;
+
+export const Task = Type.Object({
+  id: Type.String(),
+  kind: Kind,
+  spec: Type.Record(Type.String(), Type.Unknown()),
+  state: TaskState,
+  priority: Type.Integer(),
+  runAt: Type.Integer(),
+  timeoutMs: Type.Integer(),
+  maxAttempts: Type.Integer(),
+  attempt: Type.Integer(),
+  target: Type.Optional(Target),
+  labels: Type.Optional(Type.Array(Type.String())),
+  sessionKey: Type.Optional(Type.String()),
+  createdAt: Type.Integer(),
+  updatedAt: Type.Integer(),
+  startedAt: Type.Optional(Type.Integer()),
+  finishedAt: Type.Optional(Type.Integer()),
+  runner: Type.Optional(Type.String()),
+  leaseExpiresAt: Type.Optional(Type.Integer()),
+  cancelRequested: Type.Boolean(),
+  outcome: Type.Optional(Outcome),
+});
+export type Task = Static<typeof Task>;
+
+export const LIMITS = {
+  timeoutMs: { min: 1_000, max: 86_400_000, default: 30_000 },
+  priority: { min: -1000, max: 1000 },
+  maxAttempts: { min: 1, max: 100, default: 1 },
+  waitMs: { max: 60_000 },
+  listLimit: { max: 500, default: 50 },
+} as const;
+
+export const CreateTaskBody = Type.Object(
+  {
+    kind: Kind,
+    spec: Type.Record(Type.String(), Type.Unknown()),
+    timeoutMs: Type.Optional(Type.Integer({ minimum: LIMITS.timeoutMs.min, maximum: LIMITS.timeoutMs.max })),
+    priority: Type.Optional(Type.Integer({ minimum: LIMITS.priority.min, maximum: LIMITS.priority.max })),
+    runAt: Type.Optional(Type.Integer({ minimum: 0 })),
+    maxAttempts: Type.Optional(Type.Integer({ minimum: LIMITS.maxAttempts.min, maximum: LIMITS.maxAttempts.max })),
+    target: Type.Optional(Target),
+    labels: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 32 })),
+    sessionKey: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+  },
+  { additionalProperties: false },
+);
+export type CreateTaskBody = Static<typeof CreateTaskBody>;
+
+export const TaskList = Type.Object({
+  tasks: Type.Array(Task),
+  nextCursor: Type.Optional(Type.String()),
+});
+export type TaskList = Static<typeof TaskList>;

@@ -1,0 +1,51 @@
+// Compiled TypeBox checks that turn a wrong value into one AppError naming the field.
+import type { TSchema, Static } from 'typebox';
+import { Compile } from 'typebox/compile';
+import { AppError, type ErrorCode } from './errors.ts';
+import { SPEC_SCHEMAS, type Kind, type SpecOf } from './tasks.ts';
+
+type Checker = ReturnType<typeof Compile>;
+const compiled = new WeakMap<TSchema, Checker>();
+
+function checkerFor(schema: TSchema): Checker {
+  let checker = compiled.get(schema);
+  if (!checker) {
+    checker = Compile(schema);
+    compiled.set(schema, checker);
+  }
+  return checker;
+}
+
+/** A readable `field: message` line for the first few problems of a value. */
+export function describeProblems(schema: TSchema, value: unknown, prefix: string): string[] {
+  const problems: string[] = [];
+  for (const e of checkerFor(schema).Errors(value)) {
+    if (e.keyword === 'boolean') continue;
+    const extra = e.params as { additionalProperties?: string[] };
+    const field = prefix + e.instancePath.replaceAll('/', '.');
+    const name = extra.additionalProperties ? `${field}.${extra.additionalProperties.join(',')}` : field;
+    problems.push(`${name.replace(/^\./, '') || 'body'}: ${e.message}`);
+    if (problems.length >= 5) break;
+  }
+  return problems;
+}
+
+/**
+ * Returns `value` typed by `schema`, or throws an AppError naming the offending fields.
+ * @example const hello = parseWith(HelloBody, json, 'body');
+ */
+export function parseWith<S extends TSchema>(
+  schema: S,
+  value: unknown,
+  prefix: string,
+  code: ErrorCode = 'bad_request',
+): Static<S> {
+  if (checkerFor(schema).Check(value)) return value as Static<S>;
+  const problems = describeProblems(schema, value, prefix);
+  throw new AppError(code, problems.join('; ') || `${prefix} is invalid`, { problems });
+}
+
+/** Validates a task spec against its kind's schema; errors name `spec.<field>`. */
+export function parseTaskSpec<K extends Kind>(kind: K, spec: unknown): SpecOf<K> {
+  return parseWith(SPEC_SCHEMAS[kind], spec, 'spec') as SpecOf<K>;
+}

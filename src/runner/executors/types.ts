@@ -1,0 +1,34 @@
+// The contract between the runner loop and the executors that do the work of each kind.
+import type { Kind, Outcome } from '../../protocol/tasks.ts';
+
+/** Settings every executor reads; built once from the runner config. */
+export interface ExecSettings {
+  /** Directories tasks may work in; file tasks and `cwd` must resolve inside one of them. */
+  roots: readonly string[];
+  /** Paths no task may touch even inside a root: the runner's own config and data. */
+  deniedPaths: readonly string[];
+  /** The shell a command string is handed to as one argv element, e.g. ['/bin/sh', '-c']. */
+  shell: readonly string[];
+  /** Names of environment variables a child inherits from the runner; nothing else passes. */
+  envAllowlist: readonly string[];
+  /** Cap on each of stdout and stderr kept in the outcome; the rest is counted, not kept. */
+  maxOutputBytes: number;
+  /** Cap on a file.read result. */
+  maxReadBytes: number;
+  /** Time between TERM and KILL when a process tree is stopped. */
+  killGraceMs: number;
+}
+
+export interface ExecContext {
+  taskId: string;
+  attempt: number;
+  timeoutMs: number;
+  /** Aborted when the task is cancelled or the runner stops; executors end promptly. */
+  signal: AbortSignal;
+  settings: ExecSettings;
+}
+
+/** Runs one task's spec and returns its outcome as data; it never throws for task failures. */
+export type Executor = (spec: Record<string, unknown>, ctx: ExecContext) => Promise<Outcome>;
+
+export type ExecutorTable = Partial<Record<Kind, Executor>>;

@@ -1,0 +1,152 @@
+// The Store interface, named for intent. Every method is async, atomic on its own, and takes time
+// as an argument. SQLite and PostgreSQL implement it alike; nothing backend-specific leaks above.
+import type { Kind, Outcome, Target, Task, TaskState } from '../protocol/tasks.ts';
+import type { Role, RunnerInfo, TokenInfo } from '../protocol/auth.ts';
+import type { Claim, LeaseRef } from '../protocol/runner.ts';
+
+/** Where a task came from: legacy tasks keep the old API's result semantics. */
+export type TaskOrigin = 'v1' | 'legacy';
+
+/** A task as the store keeps it: the wire task plus fields only the server reads. */
+export interface StoredTask extends Task {
+  origin: TaskOrigin;
+  /** Free-form data kept with the task (legacy dispatch fields, client hints). */
+  metadata?: Record<string, unknown>;
+  /** When a client first read the finished result (legacy `task.reconciled`). */
+  resultReadAt?: number;
+}
+
+export interface NewTask {
+  id: string;
+  kind: Kind;
+  spec: Record<string, unknown>;
+  priority: number;
+  runAt: number;
+  timeoutMs: number;
+  maxAttempts: number;
+  target?: Target;
+  labels?: string[];
+  sessionKey?: string;
+  origin: TaskOrigin;
+  metadata?: Record<string, unknown>;
+  /** True when a legacy `/worker/poll` runner can express and run this task. */
+  legacyCompatible: boolean;
+  /** Idempotency: a repeat with the same key returns the first task… */
+  idempotencyKey?: string;
+  /** …unless its request hash differs, which is a `conflict`. */
+  requestHash?: string;
+}
+
+export interface CreateTaskResult {
+  task: StoredTask;
+  /** False when an idempotency key matched an existing task. */
+  created: boolean;
+}
+
+export interface TaskFilter {
+  state?: TaskState;
+  kind?: Kind;
+  runner?: string;
+  sessionKey?: string;
+  /** Opaque cursor from a previous page's `nextCursor`. */
+  cursor?: string;
+  limit: number;
+}
+
+export interface TaskPage {
+  tasks: StoredTask[];
+  nextCursor?: string;
+}
+
+export interface ClaimRequest {
+  runner: string;
+  instanceId?: string;
+  kinds: readonly Kind[];
+  max: number;
+  /** Lease length from now. */
+  leaseMs: number;
+  /** Legacy pollers never heartbeat: their lease is the task's timeout plus `leaseMs`. */
+  legacy?: boolean;
+  now: number;
+}
+
+export interface FinishRequest {
+  taskId: string;
+  leaseToken: string;
+  outcome: Outcome;
+  now: number;
+  /** When set, the task goes back to the queue to run again at this time instead of ending. */
+  retryAt?: number;
+}
+
+export interface HeartbeatResult {
+  leases: { taskId: string; leaseExpiresAt: number }[];
+  lost: string[];
+  cancel: string[];
+}
+
+export interface LeaseInfo {
+  leaseToken: string;
+  runner: string;
+  legacy: boolean;
+  attempt: number;
+  leaseExpiresAt: number;
+}
+
+export interface RunnerHello {
+  name: string;
+  instanceId: string;
+  labels: string[];
+  capacity: number;
+  kinds: string[];
+  version: string;
+  policyDigest?: string;
+}
+
+export interface NewToken {
+  id: string;
+  name: string;
+  role: Role;
+  runner?: string;
+  /** SHA-256 hex of the secret; the secret itself is never stored. */
+  hash: string;
+}
+
+export type StateCounts = Record<TaskState, number>;
+
+export interface Store {
+  /** Applies pending migrations in order. Safe to call on every start. */
+  migrate(): Promise<void>;
+  /** Cheap round trip for readiness checks; throws when the store is unreachable. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  createTask(task: NewTask, now: number): Promise<CreateTaskResult>;
+  getTask(id: string): Promise<StoredTask | undefined>;
+  listTasks(filter: TaskFilter): Promise<TaskPage>;
+  countTasks(): Promise<StateCounts>;
+  /** Queued/scheduled/held → cancelled at once; running → cancel requested. Undefined if unknown. */
+  cancelTask(id: string, now: number): Promise<StoredTask | undefined>;
+  /** Records the first read of a finished result; true only for that first read. */
+  markResultRead(id: string, now: number): Promise<boolean>;
+
+  /** Leases up to `max` runnable tasks to one runner, each exactly once across all claimers. */
+  claimTasks(req: ClaimRequest): Promise<Claim[]>;
+  /** Extends live leases held by `runner`; reports lost leases and requested cancels. */
+  extendLeases(runner: string, leases: LeaseRef[], leaseMs: number, now: number): Promise<HeartbeatResult>;
+  getLease(taskId: string): Promise<LeaseInfo | undefined>;
+  /** Ends (or requeues) the attempt fenced by its lease token; undefined means the lease is lost. */
+  finishAttempt(req: FinishRequest): Promise<StoredTask | undefined>;
+  /** Expired leases go back to the queue, or end `lost` when attempts are used up. */
+  requeueExpired(now: number, limit: number): Promise<StoredTask[]>;
+
+  touchRunner(hello: RunnerHello, now: number): Promise<void>;
+  listRunners(now: number, onlineWithinMs: number): Promise<RunnerInfo[]>;
+
+  createToken(token: NewToken, now: number): Promise<TokenInfo>;
+  /** The live (unrevoked) token with this hash; also records its use. */
+  findToken(hash: string, now: number): Promise<TokenInfo | undefined>;
+  listTokens(): Promise<TokenInfo[]>;
+  /** Revokes by id or name; false when there was none. */
+  revokeToken(idOrName: string, now: number): Promise<boolean>;
+}
