@@ -2,7 +2,7 @@
 import { Type, type Static } from 'typebox';
 
 export const ROLES = ['client', 'runner', 'admin'] as const;
-export const Role = Type.Union(ROLES.map((r) => Type.Literal(r)));
+export const Role = Type.Enum(ROLES);
 export type Role = (typeof ROLES)[number];
 
 export const TokenInfo = Type.Object({

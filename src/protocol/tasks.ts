@@ -2,12 +2,12 @@
 import { Type, type Static } from 'typebox';
 
 export const KINDS = ['shell', 'file.read', 'file.write', 'file.edit', 'file.list'] as const;
-export const Kind = Type.Union(KINDS.map((k) => Type.Literal(k)));
+export const Kind = Type.Enum(KINDS);
 export type Kind = (typeof KINDS)[number];
 
 export const TERMINAL_STATES = ['succeeded', 'failed', 'timed_out', 'cancelled', 'lost'] as const;
 export const STATES = ['scheduled', 'held', 'queued', 'running', ...TERMINAL_STATES] as const;
-export const TaskState = Type.Union(STATES.map((s) => Type.Literal(s)));
+export const TaskState = Type.Enum(STATES);
 export type TaskState = (typeof STATES)[number];
 export type TerminalState = (typeof TERMINAL_STATES)[number];
 
@@ -68,7 +68,7 @@ export type FileListSpec = Static<typeof FileListSpec>;
 export type SpecOf<K extends Kind> = Static<(typeof SPEC_SCHEMAS)[K]>;
 
 export const OUTCOME_STATUSES = TERMINAL_STATES;
-export const OutcomeStatus = Type.Union(OUTCOME_STATUSES.map((s) => Type.Literal(s)));
+export const OutcomeStatus = Type.Enum(OUTCOME_STATUSES);
 export type OutcomeStatus = TerminalState;
 
 export const TaskError = Type.Object({

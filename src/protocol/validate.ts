@@ -21,10 +21,15 @@ export function describeProblems(schema: TSchema, value: unknown, prefix: string
   const problems: string[] = [];
   for (const e of checkerFor(schema).Errors(value)) {
     if (e.keyword === 'boolean') continue;
-    const extra = e.params as { additionalProperties?: string[] };
+    const params = e.params as { additionalProperties?: string[]; requiredProperties?: string[] };
     const field = prefix + e.instancePath.replaceAll('/', '.');
-    const name = extra.additionalProperties ? `${field}.${extra.additionalProperties.join(',')}` : field;
-    problems.push(`${name.replace(/^\./, '') || 'body'}: ${e.message}`);
+    if (params.requiredProperties) {
+      for (const name of params.requiredProperties) problems.push(`${field}.${name}: is required`);
+    } else if (params.additionalProperties) {
+      problems.push(`${field}.${params.additionalProperties.join(',')}: unknown field`);
+    } else {
+      problems.push(`${field}: ${e.message}`);
+    }
     if (problems.length >= 5) break;
   }
   return problems;

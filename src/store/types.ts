@@ -129,6 +129,8 @@ export interface Store {
   cancelTask(id: string, now: number): Promise<StoredTask | undefined>;
   /** Records the first read of a finished result; true only for that first read. */
   markResultRead(id: string, now: number): Promise<boolean>;
+  /** Finished tasks whose result no client has read yet. */
+  countUnreadResults(): Promise<number>;
 
   /** Leases up to `max` runnable tasks to one runner, each exactly once across all claimers. */
   claimTasks(req: ClaimRequest): Promise<Claim[]>;

@@ -1,0 +1,117 @@
+// Builds the Fastify app (no listen): auth, errors, OpenAPI, the v1 routes and the legacy routes,
+// all over one TaskService. Tests drive it with `app.inject()`; `outpost serve` listens on it.
+import Fastify, { type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { AppError } from '../protocol/errors.ts';
+import { systemClock, type Clock } from '../lib/clock.ts';
+import type { Store } from '../store/types.ts';
+import { createAuthenticator, type Access, type Principal } from './auth.ts';
+import { installBodyParsing } from './body-parsing.ts';
+import { sendError } from './http-errors.ts';
+import { TaskService } from './queue/task-service.ts';
+import { startLeaseReaper, type LeaseReaper } from './queue/lease-reaper.ts';
+import { registerHealthRoutes } from './routes/health.ts';
+import { registerTaskRoutes } from './routes/tasks.ts';
+import { registerRunnerRoutes } from './routes/runner.ts';
+import { registerAdminRoutes } from './routes/admin.ts';
+import { registerLegacyRoutes } from './compat/index.ts';
+import { SERVER_VERSION } from './version.ts';
+
+export interface AppOptions {
+  /** The all-roles token (OUTPOST_TOKEN / legacy WORKER_TOKEN). */
+  token?: string;
+  leaseMs: number;
+  heartbeatMs: number;
+  legacyLeaseMarginMs: number;
+  reapIntervalMs: number;
+  maxBodyBytes: number;
+  logLevel?: string;
+}
+
+export interface AppDeps {
+  store: Store;
+  options: AppOptions;
+  clock?: Clock;
+}
+
+export type OutpostApp = FastifyInstance & { tasks: TaskService };
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: Access;
+    legacy?: boolean;
+  }
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+export async function createApp(deps: AppDeps): Promise<OutpostApp> {
+  const { store, options } = deps;
+  const clock = deps.clock ?? systemClock;
+  const app = Fastify({
+    bodyLimit: options.maxBodyBytes,
+    logger: options.logLevel && options.logLevel !== 'silent' ? { level: options.logLevel } : false,
+    // Long polls hold requests up to 60 s; keep idle sockets longer than that so clients reuse them.
+    keepAliveTimeout: 65_000,
+    forceCloseConnections: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  const tasks = new TaskService(store, clock, {
+    leaseMs: options.leaseMs,
+    heartbeatMs: options.heartbeatMs,
+    legacyLeaseMarginMs: options.legacyLeaseMarginMs,
+    serverVersion: SERVER_VERSION,
+  });
+  app.decorate('tasks', tasks);
+  installBodyParsing(app);
+  installAuth(app, createAuthenticator(store, clock, options.token));
+  app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(new AppError('not_found', `Route ${request.method} ${request.url} not found`), request, reply),
+  );
+  await registerDocs(app);
+  registerHealthRoutes(app, store);
+  registerTaskRoutes(app, tasks);
+  registerRunnerRoutes(app, tasks);
+  registerAdminRoutes(app, { store, tasks, clock });
+  registerLegacyRoutes(app, tasks);
+  manageReaper(app, tasks, options.reapIntervalMs);
+  return app as unknown as OutpostApp;
+}
+
+function installAuth(app: FastifyInstance, authenticate: ReturnType<typeof createAuthenticator>): void {
+  app.addHook('onRequest', async (request) => {
+    const access = request.routeOptions.config.access ?? 'public';
+    if (access === 'public') return;
+    const principal = await authenticate(request.headers.authorization);
+    if (!principal) throw new AppError('unauthorized', 'Unauthorized');
+    if (principal.role !== 'admin' && principal.role !== access) {
+      throw new AppError('forbidden', `This route needs a ${access} token; yours is a ${principal.role} token`);
+    }
+    request.principal = principal;
+  });
+}
+
+async function registerDocs(app: FastifyInstance): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Outpost Task API', version: SERVER_VERSION },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+}
+
+function manageReaper(app: FastifyInstance, tasks: TaskService, intervalMs: number): void {
+  let reaper: LeaseReaper | undefined;
+  app.addHook('onReady', async () => {
+    reaper = startLeaseReaper(tasks, intervalMs, (err) => app.log.error({ err }, 'lease reaper failed'));
+  });
+  app.addHook('onClose', async () => {
+    reaper?.stop();
+    tasks.close();
+  });
+}

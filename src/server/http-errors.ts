@@ -1,0 +1,64 @@
+// The one error handler: AppErrors, validation errors and Fastify's own errors become the v1 body
+// `{error:{code,message,details?}}`, or the legacy `{error:"message"}` on legacy routes.
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, type ErrorCode } from '../protocol/errors.ts';
+
+const STATUS_CODES: Record<number, ErrorCode> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  409: 'conflict',
+  413: 'payload_too_large',
+  415: 'bad_request',
+  429: 'rate_limited',
+  503: 'unavailable',
+};
+
+/** Maps anything thrown in a route to an AppError; unknown errors become `internal`. */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const fe = err as Partial<FastifyError> & { validation?: unknown };
+  if (Array.isArray(fe.validation)) return validationError(fe.validation as ValidationIssue[], fe.validationContext);
+  if (isJsonParseError(fe)) return new AppError('bad_request', 'Invalid JSON body');
+  const code = fe.statusCode ? STATUS_CODES[fe.statusCode] : undefined;
+  if (code) return new AppError(code, fe.message ?? code);
+  return new AppError('internal', 'Internal server error');
+}
+
+interface ValidationIssue {
+  instancePath: string;
+  message?: string;
+  params?: { additionalProperty?: string; allowedValues?: unknown[] };
+}
+
+/** "body.spec.timeoutMs must be >= 1000": the field first, so the caller sees what to fix. */
+function validationError(issues: ValidationIssue[], context = 'body'): AppError {
+  const messages = issues.map((issue) => {
+    const path = context + issue.instancePath.replaceAll('/', '.');
+    const extra = issue.params?.additionalProperty;
+    if (extra) return `${path}.${extra}: unknown field`;
+    const allowed = issue.params?.allowedValues;
+    const hint = allowed ? ` (${allowed.map(String).join(', ')})` : '';
+    return `${path}: ${issue.message ?? 'is invalid'}${hint}`;
+  });
+  return new AppError('bad_request', messages.join('; '), { problems: messages });
+}
+
+function isJsonParseError(fe: Partial<FastifyError>): boolean {
+  return fe.statusCode === 400 && (fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe instanceof SyntaxError);
+}
+
+export function isLegacyRoute(request: FastifyRequest): boolean {
+  const config = request.routeOptions.config as { legacy?: boolean } | undefined;
+  return config?.legacy === true;
+}
+
+export function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const appError = toAppError(err);
+  if (appError.code === 'internal') request.log.error({ err }, 'request failed');
+  void reply.status(appError.status);
+  if (isLegacyRoute(request)) return reply.send({ error: appError.message });
+  const body = { code: appError.code, message: appError.message, details: appError.details };
+  return reply.send({ error: body });
+}

@@ -1,0 +1,223 @@
+// The task service: the one place that turns API operations into store calls and wake-ups.
+// v1 routes and the legacy routes both call it, so there is a single implementation of the queue.
+import { createHash } from 'node:crypto';
+import { AppError } from '../../protocol/errors.ts';
+import { isTerminal, LIMITS, type CreateTaskBody, type Kind, type Outcome } from '../../protocol/tasks.ts';
+import type { Claim, ClaimBody, FinishBody, HeartbeatBody, HelloBody, HelloReply } from '../../protocol/runner.ts';
+import { parseTaskSpec } from '../../protocol/validate.ts';
+import { newId } from '../../lib/ids.ts';
+import type { Clock } from '../../lib/clock.ts';
+import type { HeartbeatResult, StoredTask, Store, TaskFilter, TaskOrigin } from '../../store/types.ts';
+import { QUEUE_KEY, taskKey, WaiterHub } from './waiters.ts';
+import { WakeTimer } from './wake-timer.ts';
+import { isLegacyCompatible } from './legacy-compatible.ts';
+
+export interface QueueSettings {
+  leaseMs: number;
+  heartbeatMs: number;
+  /** Added to a legacy poller's lease: old runners never heartbeat, so it covers the timeout. */
+  legacyLeaseMarginMs: number;
+  serverVersion: string;
+}
+
+export interface CreateOptions {
+  origin: TaskOrigin;
+  idempotencyKey?: string;
+  metadata?: Record<string, unknown>;
+}
+
+const ALL_KINDS: readonly Kind[] = ['shell', 'file.read', 'file.write', 'file.edit', 'file.list'];
+
+export class TaskService {
+  readonly hub = new WaiterHub();
+  private readonly wakeTimer: WakeTimer;
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    readonly settings: QueueSettings,
+  ) {
+    this.wakeTimer = new WakeTimer(() => this.hub.notify(QUEUE_KEY), () => clock.now());
+  }
+
+  async createTask(body: CreateTaskBody, opts: CreateOptions): Promise<{ task: StoredTask; created: boolean }> {
+    const spec = parseTaskSpec(body.kind, body.spec);
+    const now = this.clock.now();
+    const result = await this.store.createTask(
+      {
+        id: newId(now),
+        kind: body.kind,
+        spec,
+        priority: body.priority ?? 0,
+        runAt: body.runAt ?? now,
+        timeoutMs: body.timeoutMs ?? LIMITS.timeoutMs.default,
+        maxAttempts: body.maxAttempts ?? LIMITS.maxAttempts.default,
+        target: body.target,
+        labels: body.labels,
+        sessionKey: body.sessionKey,
+        origin: opts.origin,
+        metadata: opts.metadata,
+        legacyCompatible: isLegacyCompatible(body.kind, spec),
+        idempotencyKey: opts.idempotencyKey,
+        requestHash: opts.idempotencyKey ? hashRequest(body) : undefined,
+      },
+      now,
+    );
+    if (result.created) this.announce(result.task);
+    return result;
+  }
+
+  /** The task, after waiting up to `waitMs` for it to end. Never consumes it. */
+  async getTask(id: string, waitMs = 0, signal?: AbortSignal): Promise<StoredTask> {
+    const sub = this.hub.subscribe(taskKey(id));
+    try {
+      const task = await this.mustGet(id);
+      if (isTerminal(task.state) || waitMs <= 0) return task;
+      await sub.wait(waitMs, signal);
+      return await this.mustGet(id);
+    } finally {
+      sub.dispose();
+    }
+  }
+
+  listTasks(filter: TaskFilter) {
+    return this.store.listTasks(filter);
+  }
+
+  countTasks() {
+    return this.store.countTasks();
+  }
+
+  countUnreadResults() {
+    return this.store.countUnreadResults();
+  }
+
+  /** Records a client's first read of a result; true the first time. */
+  markResultRead(id: string): Promise<boolean> {
+    return this.store.markResultRead(id, this.clock.now());
+  }
+
+  async cancelTask(id: string): Promise<StoredTask> {
+    const task = await this.store.cancelTask(id, this.clock.now());
+    if (!task) throw new AppError('not_found', `Task ${id} not found`);
+    if (isTerminal(task.state)) this.hub.notify(taskKey(id));
+    return task;
+  }
+
+  async hello(body: HelloBody): Promise<HelloReply> {
+    const now = this.clock.now();
+    await this.store.touchRunner({ ...body, labels: body.labels ?? [] }, now);
+    const { leaseMs, heartbeatMs, serverVersion } = this.settings;
+    return { runner: body.name, leaseMs, heartbeatMs, serverVersion, serverTime: now };
+  }
+
+  /** Long-polls for up to `waitMs`; the moment the poll's connection closes, it gives up. */
+  async claimTasks(body: ClaimBody, signal?: AbortSignal): Promise<Claim[]> {
+    return this.pollClaims(body.waitMs ?? 0, signal, (now) =>
+      this.store.claimTasks({
+        runner: body.runner,
+        instanceId: body.instanceId,
+        kinds: body.kinds ?? ALL_KINDS,
+        max: body.max,
+        leaseMs: this.settings.leaseMs,
+        now,
+      }),
+    );
+  }
+
+  /** A legacy `/worker/poll`: one task it can express, leased for its timeout plus a margin. */
+  async claimLegacy(runner: string, waitMs: number, signal?: AbortSignal): Promise<Claim | undefined> {
+    const claims = await this.pollClaims(waitMs, signal, (now) =>
+      this.store.claimTasks({
+        runner,
+        kinds: ALL_KINDS,
+        max: 1,
+        leaseMs: this.settings.legacyLeaseMarginMs,
+        legacy: true,
+        now,
+      }),
+    );
+    return claims[0];
+  }
+
+  heartbeat(body: HeartbeatBody): Promise<HeartbeatResult> {
+    return this.store.extendLeases(body.runner, body.leases, this.settings.leaseMs, this.clock.now());
+  }
+
+  async finishAttempt(body: FinishBody): Promise<StoredTask> {
+    const task = await this.store.finishAttempt({ ...body, now: this.clock.now() });
+    if (!task) throw new AppError('lease_lost', `The lease on task ${body.taskId} is no longer held`);
+    this.announce(task);
+    return task;
+  }
+
+  /** Legacy results carry no lease token: they finish the current legacy lease, if any. */
+  async finishLegacy(taskId: string, outcome: Outcome): Promise<StoredTask> {
+    const lease = await this.store.getLease(taskId);
+    if (!lease?.legacy) {
+      const known = await this.store.getTask(taskId);
+      if (!known) throw new AppError('not_found', 'Task not found');
+      throw new AppError('lease_lost', 'Task is not running on a legacy runner; result refused');
+    }
+    return this.finishAttempt({ taskId, leaseToken: lease.leaseToken, outcome });
+  }
+
+  /** Called by the lease reaper: expired leases go back to the queue or end `lost`. */
+  async requeueExpired(limit = 500): Promise<number> {
+    const tasks = await this.store.requeueExpired(this.clock.now(), limit);
+    for (const task of tasks) this.announce(task);
+    return tasks.length;
+  }
+
+  close(): void {
+    this.wakeTimer.clear();
+  }
+
+  private async pollClaims(
+    waitMs: number,
+    signal: AbortSignal | undefined,
+    claim: (now: number) => Promise<Claim[]>,
+  ): Promise<Claim[]> {
+    const deadline = this.clock.now() + waitMs;
+    for (;;) {
+      const sub = this.hub.subscribe(QUEUE_KEY);
+      try {
+        const claims = await claim(this.clock.now());
+        const remaining = deadline - this.clock.now();
+        if (claims.length > 0 || remaining <= 0 || signal?.aborted) return claims;
+        if (!(await sub.wait(remaining, signal))) return [];
+      } finally {
+        sub.dispose();
+      }
+    }
+  }
+
+  /** Tells waiters what changed: claimers about runnable tasks, task waiters about endings. */
+  private announce(task: StoredTask): void {
+    if (task.state === 'queued' || task.state === 'scheduled') {
+      if (task.runAt > this.clock.now()) this.wakeTimer.wakeAt(task.runAt);
+      else this.hub.notify(QUEUE_KEY);
+    }
+    if (isTerminal(task.state)) this.hub.notify(taskKey(task.id));
+  }
+
+  private async mustGet(id: string): Promise<StoredTask> {
+    const task = await this.store.getTask(id);
+    if (!task) throw new AppError('not_found', `Task ${id} not found`);
+    return task;
+  }
+}
+
+/** A stable hash of a request body (keys sorted), to tell a repeat from a different request. */
+export function hashRequest(body: unknown): string {
+  return createHash('sha256').update(stableJson(body)).digest('hex');
+}
+
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}

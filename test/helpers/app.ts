@@ -1,0 +1,59 @@
+// Builds the real app over a real SQLite file for `inject()` tests (no port).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createApp, type AppOptions, type OutpostApp } from '../../src/server/create-app.ts';
+import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+export interface TestApp {
+  app: OutpostApp;
+  store: SqliteStore;
+  /** Bearer headers for the all-roles token. */
+  admin: Record<string, string>;
+  close(): Promise<void>;
+}
+
+export async function buildTestApp(options: Partial<AppOptions> = {}): Promise<TestApp> {
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-app-'));
+  const store = openSqliteStore(join(dir, 'outpost.db'));
+  const app = await createApp({
+    store,
+    options: {
+      token: ADMIN_TOKEN,
+      leaseMs: 30_000,
+      heartbeatMs: 10_000,
+      legacyLeaseMarginMs: 30_000,
+      reapIntervalMs: 1_000,
+      maxBodyBytes: 5 * 1024 * 1024,
+      logLevel: 'silent',
+      ...options,
+    },
+  });
+  await app.ready();
+  return {
+    app,
+    store,
+    admin: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    close: async () => {
+      await app.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const bearer = (secret: string): Record<string, string> => ({ authorization: `Bearer ${secret}` });
+
+/** Creates a scoped token through the admin API and returns bearer headers for it. */
+export async function tokenHeaders(t: TestApp, role: 'client' | 'runner' | 'admin', runner?: string) {
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/v1/tokens',
+    headers: t.admin,
+    payload: { name: `${role}-${Math.random().toString(36).slice(2)}`, role, ...(runner ? { runner } : {}) },
+  });
+  if (res.statusCode !== 201) throw new Error(`token create failed: ${res.body}`);
+  return bearer(res.json<{ secret: string }>().secret);
+}
