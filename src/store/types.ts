@@ -135,10 +135,20 @@ export interface Store {
   /** Leases up to `max` runnable tasks to one runner, each exactly once across all claimers. */
   claimTasks(req: ClaimRequest): Promise<Claim[]>;
   /** Extends live leases held by `runner`; reports lost leases and requested cancels. */
-  extendLeases(runner: string, leases: LeaseRef[], leaseMs: number, now: number): Promise<HeartbeatResult>;
+  extendLeases(
+    runner: string,
+    leases: LeaseRef[],
+    leaseMs: number,
+    now: number,
+  ): Promise<HeartbeatResult>;
   getLease(taskId: string): Promise<LeaseInfo | undefined>;
   /** Ends (or requeues) the attempt fenced by its lease token; undefined means the lease is lost. */
   finishAttempt(req: FinishRequest): Promise<StoredTask | undefined>;
+  /**
+   * Gives back leases that were never delivered (the claiming poll's connection closed first):
+   * each task returns to the queue as if it had not been claimed, its attempt not counted.
+   */
+  releaseLeases(leases: LeaseRef[], now: number): Promise<StoredTask[]>;
   /** Expired leases go back to the queue, or end `lost` when attempts are used up. */
   requeueExpired(now: number, limit: number): Promise<StoredTask[]>;
 

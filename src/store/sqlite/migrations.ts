@@ -1,0 +1,101 @@
+// Ordered SQLite schema migrations. PRAGMA user_version records how many have run; never edit a
+// shipped entry, append a new one.
+import type Database from 'better-sqlite3';
+
+/**
+ * Index notes. The claim and expiry indexes are partial: they hold only pending or running rows,
+ * so they stay small while finished tasks pile up, and the claim query walks the claim index in
+ * `priority DESC, run_at, id` order and stops after `max` rows instead of sorting the backlog.
+ * lease-queries.ts names both with INDEXED BY, so renaming one is a new migration plus that file.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE tasks (
+     id TEXT PRIMARY KEY,
+     kind TEXT NOT NULL,
+     spec TEXT NOT NULL,
+     state TEXT NOT NULL,
+     priority INTEGER NOT NULL,
+     run_at INTEGER NOT NULL,
+     timeout_ms INTEGER NOT NULL,
+     max_attempts INTEGER NOT NULL,
+     attempt INTEGER NOT NULL DEFAULT 0,
+     target TEXT,
+     target_runner TEXT,
+     labels TEXT,
+     session_key TEXT,
+     origin TEXT NOT NULL,
+     metadata TEXT,
+     legacy_compatible INTEGER NOT NULL,
+     idempotency_key TEXT UNIQUE,
+     request_hash TEXT,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL,
+     started_at INTEGER,
+     finished_at INTEGER,
+     runner TEXT,
+     lease_token TEXT,
+     lease_expires_at INTEGER,
+     lease_legacy INTEGER NOT NULL DEFAULT 0,
+     cancel_requested_at INTEGER,
+     outcome TEXT,
+     result_read_at INTEGER
+   );
+   CREATE INDEX tasks_claim ON tasks (priority DESC, run_at, id)
+     WHERE state IN ('queued', 'scheduled');
+   CREATE INDEX tasks_expiry ON tasks (lease_expires_at) WHERE state = 'running';
+   CREATE INDEX tasks_state_id ON tasks (state, id);
+   CREATE INDEX tasks_runner_id ON tasks (runner, id) WHERE runner IS NOT NULL;
+   CREATE INDEX tasks_session_id ON tasks (session_key, id) WHERE session_key IS NOT NULL;
+
+   CREATE TABLE runners (
+     name TEXT PRIMARY KEY,
+     instance_id TEXT NOT NULL,
+     labels TEXT NOT NULL,
+     capacity INTEGER NOT NULL,
+     kinds TEXT NOT NULL,
+     version TEXT NOT NULL,
+     policy_digest TEXT,
+     first_seen_at INTEGER NOT NULL,
+     last_seen_at INTEGER NOT NULL
+   );
+
+   CREATE TABLE tokens (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     role TEXT NOT NULL,
+     runner TEXT,
+     hash TEXT NOT NULL UNIQUE,
+     created_at INTEGER NOT NULL,
+     last_used_at INTEGER,
+     revoked_at INTEGER
+   );
+   CREATE UNIQUE INDEX tokens_live_name ON tokens (name) WHERE revoked_at IS NULL;`,
+];
+
+export function readSchemaVersion(db: Database.Database): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/** Applies pending migrations one per transaction; idempotent, and safe with several processes. */
+export function migrateSqlite(db: Database.Database): void {
+  const applyNext = db.transaction(() => applyNextMigration(db));
+  // IMMEDIATE takes the write lock before reading user_version, so two processes starting at once
+  // cannot both decide to apply the same migration.
+  let applied = true;
+  while (applied) applied = applyNext.immediate();
+}
+
+function applyNextMigration(db: Database.Database): boolean {
+  const version = readSchemaVersion(db);
+  if (version > MIGRATIONS.length) {
+    throw new Error(
+      `SQLite schema version ${version} is newer than this Outpost knows (${MIGRATIONS.length}); upgrade Outpost`,
+    );
+  }
+  const sql = MIGRATIONS[version];
+  if (sql === undefined) return false;
+  db.exec(sql);
+  // user_version lives in the database header and is part of this transaction.
+  db.pragma(`user_version = ${version + 1}`);
+  return true;
+}

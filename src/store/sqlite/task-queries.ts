@@ -1,0 +1,173 @@
+// The task side of the SQLite store: create (idempotent), read, list, count, cancel and
+// result-read bookkeeping. Claims and leases live in lease-queries.ts.
+import type Database from 'better-sqlite3';
+import { AppError } from '../../protocol/errors.ts';
+import { STATES, TERMINAL_STATES, type Outcome } from '../../protocol/tasks.ts';
+import { decodeCursor, encodeCursor } from '../cursor.ts';
+import type * as S from '../types.ts';
+import {
+  prepareStatements,
+  StatementCache,
+  type Prepared,
+  type Transaction,
+} from './statements.ts';
+import { TASK_COLUMNS, taskFromValues, taskInsertParams, type TaskValues } from './rows.ts';
+
+const CANCELLED_BEFORE_START: Outcome = {
+  status: 'cancelled',
+  error: { kind: 'cancelled', message: 'Cancelled before it started', retryable: false },
+};
+
+const TERMINAL = TERMINAL_STATES.map((s) => `'${s}'`).join(', ');
+
+const SQL = {
+  insert: `INSERT INTO tasks (id, kind, spec, state, priority, run_at, timeout_ms, max_attempts,
+      target, target_runner, labels, session_key, origin, metadata, legacy_compatible,
+      idempotency_key, request_hash, created_at, updated_at)
+    VALUES (@id, @kind, @spec, @state, @priority, @run_at, @timeout_ms, @max_attempts, @target,
+      @target_runner, @labels, @session_key, @origin, @metadata, @legacy_compatible,
+      @idempotency_key, @request_hash, @now, @now)
+    RETURNING ${TASK_COLUMNS}`,
+  byId: `SELECT ${TASK_COLUMNS} FROM tasks WHERE id = ?`,
+  byIdempotencyKey: 'SELECT id, request_hash FROM tasks WHERE idempotency_key = ?',
+  countByState: 'SELECT state, COUNT(*) AS n FROM tasks GROUP BY state',
+  cancelPending: `UPDATE tasks SET state = 'cancelled', outcome = @outcome, finished_at = @now,
+      updated_at = @now
+    WHERE id = @id AND state IN ('queued', 'scheduled', 'held') RETURNING ${TASK_COLUMNS}`,
+  requestCancel: `UPDATE tasks SET cancel_requested_at = @now, updated_at = @now
+    WHERE id = @id AND state = 'running' AND cancel_requested_at IS NULL RETURNING ${TASK_COLUMNS}`,
+  markRead: `UPDATE tasks SET result_read_at = @now
+    WHERE id = @id AND result_read_at IS NULL AND state IN (${TERMINAL})`,
+  // Walks the (state, id) index over finished tasks: fine while history is in the thousands.
+  countUnread: `SELECT COUNT(*) AS n FROM tasks WHERE state IN (${TERMINAL}) AND result_read_at IS NULL`,
+} as const;
+
+/** List filters and their columns, in the order their conditions appear in the SQL. */
+const LIST_FILTERS = [
+  ['state', 'state'],
+  ['kind', 'kind'],
+  ['runner', 'runner'],
+  ['sessionKey', 'session_key'],
+] as const;
+
+interface IdempotencyRow {
+  id: string;
+  request_hash: string | null;
+}
+
+export class TaskQueries {
+  private readonly statements: Prepared<typeof SQL>;
+  private readonly listVariants: StatementCache;
+  private readonly createTx: Transaction<[S.NewTask, number], S.CreateTaskResult>;
+  private readonly cancelTx: Transaction<[string, number], TaskValues | undefined>;
+
+  constructor(db: Database.Database) {
+    this.statements = prepareStatements(db, SQL);
+    this.listVariants = new StatementCache(db);
+    this.createTx = db.transaction((task: S.NewTask, now: number) => this.createInTx(task, now));
+    this.cancelTx = db.transaction((id: string, now: number) => this.cancelInTx(id, now));
+  }
+
+  /**
+   * Inserts a task, or returns the one an idempotency key already names. BEGIN IMMEDIATE takes the
+   * write lock before the key lookup, so two processes racing on one key cannot both insert; the
+   * UNIQUE index on idempotency_key is the second line of defence.
+   */
+  createTask(task: S.NewTask, now: number): S.CreateTaskResult {
+    return this.createTx.immediate(task, now);
+  }
+
+  private createInTx(task: S.NewTask, now: number): S.CreateTaskResult {
+    const key = task.idempotencyKey;
+    const existing = key === undefined ? undefined : this.statements.byIdempotencyKey.get(key);
+    if (existing !== undefined) {
+      return {
+        task: this.sameRequestOrThrow(existing as IdempotencyRow, task.requestHash),
+        created: false,
+      };
+    }
+    const values = this.statements.insert.get(taskInsertParams(task, now)) as TaskValues;
+    return { task: taskFromValues(values), created: true };
+  }
+
+  /** A repeat is the same request unless both carry hashes and they differ. */
+  private sameRequestOrThrow(
+    existing: IdempotencyRow,
+    requestHash: string | undefined,
+  ): S.StoredTask {
+    const stored = existing.request_hash;
+    if (stored !== null && requestHash !== undefined && stored !== requestHash) {
+      throw new AppError('conflict', 'Idempotency-Key was already used with a different request');
+    }
+    return taskFromValues(this.statements.byId.get(existing.id) as TaskValues);
+  }
+
+  getTask(id: string): S.StoredTask | undefined {
+    const values = this.statements.byId.get(id) as TaskValues | undefined;
+    return values === undefined ? undefined : taskFromValues(values);
+  }
+
+  /** Newest first; fetches one row past the page to learn whether a next page exists. */
+  listTasks(filter: S.TaskFilter): S.TaskPage {
+    const limit = Math.max(1, Math.trunc(filter.limit));
+    const { sql, params } = buildListQuery(filter);
+    const rows = this.listVariants.get(sql).all(...params, limit + 1) as TaskValues[];
+    const tasks = rows.slice(0, limit).map(taskFromValues);
+    const last = tasks.at(-1);
+    return rows.length > limit && last !== undefined
+      ? { tasks, nextCursor: encodeCursor(last.id) }
+      : { tasks };
+  }
+
+  countTasks(): S.StateCounts {
+    const counts = Object.fromEntries(STATES.map((s) => [s, 0])) as S.StateCounts;
+    for (const { state, n } of this.statements.countByState.all() as {
+      state: string;
+      n: number;
+    }[]) {
+      if (state in counts) counts[state as keyof S.StateCounts] = n;
+    }
+    return counts;
+  }
+
+  cancelTask(id: string, now: number): S.StoredTask | undefined {
+    const values = this.cancelTx.immediate(id, now);
+    return values === undefined ? undefined : taskFromValues(values);
+  }
+
+  /** Pending tasks end at once; a running one gets a cancel request its runner sees on heartbeat. */
+  private cancelInTx(id: string, now: number): TaskValues | undefined {
+    const outcome = JSON.stringify(CANCELLED_BEFORE_START);
+    const { cancelPending, requestCancel, byId } = this.statements;
+    const values =
+      cancelPending.get({ id, now, outcome }) ?? requestCancel.get({ id, now }) ?? byId.get(id);
+    return values as TaskValues | undefined;
+  }
+
+  /** One conditional UPDATE, so two concurrent readers cannot both be first. */
+  markResultRead(id: string, now: number): boolean {
+    return this.statements.markRead.run({ id, now }).changes === 1;
+  }
+
+  countUnreadResults(): number {
+    return (this.statements.countUnread.get() as { n: number }).n;
+  }
+}
+
+/** Builds one of a bounded set of SQL variants (4 optional filters × cursor = 32). */
+function buildListQuery(filter: S.TaskFilter): { sql: string; params: unknown[] } {
+  const conditions: string[] = [];
+  const params: unknown[] = [];
+  for (const [field, column] of LIST_FILTERS) {
+    const value = filter[field];
+    if (value === undefined) continue;
+    conditions.push(`${column} = ?`);
+    params.push(value);
+  }
+  if (filter.cursor !== undefined) {
+    conditions.push('id < ?');
+    params.push(decodeCursor(filter.cursor));
+  }
+  const where = conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`;
+  return { sql: `SELECT ${TASK_COLUMNS} FROM tasks ${where} ORDER BY id DESC LIMIT ?`, params };
+}

@@ -1,0 +1,106 @@
+// Runs the Store conformance suite on SQLite (a WAL file per test), plus what only SQLite has:
+// several connections and processes on one file, in-memory databases, and schema versions.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { MIGRATIONS, readSchemaVersion } from '../../src/store/sqlite/migrations.ts';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { runStoreConformance } from './conformance.ts';
+import {
+  addTasks,
+  assertClaimedOnce,
+  claimConcurrently,
+  newTask,
+  T0,
+} from './conformance/fixtures.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'outpost-store-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let files = 0;
+const newDbPath = (): string => join(dir, `store-${++files}.db`);
+
+runStoreConformance('sqlite', async () => openSqliteStore(newDbPath()));
+
+/** Starts a claim worker process and resolves once it has opened the store. */
+async function startWorker(path: string, runner: string) {
+  const worker = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(import.meta.dirname, 'sqlite-claim-worker.ts'), path, runner],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
+  const lines = createInterface({ input: worker.stdout });
+  const [ready] = (await once(lines, 'line')) as [string];
+  assert.equal(ready, 'ready');
+  const result = once(lines, 'line').then(([json]) => JSON.parse(json as string) as string[]);
+  return { go: () => worker.stdin.end('go\n'), result };
+}
+
+describe('sqlite store', () => {
+  it('uses WAL journaling on a file database', async () => {
+    const path = newDbPath();
+    await openSqliteStore(path).close();
+    const db = new Database(path, { readonly: true });
+    assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+    db.close();
+  });
+
+  it('claims each task exactly once across two connections to one file', async () => {
+    const path = newDbPath();
+    const [a, b] = [openSqliteStore(path), openSqliteStore(path)];
+    try {
+      const ids = await addTasks(a, 200);
+      assertClaimedOnce(await claimConcurrently([a, b], 20), ids);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('claims each task exactly once across processes', { timeout: 60_000 }, async () => {
+    const path = newDbPath();
+    const store = openSqliteStore(path);
+    const ids = await addTasks(store, 2_000);
+    await store.close();
+    const workers = await Promise.all(['p1', 'p2'].map((runner) => startWorker(path, runner)));
+    for (const worker of workers) worker.go();
+    const claimed = await Promise.all(workers.map((w) => w.result));
+    assertClaimedOnce(claimed.flat(), ids);
+  });
+
+  it('works in memory', async () => {
+    const store = openSqliteStore(':memory:');
+    const { task } = await store.createTask(newTask(), T0);
+    assert.deepEqual(await store.getTask(task.id), task);
+    await store.close();
+  });
+
+  it('records the schema version, and opening again changes nothing', async () => {
+    const path = newDbPath();
+    await openSqliteStore(path).close();
+    await openSqliteStore(path).close();
+    const db = new Database(path);
+    assert.equal(readSchemaVersion(db), MIGRATIONS.length);
+    db.close();
+  });
+
+  it('refuses a database written by a newer Outpost', () => {
+    const path = newDbPath();
+    const db = new Database(path);
+    db.pragma(`user_version = ${MIGRATIONS.length + 1}`);
+    db.close();
+    assert.throws(() => openSqliteStore(path), /newer than this Outpost/);
+  });
+
+  it('fails ping once closed', async () => {
+    const store = openSqliteStore(':memory:');
+    await store.close();
+    await assert.rejects(store.ping());
+  });
+});
