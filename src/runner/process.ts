@@ -1,0 +1,251 @@
+// The only module that spawns child processes: one process group per task, output capped in
+// memory, and a stop ladder (TERM, grace, KILL, then a sweep of tagged escapees) that ends them all.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { setTimeout as delay } from 'node:timers/promises';
+import { TASK_TAG_VAR, hasLiveGroupMember, sweepTaggedProcesses } from './process-sweep.ts';
+
+export interface RunProcessOptions {
+  argv: readonly string[];
+  cwd: string;
+  env: Readonly<Record<string, string>>;
+  timeoutMs: number;
+  /** Aborting stops the whole tree, like a timeout, and marks the result `cancelled`. */
+  signal?: AbortSignal;
+  /** Kept per stream; the rest is counted and drained, never buffered. */
+  maxOutputBytes: number;
+  killGraceMs: number;
+  /** Set as OUTPOST_TASK_TAG in the child so processes that leave the group can still be found. */
+  tag: string;
+}
+
+export interface ProcessResult {
+  /** null when the process died by a signal (see `signal`) or never started. */
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  stdoutBytes: number;
+  stderrBytes: number;
+  truncated: boolean;
+  timedOut: boolean;
+  cancelled: boolean;
+  spawnError?: { code: string; message: string };
+}
+
+/** How often the group is probed while waiting for it to go; short, as a stop waits on it. */
+const GROUP_POLL_MS = 10;
+/** How often a lingering group is checked for being only zombies; a /proc scan costs a few ms. */
+const ZOMBIE_SCAN_MS = 50;
+/** After SIGKILL the kernel ends a group within ms; this bound only guards against zombies no one reaps. */
+const KILL_WAIT_MS = 2_000;
+/** How long to wait for pipes to close once every process is gone (an untagged escapee may hold them). */
+const STREAM_CLOSE_MS = 500;
+/** setTimeout fires at once for delays above 2^31-1 ms; clamp rather than kill a task early. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Runs `argv` in its own process group and resolves once it exited and its group is gone.
+ * @example const r = await runProcess({ argv: ['true'], cwd: '/tmp', env: {}, timeoutMs: 5000,
+ *   maxOutputBytes: 1 << 20, killGraceMs: 2000, tag: 't1' });
+ */
+export async function runProcess(opts: RunProcessOptions): Promise<ProcessResult> {
+  if (opts.signal?.aborted) return emptyResult({ cancelled: true });
+  const stdout = new CappedOutput(opts.maxOutputBytes);
+  const stderr = new CappedOutput(opts.maxOutputBytes);
+  const started = await startChild(opts);
+  if ('spawnError' in started) return emptyResult({ spawnError: started.spawnError });
+  const { child, pid } = started;
+  const closed = new Promise<void>((res) => child.once('close', () => res()));
+  child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
+  child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
+  const ended = await superviseChild(child, pid, opts);
+  await Promise.race([closed, delay(STREAM_CLOSE_MS)]);
+  child.stdout?.destroy();
+  child.stderr?.destroy();
+  const out = stdout.finish();
+  const err = stderr.finish();
+  return {
+    ...ended,
+    stdout: out.text,
+    stderr: err.text,
+    stdoutBytes: out.bytes,
+    stderrBytes: err.bytes,
+    truncated: out.truncated || err.truncated,
+  };
+}
+
+type Started =
+  { child: ChildProcess; pid: number } | { spawnError: { code: string; message: string } };
+
+function startChild(opts: RunProcessOptions): Started | Promise<Started> {
+  const [file, ...args] = opts.argv;
+  if (file === undefined) return { spawnError: { code: 'EINVAL', message: 'empty argv' } };
+  let child: ChildProcess;
+  try {
+    // detached: the child calls setsid(), so it leads a fresh process group we can signal as one.
+    child = spawn(file, args, {
+      cwd: opts.cwd,
+      env: { ...opts.env, [TASK_TAG_VAR]: opts.tag },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (err) {
+    return { spawnError: describeSpawnError(err, file) };
+  }
+  if (child.pid !== undefined) return { child, pid: child.pid };
+  return new Promise((res) =>
+    child.once('error', (err) => res({ spawnError: describeSpawnError(err, file) })),
+  );
+}
+
+function describeSpawnError(err: unknown, file: string): { code: string; message: string } {
+  const code = (err as NodeJS.ErrnoException).code ?? 'ESPAWN';
+  const reason = err instanceof Error ? err.message : String(err);
+  return { code, message: `could not start ${file}: ${reason}` };
+}
+
+type Ending = Pick<ProcessResult, 'exitCode' | 'signal' | 'timedOut' | 'cancelled'>;
+
+/** Waits for the exit, stopping the group on timeout or abort; then clears whatever is left. */
+async function superviseChild(
+  child: ChildProcess,
+  pid: number,
+  opts: RunProcessOptions,
+): Promise<Ending> {
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((res) =>
+    child.once('exit', (code, signal) => res([code, signal])),
+  );
+  child.on('error', () => undefined); // only child.kill() errors come here now; we never call it
+  const stopper = armStop(pid, opts);
+  const [exitCode, signal] = await exited;
+  stopper.disarm();
+  // Children left in the group once the leader is gone are leaks of this task: they go too.
+  const leftovers = groupExists(pid);
+  await (stopper.stopping() ?? stopGroup(pid, opts.killGraceMs));
+  const reason = stopper.reason();
+  if (reason !== undefined || leftovers) await sweepTaggedProcesses(opts.tag);
+  return { exitCode, signal, timedOut: reason === 'timeout', cancelled: reason === 'cancel' };
+}
+
+type StopReason = 'timeout' | 'cancel';
+
+/** Arms the timeout and the abort signal; whichever comes first starts the stop ladder, once. */
+function armStop(pid: number, opts: RunProcessOptions) {
+  let reason: StopReason | undefined;
+  let stopping: Promise<void> | undefined;
+  const stop = (why: StopReason) => {
+    reason ??= why;
+    stopping ??= stopGroup(pid, opts.killGraceMs);
+  };
+  const timer = setTimeout(
+    () => stop('timeout'),
+    Math.min(Math.max(0, opts.timeoutMs), MAX_TIMER_MS),
+  );
+  const onAbort = () => stop('cancel');
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  if (opts.signal?.aborted) onAbort(); // aborted while spawning: the listener would never fire
+  return {
+    disarm: () => {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+    },
+    reason: () => reason,
+    stopping: () => stopping,
+  };
+}
+
+/** TERM the group, wait up to `graceMs`, then KILL it and wait (bounded) until it is gone. */
+async function stopGroup(pgid: number, graceMs: number): Promise<void> {
+  if (!signalGroup(pgid, 'SIGTERM')) return;
+  if (await waitGroupGone(pgid, graceMs)) return;
+  signalGroup(pgid, 'SIGKILL');
+  await waitGroupGone(pgid, KILL_WAIT_MS);
+}
+
+/** True once the group has no member, or only zombies that the reaper has not collected yet. */
+async function waitGroupGone(pgid: number, maxMs: number): Promise<boolean> {
+  const deadline = Date.now() + maxMs;
+  let scanAt = Date.now() + ZOMBIE_SCAN_MS;
+  while (groupExists(pgid)) {
+    if (Date.now() >= scanAt) {
+      if (!(await hasLiveGroupMember(pgid))) return true;
+      scanAt = Date.now() + ZOMBIE_SCAN_MS;
+    }
+    if (Date.now() >= deadline) return false;
+    await delay(GROUP_POLL_MS);
+  }
+  return true;
+}
+
+function groupExists(pgid: number): boolean {
+  return signalGroup(pgid, 0);
+}
+
+/** Sends `sig` to the group; false when no process of it is left (ESRCH). */
+function signalGroup(pgid: number, sig: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pgid, sig);
+    return true;
+  } catch (err) {
+    // EPERM: a member we may not signal (a setuid program) still exists.
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    return true;
+  }
+}
+
+function emptyResult(extra: Partial<ProcessResult>): ProcessResult {
+  return {
+    exitCode: null,
+    signal: null,
+    stdout: '',
+    stderr: '',
+    stdoutBytes: 0,
+    stderrBytes: 0,
+    truncated: false,
+    timedOut: false,
+    cancelled: false,
+    ...extra,
+  };
+}
+
+/** Keeps the first `maxBytes` of a stream and counts the rest, so memory stays flat. */
+class CappedOutput {
+  private readonly chunks: Buffer[] = [];
+  private kept = 0;
+  private total = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  push(chunk: Buffer): void {
+    this.total += chunk.length;
+    const room = this.maxBytes - this.kept;
+    if (room <= 0) return;
+    // Copy a partial chunk so the kept slice does not pin the whole 64 KiB read buffer.
+    const part = chunk.length <= room ? chunk : Buffer.from(chunk.subarray(0, room));
+    this.chunks.push(part);
+    this.kept += part.length;
+  }
+
+  finish(): { text: string; bytes: number; truncated: boolean } {
+    const truncated = this.total > this.kept;
+    return { text: this.text(truncated), bytes: this.total, truncated };
+  }
+
+  private text(truncated: boolean): string {
+    const kept = Buffer.concat(this.chunks, this.kept);
+    if (!truncated) return kept.toString('utf8');
+    const shown = dropPartialChar(kept);
+    const marker = `\n[outpost: output truncated — ${shown.length} of ${this.total} bytes shown]\n`;
+    return shown.toString('utf8') + marker;
+  }
+}
+
+/** Cuts a UTF-8 sequence split by the cap, so the kept text does not end in U+FFFD. */
+function dropPartialChar(buf: Buffer): Buffer {
+  let start = buf.length - 1;
+  while (start >= 0 && buf.length - start < 4 && ((buf[start] ?? 0) & 0xc0) === 0x80) start--;
+  const lead = buf[start];
+  if (lead === undefined || lead < 0xc0) return buf;
+  const needed = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+  return buf.length - start < needed ? buf.subarray(0, start) : buf;
+}

@@ -1,0 +1,81 @@
+// Path confinement for file tasks and `cwd`: a path must resolve, symlinks and all, inside one of
+// the runner's roots and outside every denied path, or the task fails with kind 'policy'.
+import { lstat, readlink, realpath } from 'node:fs/promises';
+import { basename, dirname, join, resolve, sep } from 'node:path';
+import { TaskFailure, isErrno } from './executors/outcome.ts';
+import type { ExecSettings } from './executors/types.ts';
+
+export type RootSettings = Pick<ExecSettings, 'roots' | 'deniedPaths'>;
+
+/** Linux gives up after 40 links (MAXSYMLINKS); dangling links we follow by hand get the same cap. */
+const MAX_LINK_HOPS = 40;
+
+/**
+ * The absolute real path of `path` if it is allowed, else throws a TaskFailure of kind 'policy'.
+ * Relative paths resolve against the first root; a path that does not exist yet is checked
+ * through its nearest existing ancestor.
+ * @example const file = await resolveInRoots('notes/todo.md', settings);
+ */
+export async function resolveInRoots(path: string, settings: RootSettings): Promise<string> {
+  checkPathSyntax(path);
+  const [firstRoot] = settings.roots;
+  if (firstRoot === undefined) throw policy('no roots are configured; this runner allows no paths');
+  const absolute = resolve(firstRoot, path);
+  const real = await realpathNearest(absolute);
+  const roots = await Promise.all(settings.roots.map((root) => realpathNearest(resolve(root))));
+  if (!roots.some((root) => isWithin(root, real))) {
+    throw policy(`path is outside the allowed roots: ${describe(path, real)}`);
+  }
+  const denied = await Promise.all(settings.deniedPaths.map((p) => realpathNearest(resolve(p))));
+  if (denied.some((d) => isWithin(d, real)))
+    throw policy(`path is denied by the runner: ${describe(path, real)}`);
+  return real;
+}
+
+function checkPathSyntax(path: string): void {
+  if (path.includes('\0')) throw policy('path contains a NUL byte');
+  if (path.split('/').includes('..')) throw policy(`path contains '..': ${path}`);
+}
+
+/** True when `child` is `parent` or below it; both must be normalised absolute paths. */
+export function isWithin(parent: string, child: string): boolean {
+  if (child === parent) return true;
+  const prefix = parent.endsWith(sep) ? parent : parent + sep;
+  return child.startsWith(prefix);
+}
+
+/** realpath, except that a missing tail is appended to the real path of its nearest existing ancestor. */
+async function realpathNearest(absolute: string, hops = 0): Promise<string> {
+  try {
+    return await realpath(absolute);
+  } catch (err) {
+    if (isErrno(err, 'ELOOP')) throw policy(`too many levels of symbolic links: ${absolute}`);
+    if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTDIR')) throw err;
+  }
+  // A dangling symlink is checked where it points: writing through it must not leave the roots.
+  const target = await danglingTarget(absolute);
+  if (target !== undefined) {
+    if (hops >= MAX_LINK_HOPS) throw policy(`too many levels of symbolic links: ${absolute}`);
+    return realpathNearest(resolve(dirname(absolute), target), hops + 1);
+  }
+  const parent = dirname(absolute);
+  if (parent === absolute) return absolute;
+  return join(await realpathNearest(parent, hops), basename(absolute));
+}
+
+async function danglingTarget(absolute: string): Promise<string | undefined> {
+  try {
+    const info = await lstat(absolute);
+    return info.isSymbolicLink() ? await readlink(absolute) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function describe(given: string, real: string): string {
+  return given === real ? given : `${given} (resolves to ${real})`;
+}
+
+function policy(message: string): TaskFailure {
+  return new TaskFailure('policy', message);
+}
