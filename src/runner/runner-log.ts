@@ -1,0 +1,19 @@
+// The runner's logger: an injected function; by default JSON lines on stderr (stdout stays free
+// for the CLI). Fields never carry the token: callers pass task ids, codes and messages only.
+import { AppError } from '../protocol/errors.ts';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type RunnerLog = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => void;
+
+/** Writes one JSON object per line to stderr. */
+export const jsonLineLog: RunnerLog = (level, msg, fields) => {
+  process.stderr.write(
+    `${JSON.stringify({ at: new Date().toISOString(), level, msg, ...fields })}\n`,
+  );
+};
+
+/** The loggable part of an error: its code (for AppErrors) and message, never a stack of secrets. */
+export function errorFields(err: unknown): Record<string, unknown> {
+  if (err instanceof AppError) return { code: err.code, error: err.message };
+  return { error: err instanceof Error ? err.message : String(err) };
+}

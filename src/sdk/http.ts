@@ -1,0 +1,158 @@
+// One JSON request over fetch: auth header, timeout, and every failure (network, timeout, HTML
+// page, malformed or unexpected body) turned into an AppError. Browser-safe: no node: imports.
+import type { Static, TSchema } from 'typebox';
+import { AppError, ErrorBody, toErrorCode, type ErrorCode } from '../protocol/errors.ts';
+import { parseWith } from '../protocol/validate.ts';
+
+/** Settings shared by every request of one client. */
+export interface HttpOptions {
+  baseUrl: string;
+  token: string;
+  fetch: typeof fetch;
+  requestTimeoutMs: number;
+}
+
+/** One call: `query` values that are undefined are left out; `body` is sent as JSON. */
+export interface HttpRequest {
+  method: 'GET' | 'POST' | 'DELETE';
+  path: string;
+  query?: Record<string, string | number | undefined>;
+  body?: unknown;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  /** Overrides the client's timeout (long polls need longer than their wait). */
+  timeoutMs?: number;
+}
+
+const CLIENT_ERROR_CODES: Record<number, ErrorCode> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  409: 'conflict',
+  413: 'payload_too_large',
+  429: 'rate_limited',
+};
+
+const isErrorBody = (value: unknown): value is ErrorBody => {
+  try {
+    parseWith(ErrorBody, value, 'error');
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Sends `req` and returns its reply validated against `schema`; throws AppError on any failure.
+ * If the caller's `signal` aborts, its reason is thrown unchanged so callers can tell a chosen
+ * abort from a failure.
+ * @example const task = await requestJson(http, Task, { method: 'GET', path: `/v1/tasks/${id}` });
+ */
+export async function requestJson<S extends TSchema>(
+  http: HttpOptions,
+  schema: S,
+  req: HttpRequest,
+): Promise<Static<S>> {
+  const url = buildUrl(http.baseUrl, req.path, req.query);
+  const timeoutMs = req.timeoutMs ?? http.requestTimeoutMs;
+  const response = await fetchText(http, url, req, timeoutMs);
+  const json = parseJson(response.text);
+  if (response.status < 200 || response.status > 299) {
+    throw errorFromResponse(response.status, json, req);
+  }
+  if (json === undefined) {
+    throw new AppError('unavailable', `${describe(req)}: the server sent a reply that is not JSON`);
+  }
+  return parseWith(schema, json, `${describe(req)}: reply`, 'unavailable');
+}
+
+function buildUrl(baseUrl: string, path: string, query: HttpRequest['query']): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query ?? {})) {
+    if (value !== undefined) params.set(key, String(value));
+  }
+  const search = params.toString();
+  return `${baseUrl.replace(/\/+$/, '')}${path}${search ? `?${search}` : ''}`;
+}
+
+interface RawResponse {
+  status: number;
+  text: string;
+}
+
+/** Fetches and reads the whole body under one timer, so a server that stalls mid-body times out too. */
+async function fetchText(
+  http: HttpOptions,
+  url: string,
+  req: HttpRequest,
+  timeoutMs: number,
+): Promise<RawResponse> {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, timeoutMs);
+  const onAbort = (): void => controller.abort(req.signal?.reason);
+  req.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    if (req.signal?.aborted) throw req.signal.reason;
+    const response = await http.fetch(url, init(http, req, controller.signal));
+    return { status: response.status, text: await response.text() };
+  } catch (err) {
+    if (req.signal?.aborted) throw req.signal.reason;
+    if (timedOut)
+      throw new AppError('unavailable', `${describe(req)}: no reply within ${timeoutMs} ms`);
+    throw new AppError(
+      'unavailable',
+      `${describe(req)}: cannot reach ${http.baseUrl} (${messageOf(err)})`,
+    );
+  } finally {
+    clearTimeout(timer);
+    req.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+function init(http: HttpOptions, req: HttpRequest, signal: AbortSignal): RequestInit {
+  const headers: Record<string, string> = {
+    accept: 'application/json',
+    authorization: `Bearer ${http.token}`,
+    ...req.headers,
+  };
+  if (req.body !== undefined) headers['content-type'] = 'application/json';
+  const body = req.body === undefined ? undefined : JSON.stringify(req.body);
+  return { method: req.method, headers, body, signal };
+}
+
+function parseJson(text: string): unknown {
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A 5xx is `unavailable` whatever its body says (the caller can only retry); a 4xx carries the
+ * server's own code, or one derived from the status when a proxy answered with a page of its own.
+ */
+function errorFromResponse(status: number, json: unknown, req: HttpRequest): AppError {
+  const sent = isErrorBody(json) ? json.error : undefined;
+  const details = { status, ...(sent ? { code: sent.code, details: sent.details } : {}) };
+  const message = sent?.message ?? `${describe(req)}: HTTP ${status} without an error body`;
+  if (status >= 500) return new AppError('unavailable', message, details);
+  const code = sent ? toErrorCode(sent.code) : (CLIENT_ERROR_CODES[status] ?? 'bad_request');
+  return new AppError(code, message, sent?.details);
+}
+
+function describe(req: HttpRequest): string {
+  return `${req.method} ${req.path}`;
+}
+
+function messageOf(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = (err as Error & { cause?: unknown }).cause;
+  return cause instanceof Error ? `${err.message}: ${cause.message}` : err.message;
+}

@@ -1,0 +1,4 @@
+// The SDK's public surface: the client, its option types and the reply shapes it validates.
+export * from './client.ts';
+export * from './replies.ts';
+export { delay } from './delay.ts';
