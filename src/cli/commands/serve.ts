@@ -1,0 +1,53 @@
+// `outpost serve`: the Task API server alone (SQLite under the data directory).
+import type { Command } from 'commander';
+import type { ServerConfig } from '../../server/config.ts';
+import { parseIntOption } from '../options.ts';
+
+interface ServeFlags {
+  host?: string;
+  port?: number;
+  db?: string;
+  dataDir?: string;
+  config?: string;
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('Run the Task API server (clients submit, runners long-poll)')
+    .option('--host <host>', 'interface to listen on (env OUTPOST_HOST; default 127.0.0.1)')
+    .option(
+      '--port <port>',
+      'port (env OUTPOST_PORT or WORKER_PORT; default 3456)',
+      parseIntOption('--port'),
+    )
+    .option(
+      '--db <path>',
+      'SQLite file (env OUTPOST_DB or WORKER_TASK_DB; default <data-dir>/outpost.db)',
+    )
+    .option('--data-dir <dir>', 'data directory (env OUTPOST_DATA_DIR; default ~/.outpost)')
+    .option('--config <file>', 'JSON config file (env OUTPOST_CONFIG)')
+    .action(async (flags: ServeFlags) => {
+      const { loadServerConfig } = await import('../../server/config.ts');
+      const { startServer, closeOnSignal } = await import('../start-server.ts');
+      const config = loadServerConfig(process.env, {
+        flags: serveFlags(flags),
+        file: flags.config,
+      });
+      const server = await startServer(config);
+      process.stderr.write(`outpost server listening on ${server.url}\n`);
+      closeOnSignal(
+        () => server.close(),
+        (msg) => process.stderr.write(`outpost: ${msg}\n`),
+      );
+    });
+}
+
+function serveFlags(flags: ServeFlags): Partial<ServerConfig> {
+  const out: Partial<ServerConfig> = {};
+  if (flags.host !== undefined) out.host = flags.host;
+  if (flags.port !== undefined) out.port = flags.port;
+  if (flags.db !== undefined) out.dbPath = flags.db;
+  if (flags.dataDir !== undefined) out.dataDir = flags.dataDir;
+  return out;
+}

@@ -1,0 +1,109 @@
+// `outpost token create|list|revoke`: through the API with an admin token, or straight on the
+// server's database with --db (how the first token is made on a fresh server host).
+import type { Command } from 'commander';
+import { AppError } from '../../protocol/errors.ts';
+import {
+  ROLES,
+  type CreatedToken,
+  type CreateTokenBody,
+  type Role,
+  type TokenInfo,
+} from '../../protocol/auth.ts';
+import { loadConnection, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
+import { formatTime, printJson, printTable } from '../output.ts';
+
+interface TokenFlags extends ConnectionFlags {
+  db?: string;
+  json?: boolean;
+  role?: string;
+  runner?: string;
+}
+
+/** The token operations, whichever way they reach the tokens. */
+interface TokenAdmin {
+  createToken(body: CreateTokenBody): Promise<CreatedToken>;
+  listTokens(): Promise<{ tokens: TokenInfo[] }>;
+  revokeToken(idOrName: string): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+async function openTokenAdmin(flags: TokenFlags): Promise<TokenAdmin> {
+  if (flags.db) {
+    const { openLocalTokenAdmin } = await import('../local-tokens.ts');
+    return openLocalTokenAdmin(flags.db);
+  }
+  const { OutpostClient } = await import('../../sdk/client.ts');
+  const client = new OutpostClient(loadConnection(flags));
+  return Object.assign(client, { close: async () => undefined });
+}
+
+function withTokenOptions(cmd: Command): Command {
+  return withConnectionOptions(cmd)
+    .option('--db <path>', 'work on this server database directly instead of through the API')
+    .option('--json', 'print JSON');
+}
+
+export function registerToken(program: Command): void {
+  const token = program.command('token').description('Manage access tokens (admin)');
+  withTokenOptions(
+    token
+      .command('create')
+      .description('Create a token; its secret is shown once')
+      .argument('<name>'),
+  )
+    .requiredOption('--role <role>', `one of ${ROLES.join(', ')}`)
+    .option('--runner <name>', 'bind a runner token to this runner name')
+    .action(async (name: string, flags: TokenFlags) => {
+      const role = parseRole(flags.role);
+      const body = { name, role, ...(flags.runner ? { runner: flags.runner } : {}) };
+      const created = await withTokenAdmin(flags, (admin) => admin.createToken(body));
+      if (flags.json) return printJson(created);
+      process.stdout.write(`${created.secret}\n`);
+      process.stderr.write(
+        `Created ${role} token '${name}'. Keep the secret above: it is not shown again.\n`,
+      );
+    });
+  withTokenOptions(
+    token.command('list').description('List live tokens (never their secrets)'),
+  ).action(async (flags: TokenFlags) => {
+    const { tokens } = await withTokenAdmin(flags, (admin) => admin.listTokens());
+    if (flags.json) return printJson({ tokens });
+    printTable([
+      ['ID', 'NAME', 'ROLE', 'RUNNER', 'CREATED', 'LAST USED'],
+      ...tokens.map((t) => [
+        t.id,
+        t.name,
+        t.role,
+        t.runner ?? '-',
+        formatTime(t.createdAt),
+        formatTime(t.lastUsedAt),
+      ]),
+    ]);
+  });
+  withTokenOptions(
+    token.command('revoke').description('Revoke a token by id or name').argument('<id-or-name>'),
+  ).action(async (idOrName: string, flags: TokenFlags) => {
+    await withTokenAdmin(flags, (admin) => admin.revokeToken(idOrName));
+    process.stdout.write(`Revoked ${idOrName}.\n`);
+  });
+}
+
+function parseRole(role: string | undefined): Role {
+  if (role && (ROLES as readonly string[]).includes(role)) return role as Role;
+  throw new AppError(
+    'bad_request',
+    `--role must be one of ${ROLES.join(', ')}; got "${role ?? ''}"`,
+  );
+}
+
+async function withTokenAdmin<T>(
+  flags: TokenFlags,
+  use: (admin: TokenAdmin) => Promise<T>,
+): Promise<T> {
+  const admin = await openTokenAdmin(flags);
+  try {
+    return await use(admin);
+  } finally {
+    await admin.close();
+  }
+}

@@ -1,0 +1,35 @@
+// Token administration straight on a server's SQLite file, for bootstrapping a fresh server host.
+import { existsSync } from 'node:fs';
+import { AppError } from '../protocol/errors.ts';
+import type { CreateTokenBody } from '../protocol/auth.ts';
+import { newId, newSecret } from '../lib/ids.ts';
+import { openSqliteStore } from '../store/sqlite/sqlite-store.ts';
+import { hashSecret } from '../server/auth.ts';
+
+export async function openLocalTokenAdmin(dbPath: string) {
+  if (!existsSync(dbPath))
+    throw new AppError(
+      'not_found',
+      `--db: no database at ${dbPath} (start \`outpost serve\` once first)`,
+    );
+  const store = openSqliteStore(dbPath);
+  await store.migrate();
+  return {
+    async createToken(body: CreateTokenBody) {
+      if (body.runner !== undefined && body.role !== 'runner')
+        throw new AppError('bad_request', '--runner: only a runner token can be bound to a runner');
+      const secret = `op_${newSecret()}`;
+      const token = await store.createToken(
+        { id: newId(), ...body, hash: hashSecret(secret) },
+        Date.now(),
+      );
+      return { token, secret };
+    },
+    listTokens: async () => ({ tokens: await store.listTokens() }),
+    async revokeToken(idOrName: string) {
+      if (!(await store.revokeToken(idOrName, Date.now())))
+        throw new AppError('not_found', `No live token ${idOrName}`);
+    },
+    close: () => store.close(),
+  };
+}

@@ -1,0 +1,11 @@
+// Builds a runner from its config: the SDK client to the server, then the claim loop.
+import { OutpostClient } from '../sdk/client.ts';
+import { createRunner, type Runner } from '../runner/create-runner.ts';
+import type { RunnerConfig } from '../runner/config.ts';
+
+export async function startLocalRunner(config: Readonly<RunnerConfig>): Promise<Runner> {
+  const client = new OutpostClient({ baseUrl: config.serverUrl, token: config.token });
+  const runner = createRunner({ client, config });
+  await runner.start();
+  return runner;
+}

@@ -1,0 +1,99 @@
+// End to end: `outpost serve` and `outpost runner` as real processes on loopback, driven by
+// `outpost run` and by curl-style HTTP against both APIs, as the README shows.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cleanEnv, runCli, startDaemon, type Daemon } from '../helpers/processes.ts';
+
+const TOKEN = 'e2e-token-0123456789abcdef';
+
+describe('outpost serve + outpost runner + outpost run', { timeout: 120_000 }, () => {
+  let dir: string;
+  let server: Daemon;
+  let runner: Daemon;
+  let url: string;
+  let env: NodeJS.ProcessEnv;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'outpost-e2e-'));
+    const serverEnv = cleanEnv({
+      OUTPOST_TOKEN: TOKEN,
+      OUTPOST_DATA_DIR: join(dir, 'server'),
+      OUTPOST_LOG_LEVEL: 'warn',
+    });
+    const s = await startDaemon(['serve', '--port', '0'], serverEnv, /listening on (http:\/\/\S+)/);
+    server = s;
+    url = s.match[1]!;
+    env = cleanEnv({
+      OUTPOST_URL: url,
+      OUTPOST_TOKEN: TOKEN,
+      OUTPOST_DATA_DIR: join(dir, 'client'),
+    });
+    const runnerEnv = {
+      ...env,
+      OUTPOST_DATA_DIR: join(dir, 'runner'),
+      OUTPOST_ROOTS: dir,
+      OUTPOST_RUNNER_NAME: 'e2e',
+    };
+    runner = await startDaemon(['runner'], runnerEnv, /polling/);
+  });
+
+  after(async () => {
+    await runner?.stop();
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs a command remotely with separate streams and the remote exit code', async () => {
+    const res = await runCli(['run', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3'], env);
+    assert.equal(res.stdout, 'out\n');
+    assert.equal(res.stderr, 'err\n');
+    assert.equal(res.code, 3);
+  });
+
+  it('runs a one-string command through the runner shell and targets a runner by name', async () => {
+    const res = await runCli(['run', '--runner', 'e2e', '--', 'echo hi && echo there'], env);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.stdout, 'hi\nthere\n');
+  });
+
+  it('answers a bot using curl-style HTTP on the v1 and the legacy API', async () => {
+    const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+    const v1 = await fetch(`${url}/v1/tasks?wait=30000`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ kind: 'shell', spec: { command: 'echo v1' } }),
+    });
+    const task = (await v1.json()) as { state: string; outcome: { stdout: string } };
+    assert.equal(task.state, 'succeeded');
+    assert.equal(task.outcome.stdout, 'v1\n');
+    const legacy = await fetch(`${url}/tasks`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ command: 'echo legacy' }),
+    });
+    const { taskId } = (await legacy.json()) as { taskId: string };
+    const result = (await (
+      await fetch(`${url}/tasks/${taskId}?wait=30000`, { headers })
+    ).json()) as { stdout: string; exitCode: number };
+    assert.deepEqual([result.stdout, result.exitCode], ['legacy\n', 0]);
+  });
+
+  it('lists, shows and submits tasks from the CLI', async () => {
+    const submitted = await runCli(['submit', '--', 'echo queued'], env);
+    assert.equal(submitted.code, 0, submitted.stderr);
+    const id = submitted.stdout.trim();
+    const shown = await runCli(['show', id, '--wait', '30s', '--json'], env);
+    assert.equal((JSON.parse(shown.stdout) as { state: string }).state, 'succeeded');
+    const listed = await runCli(['tasks', '--limit', '5'], env);
+    assert.match(listed.stdout, new RegExp(id));
+  });
+
+  it('stops with one clear message for a bad setting', async () => {
+    const res = await runCli(['run', '--timeout', 'soon', '--', 'true'], env);
+    assert.equal(res.code, 2);
+    assert.match(res.stderr, /--timeout/);
+  });
+});
