@@ -1,21 +1,45 @@
 // Ids that sort by creation time (UUIDv7) and random secrets; uses Web Crypto so browsers can too.
 
+/** Last timestamp and 12-bit sequence handed out, so ids made in one millisecond still sort. */
+let lastMs = 0;
+let sequence = 0;
+
 /**
- * A UUIDv7: 48 bits of epoch ms then random bits, so ids sort by creation time.
+ * A UUIDv7: 48 bits of epoch ms, a 12-bit sequence, then random bits. Ids sort by creation time,
+ * also within one millisecond (the sequence counts up; RFC 9562 method 1), so FIFO holds.
  * @example newId() // '019374d2-6f1e-7c3a-9b1e-4c5d6e7f8a9b'
  */
 export function newId(now: number = Date.now()): string {
   const bytes = new Uint8Array(16);
   globalThis.crypto.getRandomValues(bytes);
-  let ms = now;
-  for (let i = 5; i >= 0; i--) {
-    bytes[i] = ms % 256;
-    ms = Math.floor(ms / 256);
-  }
-  bytes[6] = (bytes[6]! & 0x0f) | 0x70;
+  const ms = nextTimestamp(now, bytes[6]! & 0x07);
+  writeTimestamp(bytes, ms);
+  bytes[6] = 0x70 | (sequence >> 8);
+  bytes[7] = sequence & 0xff;
   bytes[8] = (bytes[8]! & 0x3f) | 0x80;
   const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** Same or earlier ms: count up (borrowing the next ms on overflow); later ms: a fresh random start. */
+function nextTimestamp(now: number, randomStart: number): number {
+  if (now > lastMs) {
+    lastMs = now;
+    // Starting low leaves room for 4,000+ ids in the same millisecond before borrowing.
+    sequence = randomStart;
+  } else if (++sequence > 0xfff) {
+    lastMs += 1;
+    sequence = 0;
+  }
+  return lastMs;
+}
+
+function writeTimestamp(bytes: Uint8Array, ms: number): void {
+  let rest = ms;
+  for (let i = 5; i >= 0; i--) {
+    bytes[i] = rest % 256;
+    rest = Math.floor(rest / 256);
+  }
 }
 
 /** A random url-safe secret of `bytes` bytes of entropy (default 24 → 32 characters). */

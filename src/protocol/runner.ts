@@ -2,14 +2,20 @@
 import { Type, type Static } from 'typebox';
 import { Kind, Outcome, Task } from './tasks.ts';
 
-const RunnerName = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' });
+const RunnerName = Type.String({
+  minLength: 1,
+  maxLength: 128,
+  pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$',
+});
 const Id = Type.String({ minLength: 1, maxLength: 128 });
 
 export const HelloBody = Type.Object(
   {
     name: RunnerName,
     instanceId: Id,
-    labels: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 32 })),
+    labels: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 32 }),
+    ),
     capacity: Type.Integer({ minimum: 1, maximum: 256 }),
     kinds: Type.Array(Kind, { maxItems: 32 }),
     version: Type.String({ maxLength: 64 }),

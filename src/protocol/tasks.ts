@@ -15,7 +15,8 @@ export function isTerminal(state: TaskState): state is TerminalState {
   return (TERMINAL_STATES as readonly string[]).includes(state);
 }
 
-const Path = Type.String({ minLength: 1, maxLength: 4096 });
+// NUL can't appear in a real path and truncates it in C APIs: refuse it at the edge.
+const Path = Type.String({ minLength: 1, maxLength: 4096, pattern: '^[^\\u0000]*$' });
 const Encoding = Type.Union([Type.Literal('utf8'), Type.Literal('base64')]);
 
 export const ShellSpec = Type.Object(
@@ -25,7 +26,9 @@ export const ShellSpec = Type.Object(
       Type.Array(Type.String({ maxLength: 1_000_000 }), { minItems: 1, maxItems: 10_000 }),
     ]),
     cwd: Type.Optional(Path),
-    env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String())),
+    env: Type.Optional(
+      Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String()),
+    ),
   },
   { additionalProperties: false },
 );
@@ -101,7 +104,9 @@ export type Outcome = Static<typeof Outcome>;
 export const Target = Type.Object(
   {
     runner: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
-    labels: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 32 })),
+    labels: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 32 }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -137,18 +142,28 @@ export const LIMITS = {
   maxAttempts: { min: 1, max: 100, default: 1 },
   waitMs: { max: 60_000 },
   listLimit: { max: 500, default: 50 },
+  /** The last millisecond of year 9999: later is a typo, not a plan. */
+  runAt: { max: 253_402_300_799_999 },
 } as const;
 
 export const CreateTaskBody = Type.Object(
   {
     kind: Kind,
     spec: Type.Record(Type.String(), Type.Unknown()),
-    timeoutMs: Type.Optional(Type.Integer({ minimum: LIMITS.timeoutMs.min, maximum: LIMITS.timeoutMs.max })),
-    priority: Type.Optional(Type.Integer({ minimum: LIMITS.priority.min, maximum: LIMITS.priority.max })),
-    runAt: Type.Optional(Type.Integer({ minimum: 0 })),
-    maxAttempts: Type.Optional(Type.Integer({ minimum: LIMITS.maxAttempts.min, maximum: LIMITS.maxAttempts.max })),
+    timeoutMs: Type.Optional(
+      Type.Integer({ minimum: LIMITS.timeoutMs.min, maximum: LIMITS.timeoutMs.max }),
+    ),
+    priority: Type.Optional(
+      Type.Integer({ minimum: LIMITS.priority.min, maximum: LIMITS.priority.max }),
+    ),
+    runAt: Type.Optional(Type.Integer({ minimum: 0, maximum: LIMITS.runAt.max })),
+    maxAttempts: Type.Optional(
+      Type.Integer({ minimum: LIMITS.maxAttempts.min, maximum: LIMITS.maxAttempts.max }),
+    ),
     target: Type.Optional(Target),
-    labels: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 32 })),
+    labels: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 32 }),
+    ),
     sessionKey: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
   },
   { additionalProperties: false },

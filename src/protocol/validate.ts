@@ -52,5 +52,5 @@ export function parseWith<S extends TSchema>(
 
 /** Validates a task spec against its kind's schema; errors name `spec.<field>`. */
 export function parseTaskSpec<K extends Kind>(kind: K, spec: unknown): SpecOf<K> {
-  return parseWith(SPEC_SCHEMAS[kind], spec, 'spec') as SpecOf<K>;
+  return parseWith(SPEC_SCHEMAS[kind], spec, 'spec');
 }

@@ -27,13 +27,20 @@ export function allows(principal: Principal, needed: Role): boolean {
 
 export type Authenticate = (authorization: string | undefined) => Promise<Principal | undefined>;
 
-export function createAuthenticator(store: Store, clock: Clock, allRolesToken?: string): Authenticate {
-  const configured = allRolesToken ? createHash('sha256').update(allRolesToken).digest() : undefined;
+export function createAuthenticator(
+  store: Store,
+  clock: Clock,
+  allRolesToken?: string,
+): Authenticate {
+  const configured = allRolesToken
+    ? createHash('sha256').update(allRolesToken).digest()
+    : undefined;
   return async (authorization) => {
     const secret = bearerSecret(authorization);
     if (!secret) return undefined;
     const digest = createHash('sha256').update(secret).digest();
-    if (configured && timingSafeEqual(digest, configured)) return { role: 'admin', name: 'configured-token' };
+    if (configured && timingSafeEqual(digest, configured))
+      return { role: 'admin', name: 'configured-token' };
     // Lookup by hash: the hash of a guess reveals nothing about stored hashes through timing.
     const token = await store.findToken(digest.toString('hex'), clock.now());
     if (!token) return undefined;

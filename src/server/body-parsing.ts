@@ -6,14 +6,19 @@ import { AppError } from '../protocol/errors.ts';
 
 export function installBodyParsing(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
-  const parser = (request: unknown, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
+  const parser = (
+    request: unknown,
+    body: string | Buffer,
+    done: (err: Error | null, body?: unknown) => void,
+  ) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') return done(null, undefined);
-    parseJson(request as never, text, (err, value) =>
+    void parseJson(request as never, text, (err, value) =>
       err ? done(new AppError('bad_request', 'Invalid JSON body')) : done(null, value),
     );
   };
-  app.removeContentTypeParser('application/json');
+  // Fastify's built-in text/plain parser would hand routes a string and beat the '*' parser.
+  app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, parser);
   app.addContentTypeParser('*', { parseAs: 'string' }, parser);
   installValidators(app);

@@ -57,6 +57,10 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
     // Long polls hold requests up to 60 s; keep idle sockets longer than that so clients reuse them.
     keepAliveTimeout: 65_000,
     forceCloseConnections: true,
+    // Room for ids up to the schemas' 128 characters, so a long id gets a validation message.
+    routerOptions: { maxParamLength: 256 },
+    // A bad URL or an over-long param fails in the router, before any route: same error shapes.
+    frameworkErrors: (err, request, reply) => void sendError(err, request, reply),
   }).withTypeProvider<TypeBoxTypeProvider>();
   const tasks = new TaskService(store, clock, {
     leaseMs: options.leaseMs,
@@ -69,7 +73,11 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
   installAuth(app, createAuthenticator(store, clock, options.token));
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
   app.setNotFoundHandler((request, reply) =>
-    sendError(new AppError('not_found', `Route ${request.method} ${request.url} not found`), request, reply),
+    sendError(
+      new AppError('not_found', `Route ${request.method} ${request.url} not found`),
+      request,
+      reply,
+    ),
   );
   await registerDocs(app);
   registerHealthRoutes(app, store);
@@ -81,14 +89,20 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
   return app as unknown as OutpostApp;
 }
 
-function installAuth(app: FastifyInstance, authenticate: ReturnType<typeof createAuthenticator>): void {
+function installAuth(
+  app: FastifyInstance,
+  authenticate: ReturnType<typeof createAuthenticator>,
+): void {
   app.addHook('onRequest', async (request) => {
     const access = request.routeOptions.config.access ?? 'public';
     if (access === 'public') return;
     const principal = await authenticate(request.headers.authorization);
     if (!principal) throw new AppError('unauthorized', 'Unauthorized');
     if (principal.role !== 'admin' && principal.role !== access) {
-      throw new AppError('forbidden', `This route needs a ${access} token; yours is a ${principal.role} token`);
+      throw new AppError(
+        'forbidden',
+        `This route needs a ${access} token; yours is a ${principal.role} token`,
+      );
     }
     request.principal = principal;
   });
@@ -108,7 +122,9 @@ async function registerDocs(app: FastifyInstance): Promise<void> {
 function manageReaper(app: FastifyInstance, tasks: TaskService, intervalMs: number): void {
   let reaper: LeaseReaper | undefined;
   app.addHook('onReady', async () => {
-    reaper = startLeaseReaper(tasks, intervalMs, (err) => app.log.error({ err }, 'lease reaper failed'));
+    reaper = startLeaseReaper(tasks, intervalMs, (err) =>
+      app.log.error({ err }, 'lease reaper failed'),
+    );
   });
   app.addHook('onClose', async () => {
     reaper?.stop();

@@ -10,6 +10,8 @@ const STATUS_CODES: Record<number, ErrorCode> = {
   404: 'not_found',
   409: 'conflict',
   413: 'payload_too_large',
+  // The router's "param too long" (a path no client should send) is answered as a plain 400.
+  414: 'bad_request',
   415: 'bad_request',
   429: 'rate_limited',
   503: 'unavailable',
@@ -19,7 +21,7 @@ const STATUS_CODES: Record<number, ErrorCode> = {
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   const fe = err as Partial<FastifyError> & { validation?: unknown };
-  if (Array.isArray(fe.validation)) return validationError(fe.validation as ValidationIssue[], fe.validationContext);
+  if (Array.isArray(fe.validation)) return validationError(fe.validation, fe.validationContext);
   if (isJsonParseError(fe)) return new AppError('bad_request', 'Invalid JSON body');
   const code = fe.statusCode ? STATUS_CODES[fe.statusCode] : undefined;
   if (code) return new AppError(code, fe.message ?? code);
@@ -46,15 +48,24 @@ function validationError(issues: ValidationIssue[], context = 'body'): AppError 
 }
 
 function isJsonParseError(fe: Partial<FastifyError>): boolean {
-  return fe.statusCode === 400 && (fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe instanceof SyntaxError);
+  return (
+    fe.statusCode === 400 &&
+    (fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe instanceof SyntaxError)
+  );
 }
 
+/** Legacy routes answer `{error:"..."}`; so does a request that matched no route outside /v1/. */
 export function isLegacyRoute(request: FastifyRequest): boolean {
   const config = request.routeOptions.config as { legacy?: boolean } | undefined;
-  return config?.legacy === true;
+  if (config?.legacy === true) return true;
+  return request.is404 && !request.url.startsWith('/v1/');
 }
 
-export function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+export function sendError(
+  err: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
   const appError = toAppError(err);
   if (appError.code === 'internal') request.log.error({ err }, 'request failed');
   void reply.status(appError.status);

@@ -44,15 +44,25 @@ export async function buildTestApp(options: Partial<AppOptions> = {}): Promise<T
   };
 }
 
-export const bearer = (secret: string): Record<string, string> => ({ authorization: `Bearer ${secret}` });
+export const bearer = (secret: string): Record<string, string> => ({
+  authorization: `Bearer ${secret}`,
+});
 
 /** Creates a scoped token through the admin API and returns bearer headers for it. */
-export async function tokenHeaders(t: TestApp, role: 'client' | 'runner' | 'admin', runner?: string) {
+export async function tokenHeaders(
+  t: TestApp,
+  role: 'client' | 'runner' | 'admin',
+  runner?: string,
+) {
   const res = await t.app.inject({
     method: 'POST',
     url: '/v1/tokens',
     headers: t.admin,
-    payload: { name: `${role}-${Math.random().toString(36).slice(2)}`, role, ...(runner ? { runner } : {}) },
+    payload: {
+      name: `${role}-${Math.random().toString(36).slice(2)}`,
+      role,
+      ...(runner ? { runner } : {}),
+    },
   });
   if (res.statusCode !== 201) throw new Error(`token create failed: ${res.body}`);
   return bearer(res.json<{ secret: string }>().secret);

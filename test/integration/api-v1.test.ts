@@ -5,21 +5,35 @@ import { buildTestApp, tokenHeaders, type TestApp } from '../helpers/app.ts';
 import type { Claim } from '../../src/protocol/runner.ts';
 import type { Task } from '../../src/protocol/tasks.ts';
 
-const hello = { name: 'r1', instanceId: 'i1', capacity: 4, kinds: ['shell', 'file.read'], version: 'test' };
+const hello = {
+  name: 'r1',
+  instanceId: 'i1',
+  capacity: 4,
+  kinds: ['shell', 'file.read'],
+  version: 'test',
+};
 
 describe('v1 API', () => {
   let t: TestApp;
   before(async () => (t = await buildTestApp()));
   after(() => t.close());
 
-  const post = (url: string, payload: unknown, headers = t.admin) => t.app.inject({ method: 'POST', url, payload: payload as object, headers });
+  const post = (url: string, payload: unknown, headers = t.admin) =>
+    t.app.inject({ method: 'POST', url, payload: payload as object, headers });
   const get = (url: string, headers = t.admin) => t.app.inject({ method: 'GET', url, headers });
-  const create = async (spec: object = { command: 'true' }) => (await post('/v1/tasks', { kind: 'shell', spec })).json<Task>();
+  const create = async (spec: object = { command: 'true' }) =>
+    (await post('/v1/tasks', { kind: 'shell', spec })).json<Task>();
   const claim = async (max = 1, waitMs = 0) =>
-    (await post('/v1/runner/claim', { runner: 'r1', max, waitMs })).json<{ tasks: Claim[] }>().tasks;
+    (await post('/v1/runner/claim', { runner: 'r1', max, waitMs })).json<{ tasks: Claim[] }>()
+      .tasks;
 
   it('creates, gets and lists a task', async () => {
-    const res = await post('/v1/tasks', { kind: 'shell', spec: { command: 'echo hi' }, timeoutMs: 5000, labels: ['x'] });
+    const res = await post('/v1/tasks', {
+      kind: 'shell',
+      spec: { command: 'echo hi' },
+      timeoutMs: 5000,
+      labels: ['x'],
+    });
     assert.equal(res.statusCode, 201);
     const task = res.json<Task>();
     assert.equal(task.state, 'queued');
@@ -61,10 +75,18 @@ describe('v1 API', () => {
   });
 
   it('answers malformed JSON and huge bodies with clear errors', async () => {
-    const bad = await t.app.inject({ method: 'POST', url: '/v1/tasks', headers: { ...t.admin, 'content-type': 'application/json' }, payload: '{"kind":' });
+    const bad = await t.app.inject({
+      method: 'POST',
+      url: '/v1/tasks',
+      headers: { ...t.admin, 'content-type': 'application/json' },
+      payload: '{"kind":',
+    });
     assert.equal(bad.statusCode, 400);
     assert.equal(bad.json<{ error: { message: string } }>().error.message, 'Invalid JSON body');
-    const huge = await post('/v1/tasks', { kind: 'shell', spec: { command: 'x'.repeat(6 * 1024 * 1024) } });
+    const huge = await post('/v1/tasks', {
+      kind: 'shell',
+      spec: { command: 'x'.repeat(6 * 1024 * 1024) },
+    });
     assert.equal(huge.statusCode, 413);
     assert.equal(huge.json<{ error: { code: string } }>().error.code, 'payload_too_large');
   });
@@ -78,22 +100,40 @@ describe('v1 API', () => {
 
   it('leases claimed tasks and fences finish by lease token', async () => {
     await claim(100);
-    assert.equal((await post('/v1/runner/hello', hello)).json<{ heartbeatMs: number }>().heartbeatMs, 10_000);
+    assert.equal(
+      (await post('/v1/runner/hello', hello)).json<{ heartbeatMs: number }>().heartbeatMs,
+      10_000,
+    );
     const task = await create();
     const [c] = await claim();
     assert.ok(c);
     assert.equal(c.task.id, task.id);
     assert.equal(c.task.state, 'running');
     assert.equal(c.attempt, 1);
-    const beat = await post('/v1/runner/heartbeat', { runner: 'r1', leases: [{ taskId: task.id, leaseToken: c.leaseToken }] });
+    const beat = await post('/v1/runner/heartbeat', {
+      runner: 'r1',
+      leases: [{ taskId: task.id, leaseToken: c.leaseToken }],
+    });
     assert.deepEqual(beat.json<{ lost: string[] }>().lost, []);
     const outcome = { status: 'succeeded', exitCode: 0, stdout: 'ok' };
-    const stale = await post('/v1/runner/finish', { taskId: task.id, leaseToken: 'not-the-token', outcome });
+    const stale = await post('/v1/runner/finish', {
+      taskId: task.id,
+      leaseToken: 'not-the-token',
+      outcome,
+    });
     assert.equal(stale.statusCode, 409);
     assert.equal(stale.json<{ error: { code: string } }>().error.code, 'lease_lost');
-    const done = await post('/v1/runner/finish', { taskId: task.id, leaseToken: c.leaseToken, outcome });
+    const done = await post('/v1/runner/finish', {
+      taskId: task.id,
+      leaseToken: c.leaseToken,
+      outcome,
+    });
     assert.equal(done.json<{ task: Task }>().task.state, 'succeeded');
-    const again = await post('/v1/runner/finish', { taskId: task.id, leaseToken: c.leaseToken, outcome });
+    const again = await post('/v1/runner/finish', {
+      taskId: task.id,
+      leaseToken: c.leaseToken,
+      outcome,
+    });
     assert.equal(again.statusCode, 409);
   });
 
@@ -112,9 +152,15 @@ describe('v1 API', () => {
     assert.ok(c);
     const waiting = get(`/v1/tasks/${task.id}?wait=20000`);
     await post(`/v1/tasks/${task.id}/cancel`, {});
-    const beat = await post('/v1/runner/heartbeat', { runner: 'r1', leases: [{ taskId: task.id, leaseToken: c.leaseToken }] });
+    const beat = await post('/v1/runner/heartbeat', {
+      runner: 'r1',
+      leases: [{ taskId: task.id, leaseToken: c.leaseToken }],
+    });
     assert.deepEqual(beat.json<{ cancel: string[] }>().cancel, [task.id]);
-    const outcome = { status: 'cancelled', error: { kind: 'cancelled', message: 'cancelled', retryable: false } };
+    const outcome = {
+      status: 'cancelled',
+      error: { kind: 'cancelled', message: 'cancelled', retryable: false },
+    };
     await post('/v1/runner/finish', { taskId: task.id, leaseToken: c.leaseToken, outcome });
     const res = await waiting;
     assert.equal(res.json<Task>().state, 'cancelled');
@@ -124,14 +170,18 @@ describe('v1 API', () => {
     const health = await t.app.inject({ method: 'GET', url: '/health' });
     assert.deepEqual(health.json(), { status: 'ok' });
     assert.equal((await t.app.inject({ method: 'GET', url: '/ready' })).statusCode, 200);
-    const doc = (await t.app.inject({ method: 'GET', url: '/docs/json' })).json<{ paths: Record<string, unknown> }>();
+    const doc = (await t.app.inject({ method: 'GET', url: '/docs/json' })).json<{
+      paths: Record<string, unknown>;
+    }>();
     assert.ok(doc.paths['/v1/tasks']);
     assert.ok(doc.paths['/v1/runner/claim']);
   });
 
   it('lists runners and stats for admins', async () => {
     await post('/v1/runner/hello', hello);
-    const runners = (await get('/v1/runners')).json<{ runners: { name: string; online: boolean }[] }>().runners;
+    const runners = (await get('/v1/runners')).json<{
+      runners: { name: string; online: boolean }[];
+    }>().runners;
     assert.ok(runners.some((r) => r.name === 'r1' && r.online));
     const stats = (await get('/v1/stats')).json<{ tasks: Record<string, number> }>();
     assert.equal(typeof stats.tasks.queued, 'number');
@@ -139,7 +189,10 @@ describe('v1 API', () => {
 
   it('binds a runner token to its runner name', async () => {
     const headers = await tokenHeaders(t, 'runner', 'r1');
-    assert.equal((await post('/v1/runner/claim', { runner: 'r1', max: 1 }, headers)).statusCode, 200);
+    assert.equal(
+      (await post('/v1/runner/claim', { runner: 'r1', max: 1 }, headers)).statusCode,
+      200,
+    );
     const other = await post('/v1/runner/claim', { runner: 'r2', max: 1 }, headers);
     assert.equal(other.statusCode, 403);
   });

@@ -26,7 +26,10 @@ export function registerLegacyClientRoutes(app: FastifyInstance, tasks: TaskServ
     const { command, timeout } = bodyOf(request);
     if (!nonBlank(command)) throw new AppError('bad_request', 'command is required');
     const timeoutMs = clampNumber(timeout, 30_000, 1_000, 86_400_000);
-    return create({ kind: 'shell', spec: { command: command.trim() }, timeoutMs }, 'Task created, waiting for worker');
+    return create(
+      { kind: 'shell', spec: { command: command.trim() }, timeoutMs },
+      'Task created, waiting for worker',
+    );
   });
 
   app.post('/files/read', { config, schema: { hide: true } }, async (request) => {
@@ -37,7 +40,8 @@ export function registerLegacyClientRoutes(app: FastifyInstance, tasks: TaskServ
 
   app.post('/files/write', { config, schema: { hide: true } }, async (request) => {
     const { path, content, encoding } = bodyOf(request);
-    if (!nonBlank(path) || typeof content !== 'string') throw new AppError('bad_request', 'path and content are required');
+    if (!nonBlank(path) || typeof content !== 'string')
+      throw new AppError('bad_request', 'path and content are required');
     if (encoding !== undefined && encoding !== 'utf8' && encoding !== 'base64') {
       throw new AppError('bad_request', 'encoding must be "utf8" or "base64"');
     }
@@ -47,14 +51,24 @@ export function registerLegacyClientRoutes(app: FastifyInstance, tasks: TaskServ
 
   app.post('/files/edit', { config, schema: { hide: true } }, async (request) => {
     const { path, old_string, new_string, replace_all } = bodyOf(request);
-    if (!nonBlank(path) || typeof old_string !== 'string' || old_string === '' || typeof new_string !== 'string') {
+    if (
+      !nonBlank(path) ||
+      typeof old_string !== 'string' ||
+      old_string === '' ||
+      typeof new_string !== 'string'
+    ) {
       throw new AppError('bad_request', 'path, old_string, new_string are required');
     }
     // The old server read "false" as true; a boolean must be a boolean now.
     if (replace_all !== undefined && typeof replace_all !== 'boolean') {
       throw new AppError('bad_request', 'replace_all must be a boolean');
     }
-    const spec = { path: path.trim(), oldString: old_string, newString: new_string, replaceAll: replace_all === true };
+    const spec = {
+      path: path.trim(),
+      oldString: old_string,
+      newString: new_string,
+      replaceAll: replace_all === true,
+    };
     return create({ kind: 'file.edit', spec }, 'File edit task created');
   });
 
@@ -65,10 +79,15 @@ export function registerLegacyClientRoutes(app: FastifyInstance, tasks: TaskServ
     { config, schema: { hide: true } },
     async (request, reply) => {
       const waitMs = clampNumber(request.query.wait, 0, 0, 60_000);
-      const task = await tasks.getTask(request.params.id, waitMs, connectionSignal(reply)).catch((err: unknown) => {
-        throw err instanceof AppError && err.code === 'not_found' ? new AppError('not_found', 'Task not found') : err;
-      });
-      if (!isTerminal(task.state)) return { status: legacyStatus(task.state), message: 'Result not ready yet' };
+      const task = await tasks
+        .getTask(request.params.id, waitMs, connectionSignal(reply))
+        .catch((err: unknown) => {
+          throw err instanceof AppError && err.code === 'not_found'
+            ? new AppError('not_found', 'Task not found')
+            : err;
+        });
+      if (!isTerminal(task.state))
+        return { status: legacyStatus(task.state), message: 'Result not ready yet' };
       await tasks.markResultRead(task.id);
       return legacyResult(task);
     },
@@ -81,6 +100,11 @@ async function legacyStats(tasks: TaskService) {
   for (const state of STATES) byStatus[legacyStatus(state)] += counts[state];
   const total = STATES.reduce((sum, s) => sum + counts[s], 0);
   return {
-    queue: { total, byStatus, unconsumedResults: await tasks.countUnreadResults(), byState: counts },
+    queue: {
+      total,
+      byStatus,
+      unconsumedResults: await tasks.countUnreadResults(),
+      byState: counts,
+    },
   };
 }

@@ -28,9 +28,11 @@ export function legacyResult(task: StoredTask) {
   return {
     taskId: task.id,
     stdout: outcome ? legacyStdout(task, outcome) : '',
-    stderr: outcome?.stderr ?? (outcome?.status === 'succeeded' ? '' : (outcome?.error?.message ?? '')),
+    stderr:
+      outcome?.stderr ?? (outcome?.status === 'succeeded' ? '' : (outcome?.error?.message ?? '')),
     exitCode,
-    error: outcome?.status === 'succeeded' ? null : (outcome?.error?.message ?? outcome?.status ?? null),
+    error:
+      outcome?.status === 'succeeded' ? null : (outcome?.error?.message ?? outcome?.status ?? null),
     completedAt: task.finishedAt ?? null,
     ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
   };
@@ -41,7 +43,8 @@ function legacyStdout(task: StoredTask, outcome: Outcome): string {
   if (outcome.stdout !== undefined) return outcome.stdout;
   if (outcome.status !== 'succeeded') return '';
   const output = (outcome.output ?? {}) as { content?: unknown; path?: unknown };
-  const path = typeof output.path === 'string' ? output.path : String(task.spec.path ?? '');
+  const specPath = typeof task.spec.path === 'string' ? task.spec.path : '';
+  const path = typeof output.path === 'string' ? output.path : specPath;
   if (task.kind === 'file.read' && typeof output.content === 'string') return output.content;
   if (task.kind === 'file.write') return `File written: ${path}`;
   if (task.kind === 'file.edit') return `File edited: ${path}`;
@@ -68,7 +71,13 @@ export function legacyTaskObject(task: Task): Record<string, unknown> {
     case 'file.write':
       return { ...base, path: spec.path, content: spec.content, encoding: spec.encoding ?? 'utf8' };
     case 'file.edit':
-      return { ...base, path: spec.path, oldString: spec.oldString, newString: spec.newString, replaceAll: spec.replaceAll === true };
+      return {
+        ...base,
+        path: spec.path,
+        oldString: spec.oldString,
+        newString: spec.newString,
+        replaceAll: spec.replaceAll === true,
+      };
     default:
       return base;
   }
@@ -76,14 +85,22 @@ export function legacyTaskObject(task: Task): Record<string, unknown> {
 
 /** Turns an old runner's `{stdout, stderr, exitCode, error}` report into an outcome. */
 export function outcomeFromLegacy(report: Record<string, unknown>): Outcome {
-  const exitCode = typeof report.exitCode === 'number' && Number.isInteger(report.exitCode) ? report.exitCode : 1;
+  const exitCode =
+    typeof report.exitCode === 'number' && Number.isInteger(report.exitCode) ? report.exitCode : 1;
   const stdout = typeof report.stdout === 'string' ? report.stdout : '';
   const stderr = typeof report.stderr === 'string' ? report.stderr : '';
-  const message = typeof report.error === 'string' && report.error ? report.error : `exited with code ${exitCode}`;
+  const message =
+    typeof report.error === 'string' && report.error
+      ? report.error
+      : `exited with code ${exitCode}`;
   const metadata = isRecord(report.metadata) ? report.metadata : undefined;
   const base = { exitCode, stdout, stderr, ...(metadata ? { metadata } : {}) };
   if (exitCode === 0) return { status: 'succeeded', ...base };
-  return { status: 'failed', ...base, error: { kind: 'exit', message, exitCode, retryable: false } };
+  return {
+    status: 'failed',
+    ...base,
+    error: { kind: 'exit', message, exitCode, retryable: false },
+  };
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

@@ -16,23 +16,35 @@ function legacyRunnerName(request: FastifyRequest): string {
 }
 
 export function registerLegacyWorkerRoutes(app: FastifyInstance, tasks: TaskService): void {
-  app.get<{ Querystring: { wait?: string } }>('/worker/poll', { config, schema: { hide: true } }, async (request, reply) => {
-    const waitMs = clampNumber(request.query.wait, 30_000, 1_000, 60_000);
-    const claim = await tasks.claimLegacy(legacyRunnerName(request), waitMs, connectionSignal(reply));
-    // JSON `null` when the wait ends empty, as the old server answered.
-    return reply.type('application/json').send(claim ? JSON.stringify(legacyTaskObject(claim.task)) : 'null');
-  });
+  app.get<{ Querystring: { wait?: string } }>(
+    '/worker/poll',
+    { config, schema: { hide: true } },
+    async (request, reply) => {
+      const waitMs = clampNumber(request.query.wait, 30_000, 1_000, 60_000);
+      const claim = await tasks.claimLegacy(
+        legacyRunnerName(request),
+        waitMs,
+        connectionSignal(reply),
+      );
+      // JSON `null` when the wait ends empty, as the old server answered.
+      return reply
+        .type('application/json')
+        .send(claim ? JSON.stringify(legacyTaskObject(claim.task)) : 'null');
+    },
+  );
 
   app.post('/worker/result', { config, schema: { hide: true } }, async (request) => {
     const body = isRecord(request.body) ? request.body : {};
-    if (typeof body.taskId !== 'string' || body.taskId === '') throw new AppError('bad_request', 'taskId is required');
+    if (typeof body.taskId !== 'string' || body.taskId === '')
+      throw new AppError('bad_request', 'taskId is required');
     await tasks.finishLegacy(body.taskId, outcomeFromLegacy(body));
     return { success: true };
   });
 
   app.post('/worker/event', { config, schema: { hide: true } }, async (request) => {
     const body = isRecord(request.body) ? request.body : {};
-    if (typeof body.type !== 'string' || body.type.trim() === '') throw new AppError('bad_request', 'type is required');
+    if (typeof body.type !== 'string' || body.type.trim() === '')
+      throw new AppError('bad_request', 'type is required');
     const event = {
       id: newId(),
       type: body.type.trim(),

@@ -2,12 +2,31 @@
 // v1 routes and the legacy routes both call it, so there is a single implementation of the queue.
 import { createHash } from 'node:crypto';
 import { AppError } from '../../protocol/errors.ts';
-import { isTerminal, LIMITS, type CreateTaskBody, type Kind, type Outcome } from '../../protocol/tasks.ts';
-import type { Claim, ClaimBody, FinishBody, HeartbeatBody, HelloBody, HelloReply } from '../../protocol/runner.ts';
+import {
+  isTerminal,
+  LIMITS,
+  type CreateTaskBody,
+  type Kind,
+  type Outcome,
+} from '../../protocol/tasks.ts';
+import type {
+  Claim,
+  ClaimBody,
+  FinishBody,
+  HeartbeatBody,
+  HelloBody,
+  HelloReply,
+} from '../../protocol/runner.ts';
 import { parseTaskSpec } from '../../protocol/validate.ts';
 import { newId } from '../../lib/ids.ts';
 import type { Clock } from '../../lib/clock.ts';
-import type { HeartbeatResult, StoredTask, Store, TaskFilter, TaskOrigin } from '../../store/types.ts';
+import type {
+  HeartbeatResult,
+  StoredTask,
+  Store,
+  TaskFilter,
+  TaskOrigin,
+} from '../../store/types.ts';
 import { QUEUE_KEY, taskKey, WaiterHub } from './waiters.ts';
 import { WakeTimer } from './wake-timer.ts';
 import { isLegacyCompatible } from './legacy-compatible.ts';
@@ -37,10 +56,16 @@ export class TaskService {
     private readonly clock: Clock,
     readonly settings: QueueSettings,
   ) {
-    this.wakeTimer = new WakeTimer(() => this.hub.notify(QUEUE_KEY), () => clock.now());
+    this.wakeTimer = new WakeTimer(
+      () => this.hub.notify(QUEUE_KEY),
+      () => clock.now(),
+    );
   }
 
-  async createTask(body: CreateTaskBody, opts: CreateOptions): Promise<{ task: StoredTask; created: boolean }> {
+  async createTask(
+    body: CreateTaskBody,
+    opts: CreateOptions,
+  ): Promise<{ task: StoredTask; created: boolean }> {
     const spec = parseTaskSpec(body.kind, body.spec);
     const now = this.clock.now();
     const result = await this.store.createTask(
@@ -126,7 +151,11 @@ export class TaskService {
   }
 
   /** A legacy `/worker/poll`: one task it can express, leased for its timeout plus a margin. */
-  async claimLegacy(runner: string, waitMs: number, signal?: AbortSignal): Promise<Claim | undefined> {
+  async claimLegacy(
+    runner: string,
+    waitMs: number,
+    signal?: AbortSignal,
+  ): Promise<Claim | undefined> {
     const claims = await this.pollClaims(waitMs, signal, (now) =>
       this.store.claimTasks({
         runner,
@@ -141,12 +170,18 @@ export class TaskService {
   }
 
   heartbeat(body: HeartbeatBody): Promise<HeartbeatResult> {
-    return this.store.extendLeases(body.runner, body.leases, this.settings.leaseMs, this.clock.now());
+    return this.store.extendLeases(
+      body.runner,
+      body.leases,
+      this.settings.leaseMs,
+      this.clock.now(),
+    );
   }
 
   async finishAttempt(body: FinishBody): Promise<StoredTask> {
     const task = await this.store.finishAttempt({ ...body, now: this.clock.now() });
-    if (!task) throw new AppError('lease_lost', `The lease on task ${body.taskId} is no longer held`);
+    if (!task)
+      throw new AppError('lease_lost', `The lease on task ${body.taskId} is no longer held`);
     this.announce(task);
     return task;
   }
@@ -183,13 +218,22 @@ export class TaskService {
       const sub = this.hub.subscribe(QUEUE_KEY);
       try {
         const claims = await claim(this.clock.now());
+        if (signal?.aborted) return await this.releaseUndelivered(claims);
         const remaining = deadline - this.clock.now();
-        if (claims.length > 0 || remaining <= 0 || signal?.aborted) return claims;
+        if (claims.length > 0 || remaining <= 0) return claims;
         if (!(await sub.wait(remaining, signal))) return [];
       } finally {
         sub.dispose();
       }
     }
+  }
+
+  /** The poll's client left while the claim ran: hand its tasks back instead of stranding them. */
+  private async releaseUndelivered(claims: Claim[]): Promise<Claim[]> {
+    if (claims.length === 0) return claims;
+    const refs = claims.map((c) => ({ taskId: c.task.id, leaseToken: c.leaseToken }));
+    for (const task of await this.store.releaseLeases(refs, this.clock.now())) this.announce(task);
+    return [];
   }
 
   /** Tells waiters what changed: claimers about runnable tasks, task waiters about endings. */
@@ -216,7 +260,9 @@ export function hashRequest(body: unknown): string {
 function stableJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
   if (value && typeof value === 'object') {
-    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : 1));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);

@@ -21,7 +21,13 @@ export class WaiterHub {
     };
     this.add(key, onNotify);
     return {
-      wait: (ms, signal) => waitFor(() => notified, (fn) => (wake = fn), ms, signal),
+      wait: (ms, signal) =>
+        waitFor(
+          () => notified,
+          (fn) => (wake = fn),
+          ms,
+          signal,
+        ),
       dispose: () => this.remove(key, onNotify),
     };
   }

@@ -32,43 +32,77 @@ export function registerAdminRoutes(fastify: FastifyInstance, deps: AdminDeps): 
 
   app.post(
     '/v1/tokens',
-    { config, schema: { tags: ['admin'], body: CreateTokenBody, response: { 201: CreatedToken, ...errors } } },
+    {
+      config,
+      schema: {
+        tags: ['admin'],
+        body: CreateTokenBody,
+        response: { 201: CreatedToken, ...errors },
+      },
+    },
     async (request, reply) => {
       const { name, role, runner } = request.body;
-      if (runner !== undefined && role !== 'runner') throw new AppError('bad_request', 'runner: only a runner token can be bound to a runner');
+      if (runner !== undefined && role !== 'runner')
+        throw new AppError('bad_request', 'runner: only a runner token can be bound to a runner');
       const secret = `op_${newSecret()}`;
-      const token = await store.createToken({ id: newId(), name, role, runner, hash: hashSecret(secret) }, clock.now());
+      const token = await store.createToken(
+        { id: newId(), name, role, runner, hash: hashSecret(secret) },
+        clock.now(),
+      );
       return reply.status(201).send({ token, secret });
     },
   );
 
   app.get(
     '/v1/tokens',
-    { config, schema: { tags: ['admin'], response: { 200: Type.Object({ tokens: Type.Array(TokenInfo) }), ...errors } } },
+    {
+      config,
+      schema: {
+        tags: ['admin'],
+        response: { 200: Type.Object({ tokens: Type.Array(TokenInfo) }), ...errors },
+      },
+    },
     async () => ({ tokens: await store.listTokens() }),
   );
 
   app.delete(
     '/v1/tokens/:id',
-    { config, schema: { tags: ['admin'], params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }) } },
+    {
+      config,
+      schema: {
+        tags: ['admin'],
+        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }),
+      },
+    },
     async (request) => {
-      if (!(await store.revokeToken(request.params.id, clock.now()))) throw new AppError('not_found', `Token ${request.params.id} not found`);
+      if (!(await store.revokeToken(request.params.id, clock.now())))
+        throw new AppError('not_found', `Token ${request.params.id} not found`);
       return { revoked: true };
     },
   );
 
   app.get(
     '/v1/runners',
-    { config, schema: { tags: ['admin'], response: { 200: Type.Object({ runners: Type.Array(RunnerInfo) }), ...errors } } },
+    {
+      config,
+      schema: {
+        tags: ['admin'],
+        response: { 200: Type.Object({ runners: Type.Array(RunnerInfo) }), ...errors },
+      },
+    },
     async () => ({ runners: await store.listRunners(clock.now(), onlineWithinMs()) }),
   );
 
-  app.get('/v1/stats', { config, schema: { tags: ['admin'], response: { 200: Stats, ...errors } } }, async () => {
-    const runners = await store.listRunners(clock.now(), onlineWithinMs());
-    return {
-      tasks: await store.countTasks(),
-      runners: { total: runners.length, online: runners.filter((r) => r.online).length },
-      longPolls: tasks.hub.count(),
-    };
-  });
+  app.get(
+    '/v1/stats',
+    { config, schema: { tags: ['admin'], response: { 200: Stats, ...errors } } },
+    async () => {
+      const runners = await store.listRunners(clock.now(), onlineWithinMs());
+      return {
+        tasks: await store.countTasks(),
+        runners: { total: runners.length, online: runners.filter((r) => r.online).length },
+        longPolls: tasks.hub.count(),
+      };
+    },
+  );
 }

@@ -8,8 +8,12 @@ import type { TaskService } from '../queue/task-service.ts';
 import { connectionSignal } from './connection-signal.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
-const WaitQuery = Type.Object({ wait: Type.Optional(Type.Integer({ minimum: 0, maximum: LIMITS.waitMs.max })) });
-const CreateHeaders = Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 256 })) });
+const WaitQuery = Type.Object({
+  wait: Type.Optional(Type.Integer({ minimum: 0, maximum: LIMITS.waitMs.max })),
+});
+const CreateHeaders = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+});
 const ListQuery = Type.Object({
   state: Type.Optional(TaskState),
   kind: Type.Optional(Kind),
@@ -39,7 +43,10 @@ export function registerTaskRoutes(fastify: FastifyInstance, tasks: TaskService)
     },
     async (request, reply) => {
       const idempotencyKey = request.headers['idempotency-key'];
-      const { task, created } = await tasks.createTask(request.body, { origin: 'v1', idempotencyKey });
+      const { task, created } = await tasks.createTask(request.body, {
+        origin: 'v1',
+        idempotencyKey,
+      });
       const wait = request.query.wait ?? 0;
       const result = wait > 0 ? await tasks.getTask(task.id, wait, connectionSignal(reply)) : task;
       return reply.status(created ? 201 : 200).send(result);
@@ -50,15 +57,25 @@ export function registerTaskRoutes(fastify: FastifyInstance, tasks: TaskService)
     '/v1/tasks/:id',
     {
       config,
-      schema: { tags: ['tasks'], params: IdParams, querystring: WaitQuery, response: { 200: Task, ...errors } },
+      schema: {
+        tags: ['tasks'],
+        params: IdParams,
+        querystring: WaitQuery,
+        response: { 200: Task, ...errors },
+      },
     },
-    async (request, reply) => tasks.getTask(request.params.id, request.query.wait ?? 0, connectionSignal(reply)),
+    async (request, reply) =>
+      tasks.getTask(request.params.id, request.query.wait ?? 0, connectionSignal(reply)),
   );
 
   app.get(
     '/v1/tasks',
-    { config, schema: { tags: ['tasks'], querystring: ListQuery, response: { 200: TaskList, ...errors } } },
-    async (request) => tasks.listTasks({ ...request.query, limit: request.query.limit ?? LIMITS.listLimit.default }),
+    {
+      config,
+      schema: { tags: ['tasks'], querystring: ListQuery, response: { 200: TaskList, ...errors } },
+    },
+    async (request) =>
+      tasks.listTasks({ ...request.query, limit: request.query.limit ?? LIMITS.listLimit.default }),
   );
 
   app.post(

@@ -1,0 +1,33 @@
+// Ids are UUIDv7 and sort by creation, also when many are made in one millisecond.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { newId, newSecret } from '../../src/lib/ids.ts';
+
+describe('newId', () => {
+  it('makes version-7 UUIDs that carry the timestamp', () => {
+    const at = Date.now() + 10 * 86_400_000;
+    const id = newId(at);
+    assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(id.replaceAll('-', '').slice(0, 12), at.toString(16).padStart(12, '0'));
+  });
+
+  it('sorts ids made within one millisecond in creation order', () => {
+    const at = Date.now() + 60_000;
+    const ids = Array.from({ length: 10_000 }, () => newId(at));
+    assert.deepEqual([...ids].sort(), ids);
+    assert.equal(new Set(ids).size, ids.length);
+  });
+
+  it('never goes backwards when the clock does', () => {
+    const later = newId(Date.now() + 120_000);
+    assert.ok(newId(Date.now()) > later);
+  });
+});
+
+describe('newSecret', () => {
+  it('makes url-safe secrets of the asked entropy', () => {
+    const s = newSecret(24);
+    assert.match(s, /^[A-Za-z0-9_-]{32}$/);
+    assert.notEqual(newSecret(), newSecret());
+  });
+});
