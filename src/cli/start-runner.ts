@@ -2,10 +2,15 @@
 import { OutpostClient } from '../sdk/client.ts';
 import { createRunner, type Runner } from '../runner/create-runner.ts';
 import type { RunnerConfig } from '../runner/config.ts';
+import { atLeast, type LogLevel } from '../runner/runner-log.ts';
+import { CLI_VERSION } from './version.ts';
 
-export async function startLocalRunner(config: Readonly<RunnerConfig>): Promise<Runner> {
+export async function startLocalRunner(
+  config: Readonly<RunnerConfig>,
+  logLevel: LogLevel = 'info',
+): Promise<Runner> {
   const client = new OutpostClient({ baseUrl: config.serverUrl, token: config.token });
-  const runner = createRunner({ client, config });
+  const runner = createRunner({ client, config, log: atLeast(logLevel), version: CLI_VERSION });
   await runner.start();
   return runner;
 }

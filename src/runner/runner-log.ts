@@ -12,6 +12,15 @@ export const jsonLineLog: RunnerLog = (level, msg, fields) => {
   );
 };
 
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+/** A logger that passes on only lines at `min` or above. */
+export function atLeast(min: LogLevel, log: RunnerLog = jsonLineLog): RunnerLog {
+  return (level, msg, fields) => {
+    if (RANK[level] >= RANK[min]) log(level, msg, fields);
+  };
+}
+
 /** The loggable part of an error: its code (for AppErrors) and message, never a stack of secrets. */
 export function errorFields(err: unknown): Record<string, unknown> {
   if (err instanceof AppError) return { code: err.code, error: err.message };

@@ -1,6 +1,6 @@
 // Builds the Fastify app (no listen): auth, errors, OpenAPI, the v1 routes and the legacy routes,
 // all over one TaskService. Tests drive it with `app.inject()`; `outpost serve` listens on it.
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -56,6 +56,8 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
     logger: options.logLevel && options.logLevel !== 'silent' ? { level: options.logLevel } : false,
     // Long polls hold requests up to 60 s; keep idle sockets longer than that so clients reuse them.
     keepAliveTimeout: 65_000,
+    // A line per request would be mostly long polls; errors and lifecycle events are logged.
+    logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
     // Room for ids up to the schemas' 128 characters, so a long id gets a validation message.
     routerOptions: { maxParamLength: 256 },

@@ -34,6 +34,7 @@ export function registerUp(program: Command): void {
         dataDir,
         token,
         host: '127.0.0.1',
+        ...(process.env.OUTPOST_LOG_LEVEL ? {} : { logLevel: 'warn' as const }),
         ...(flags.port !== undefined ? { port: flags.port } : {}),
       };
       const server = await startServer(loadServerConfig(process.env, { flags: serverFlags }));
@@ -47,7 +48,8 @@ export function registerUp(program: Command): void {
         ...(flags.roots ? { roots: flags.roots } : {}),
       };
       const config = loadRunnerConfig(process.env, { flags: runnerFlags });
-      const runner = await startLocalRunner(config);
+      // `up` talks to a person at a terminal: only problems, not every claim.
+      const runner = await startLocalRunner(config, 'warn');
       printWelcome(server.url, token, dataDir, config.name);
       closeOnSignal(
         async () => {
