@@ -1,0 +1,149 @@
+// One benchmark setup: a fresh temp workspace, a real `outpost serve` (SQLite, log level warn),
+// scoped client and runner tokens made through the admin API, and real `outpost runner` processes.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BenchHttp, field } from './http.ts';
+import { cleanEnv, spawnOutpost, workspacePaths, type Daemon } from './processes.ts';
+
+export interface ClusterOptions {
+  /** When set, every server and runner writes a CPU profile into `<profileDir>/<label>-<process>/`. */
+  profileDir?: string;
+  /** Entry script instead of bin/outpost.js (e.g. an esbuild bundle, to measure the tsx loader). */
+  bin?: string;
+  /** Extra node flags for the server and runner processes. */
+  nodeArgs?: readonly string[];
+  /** Names the temp workspace and the profile folders. */
+  label: string;
+}
+
+export interface Cluster {
+  url: string;
+  server: Daemon;
+  /** A client-role token (what a bot would hold). */
+  clientToken: string;
+  /** Makes a runner-role token bound to `runner`. */
+  runnerToken(runner: string): Promise<string>;
+  /** Starts a real `outpost runner` process named `name` with `capacity` slots. */
+  startRunner(name: string, capacity: number): Promise<Daemon>;
+  /** A tiny file inside the runner's root, for `file.read`. */
+  tinyFile: string;
+  /** Stops every process and removes the workspace. */
+  close(): Promise<void>;
+  admin: BenchHttp;
+}
+
+export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
+  const root = mkdtempSync(join(tmpdir(), `outpost-bench-${opts.label}-`));
+  const paths = workspacePaths(root);
+  for (const dir of [paths.serverData, paths.runnerData, paths.roots, paths.logs])
+    mkdirSync(dir, { recursive: true });
+  const tinyFile = join(paths.roots, 'tiny.txt');
+  writeFileSync(tinyFile, 'hello outpost\n');
+  const adminToken = `bench-admin-${randomBytes(16).toString('hex')}`;
+  const profileDirFor = (name: string): string | undefined =>
+    opts.profileDir ? join(opts.profileDir, `${opts.label}-${name}`) : undefined;
+
+  const removeRoot = (): void => rmSync(root, { recursive: true, force: true });
+  const server = await spawnOutpost({
+    args: ['serve', '--port', '0'],
+    env: cleanEnv({
+      OUTPOST_TOKEN: adminToken,
+      OUTPOST_DATA_DIR: paths.serverData,
+      OUTPOST_LOG_LEVEL: 'warn',
+    }),
+    ready: /outpost server listening on (http:\/\/\S+)/,
+    logPath: join(paths.logs, 'server.log'),
+    profileDir: profileDirFor('server'),
+    bin: opts.bin,
+    nodeArgs: opts.nodeArgs,
+  }).catch((err: unknown) => {
+    removeRoot();
+    throw err;
+  });
+  const daemons: Daemon[] = [server];
+  const admin = new BenchHttp({ baseUrl: server.ready, token: adminToken, maxSockets: 4 });
+  const makeToken = async (body: Record<string, string>): Promise<string> => {
+    const secret = field(await admin.ok('POST', '/v1/tokens', body), 'secret');
+    if (typeof secret !== 'string') throw new Error('token reply without a secret');
+    return secret;
+  };
+  const clientToken = await makeToken({ name: 'bench-client', role: 'client' }).catch(
+    async (err: unknown) => {
+      admin.close();
+      await server.stop();
+      removeRoot();
+      throw err;
+    },
+  );
+  let tokens = 0;
+  const runnerToken = (runner: string): Promise<string> =>
+    makeToken({ name: `bench-runner-${++tokens}`, role: 'runner', runner });
+
+  const startRunner = async (name: string, capacity: number): Promise<Daemon> => {
+    const token = await runnerToken(name);
+    const pollsBefore = await longPolls(admin);
+    const runner = await spawnOutpost({
+      args: ['runner'],
+      env: cleanEnv({
+        OUTPOST_URL: server.ready,
+        OUTPOST_TOKEN: token,
+        OUTPOST_RUNNER_NAME: name,
+        OUTPOST_CAPACITY: String(capacity),
+        OUTPOST_ROOTS: paths.roots,
+        OUTPOST_DATA_DIR: paths.runnerData,
+        OUTPOST_LOG_LEVEL: 'warn',
+      }),
+      ready: /polling/,
+      logPath: join(paths.logs, `runner-${name}.log`),
+      profileDir: profileDirFor(`runner-${name}`),
+      bin: opts.bin,
+      nodeArgs: opts.nodeArgs,
+    });
+    daemons.push(runner);
+    // The ready line comes after hello; give the first claim a moment to reach the server.
+    await waitForLongPolls(admin, pollsBefore + 1, 10_000);
+    return runner;
+  };
+
+  const close = async (): Promise<void> => {
+    admin.close();
+    // Runners first, so the server is not left holding their polls; then the server.
+    for (const d of [...daemons].reverse()) await d.stop();
+    removeRoot();
+  };
+  return {
+    url: server.ready,
+    server,
+    clientToken,
+    runnerToken,
+    startRunner,
+    tinyFile,
+    close,
+    admin,
+  };
+}
+
+/** Open long polls as the server reports them (GET /v1/stats → longPolls). */
+export async function longPolls(admin: BenchHttp): Promise<number> {
+  const polls = field(await admin.ok('GET', '/v1/stats'), 'longPolls');
+  if (typeof polls !== 'number') throw new Error('stats reply without longPolls');
+  return polls;
+}
+
+/** Resolves once the server reports at least `n` open long polls (GET /v1/stats → longPolls). */
+export async function waitForLongPolls(
+  admin: BenchHttp,
+  n: number,
+  timeoutMs: number,
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const polls = await longPolls(admin);
+    if (polls >= n) return polls;
+    if (Date.now() > deadline)
+      throw new Error(`only ${String(polls)} long polls open after ${timeoutMs} ms, wanted ${n}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
