@@ -7,7 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AppError } from '../protocol/errors.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import type { Store } from '../store/types.ts';
-import { createAuthenticator, type Access, type Principal } from './auth.ts';
+import { createAuthenticator, type Access, type Authenticator, type Principal } from './auth.ts';
 import { installBodyParsing } from './body-parsing.ts';
 import { sendError } from './http-errors.ts';
 import { TaskService } from './queue/task-service.ts';
@@ -72,7 +72,8 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
   });
   app.decorate('tasks', tasks);
   installBodyParsing(app);
-  installAuth(app, createAuthenticator(store, clock, options.token));
+  const authenticate = createAuthenticator(store, clock, options.token);
+  installAuth(app, authenticate);
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
   app.setNotFoundHandler((request, reply) =>
     sendError(
@@ -85,16 +86,13 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
   registerHealthRoutes(app, store);
   registerTaskRoutes(app, tasks);
   registerRunnerRoutes(app, tasks);
-  registerAdminRoutes(app, { store, tasks, clock });
+  registerAdminRoutes(app, { store, tasks, clock, onRevoke: () => authenticate.forget() });
   registerLegacyRoutes(app, tasks);
   manageReaper(app, tasks, options.reapIntervalMs);
   return app as unknown as OutpostApp;
 }
 
-function installAuth(
-  app: FastifyInstance,
-  authenticate: ReturnType<typeof createAuthenticator>,
-): void {
+function installAuth(app: FastifyInstance, authenticate: Authenticator): void {
   app.addHook('onRequest', async (request) => {
     const access = request.routeOptions.config.access ?? 'public';
     if (access === 'public') return;

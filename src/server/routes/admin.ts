@@ -22,6 +22,8 @@ export interface AdminDeps {
   store: Store;
   tasks: TaskService;
   clock: Clock;
+  /** Told after a token is revoked, so cached authentications end with it. */
+  onRevoke: () => void;
 }
 
 export function registerAdminRoutes(fastify: FastifyInstance, deps: AdminDeps): void {
@@ -77,6 +79,7 @@ export function registerAdminRoutes(fastify: FastifyInstance, deps: AdminDeps): 
     async (request) => {
       if (!(await store.revokeToken(request.params.id, clock.now())))
         throw new AppError('not_found', `Token ${request.params.id} not found`);
+      deps.onRevoke();
       return { revoked: true };
     },
   );
