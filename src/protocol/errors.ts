@@ -42,6 +42,15 @@ export class AppError extends Error {
   }
 }
 
+/**
+ * The code for a bare HTTP status (a proxy's page, the router's own error): the first code with
+ * that status, so 409 reads as `conflict`, never `lease_lost`.
+ */
+export function codeForStatus(status: number): ErrorCode | undefined {
+  const entry = Object.entries(ERROR_STATUS).find(([, s]) => s === status);
+  return entry?.[0] as ErrorCode | undefined;
+}
+
 /** Narrows an unknown error code string (from the wire) to the closed set, or `internal`. */
 export function toErrorCode(code: unknown): ErrorCode {
   return typeof code === 'string' && code in ERROR_STATUS ? (code as ErrorCode) : 'internal';

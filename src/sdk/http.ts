@@ -1,7 +1,7 @@
 // One JSON request over fetch: auth header, timeout, and every failure (network, timeout, HTML
 // page, malformed or unexpected body) turned into an AppError. Browser-safe: no node: imports.
 import type { Static, TSchema } from 'typebox';
-import { AppError, ErrorBody, toErrorCode, type ErrorCode } from '../protocol/errors.ts';
+import { AppError, codeForStatus, ErrorBody, toErrorCode } from '../protocol/errors.ts';
 import { parseWith } from '../protocol/validate.ts';
 
 /** Settings shared by every request of one client. */
@@ -23,16 +23,6 @@ export interface HttpRequest {
   /** Overrides the client's timeout (long polls need longer than their wait). */
   timeoutMs?: number;
 }
-
-const CLIENT_ERROR_CODES: Record<number, ErrorCode> = {
-  400: 'bad_request',
-  401: 'unauthorized',
-  403: 'forbidden',
-  404: 'not_found',
-  409: 'conflict',
-  413: 'payload_too_large',
-  429: 'rate_limited',
-};
 
 const isErrorBody = (value: unknown): value is ErrorBody => {
   try {
@@ -143,7 +133,7 @@ function errorFromResponse(status: number, json: unknown, req: HttpRequest): App
   const details = { status, ...(sent ? { code: sent.code, details: sent.details } : {}) };
   const message = sent?.message ?? `${describe(req)}: HTTP ${status} without an error body`;
   if (status >= 500) return new AppError('unavailable', message, details);
-  const code = sent ? toErrorCode(sent.code) : (CLIENT_ERROR_CODES[status] ?? 'bad_request');
+  const code = sent ? toErrorCode(sent.code) : (codeForStatus(status) ?? 'bad_request');
   return new AppError(code, message, sent?.details);
 }
 

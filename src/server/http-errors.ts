@@ -1,21 +1,10 @@
 // The one error handler: AppErrors, validation errors and Fastify's own errors become the v1 body
 // `{error:{code,message,details?}}`, or the legacy `{error:"message"}` on legacy routes.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, type ErrorCode } from '../protocol/errors.ts';
+import { AppError, codeForStatus } from '../protocol/errors.ts';
 
-const STATUS_CODES: Record<number, ErrorCode> = {
-  400: 'bad_request',
-  401: 'unauthorized',
-  403: 'forbidden',
-  404: 'not_found',
-  409: 'conflict',
-  413: 'payload_too_large',
-  // The router's "param too long" (a path no client should send) is answered as a plain 400.
-  414: 'bad_request',
-  415: 'bad_request',
-  429: 'rate_limited',
-  503: 'unavailable',
-};
+/** The router's "param too long" and "unsupported media type" are plain bad requests here. */
+const BAD_REQUEST_STATUSES = new Set([414, 415]);
 
 /** Maps anything thrown in a route to an AppError; unknown errors become `internal`. */
 export function toAppError(err: unknown): AppError {
@@ -23,7 +12,8 @@ export function toAppError(err: unknown): AppError {
   const fe = err as Partial<FastifyError> & { validation?: unknown };
   if (Array.isArray(fe.validation)) return validationError(fe.validation, fe.validationContext);
   if (isJsonParseError(fe)) return new AppError('bad_request', 'Invalid JSON body');
-  const code = fe.statusCode ? STATUS_CODES[fe.statusCode] : undefined;
+  const status = fe.statusCode ?? 500;
+  const code = BAD_REQUEST_STATUSES.has(status) ? 'bad_request' : codeForStatus(status);
   if (code) return new AppError(code, fe.message ?? code);
   return new AppError('internal', 'Internal server error');
 }
