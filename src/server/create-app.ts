@@ -18,17 +18,14 @@ import { registerRunnerRoutes } from './routes/runner.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
 import { registerLegacyRoutes } from './compat/index.ts';
 import { SERVER_VERSION } from './version.ts';
+import type { ServerConfig } from './config.ts';
 
-export interface AppOptions {
-  /** The all-roles token (OUTPOST_TOKEN / legacy WORKER_TOKEN). */
-  token?: string;
-  leaseMs: number;
-  heartbeatMs: number;
-  legacyLeaseMarginMs: number;
-  reapIntervalMs: number;
-  maxBodyBytes: number;
-  logLevel?: string;
-}
+/** The part of the server config the app itself reads (not where it listens or stores). */
+export type AppOptions = Pick<
+  ServerConfig,
+  'token' | 'leaseMs' | 'heartbeatMs' | 'legacyLeaseMarginMs' | 'reapIntervalMs' | 'maxBodyBytes'
+> &
+  Partial<Pick<ServerConfig, 'logLevel'>>;
 
 export interface AppDeps {
   store: Store;
