@@ -112,6 +112,18 @@ export const Target = Type.Object(
 );
 export type Target = Static<typeof Target>;
 
+/** One attempt at a task: who ran it, when, and how it ended (`requeued` when its lease expired). */
+export const Attempt = Type.Object({
+  attempt: Type.Integer(),
+  runner: Type.String(),
+  instanceId: Type.Optional(Type.String()),
+  startedAt: Type.Integer(),
+  endedAt: Type.Optional(Type.Integer()),
+  status: Type.Optional(Type.String()),
+  reason: Type.Optional(Type.String()),
+});
+export type Attempt = Static<typeof Attempt>;
+
 export const Task = Type.Object({
   id: Type.String(),
   kind: Kind,
@@ -121,6 +133,8 @@ export const Task = Type.Object({
   runAt: Type.Integer(),
   timeoutMs: Type.Integer(),
   maxAttempts: Type.Integer(),
+  /** Also retry a non-zero exit or a timeout while attempts remain (default: only transient errors). */
+  retryOnFailure: Type.Boolean(),
   attempt: Type.Integer(),
   target: Type.Optional(Target),
   labels: Type.Optional(Type.Array(Type.String())),
@@ -133,6 +147,8 @@ export const Task = Type.Object({
   leaseExpiresAt: Type.Optional(Type.Integer()),
   cancelRequested: Type.Boolean(),
   outcome: Type.Optional(Outcome),
+  /** Every attempt so far, oldest first; only on a single task's read, not in lists. */
+  attempts: Type.Optional(Type.Array(Attempt)),
 });
 export type Task = Static<typeof Task>;
 
@@ -160,6 +176,7 @@ export const CreateTaskBody = Type.Object(
     maxAttempts: Type.Optional(
       Type.Integer({ minimum: LIMITS.maxAttempts.min, maximum: LIMITS.maxAttempts.max }),
     ),
+    retryOnFailure: Type.Optional(Type.Boolean()),
     target: Type.Optional(Target),
     labels: Type.Optional(
       Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 32 }),

@@ -1,8 +1,9 @@
 // The Store interface, named for intent. Every method is async, atomic on its own, and takes time
 // as an argument. SQLite and PostgreSQL implement it alike; nothing backend-specific leaks above.
-import type { Kind, Outcome, Target, Task, TaskState } from '../protocol/tasks.ts';
+import type { Attempt, Kind, Outcome, Target, Task, TaskState } from '../protocol/tasks.ts';
 import type { Role, RunnerInfo, TokenInfo } from '../protocol/auth.ts';
 import type { Claim, LeaseRef } from '../protocol/runner.ts';
+import type { Event } from '../protocol/events.ts';
 
 /** Where a task came from: legacy tasks keep the old API's result semantics. */
 export type TaskOrigin = 'v1' | 'legacy';
@@ -24,6 +25,7 @@ export interface NewTask {
   runAt: number;
   timeoutMs: number;
   maxAttempts: number;
+  retryOnFailure: boolean;
   target?: Target;
   labels?: string[];
   sessionKey?: string;
@@ -75,8 +77,20 @@ export interface FinishRequest {
   leaseToken: string;
   outcome: Outcome;
   now: number;
-  /** When set, the task goes back to the queue to run again at this time instead of ending. */
-  retryAt?: number;
+  /**
+   * When set, a failed attempt goes back to the queue instead of ending, if attempts remain, no
+   * cancel was asked for, and either the outcome's error is retryable or the task has
+   * `retryOnFailure` and the attempt failed or timed out. It runs again after
+   * `min(maxMs, baseMs * 2^(attempt-1)) * jitter`.
+   */
+  retry?: RetryPolicy;
+}
+
+export interface RetryPolicy {
+  baseMs: number;
+  maxMs: number;
+  /** A random factor in [0.5, 1], drawn by the caller, so the store stays deterministic. */
+  jitter: number;
 }
 
 export interface HeartbeatResult {
@@ -114,6 +128,62 @@ export interface NewToken {
 
 export type StateCounts = Record<TaskState, number>;
 
+/** An event to append; the store adds the sequence number, time and the task's kind and state. */
+export interface NewEvent {
+  type: string;
+  taskId?: string;
+  runner?: string;
+  data?: Record<string, unknown>;
+}
+
+/** A stored event, plus what legacy readers show about its task (absent once it is pruned). */
+export interface StoredEvent extends Event {
+  task?: { origin: TaskOrigin; sessionKey?: string; metadata?: Record<string, unknown> };
+}
+
+export interface EventFilter {
+  /** Only events after this sequence number. */
+  after?: number;
+  type?: string;
+  taskId?: string;
+  limit: number;
+  /** Oldest first (the default, for reading on with a cursor) or newest first (legacy). */
+  order?: 'asc' | 'desc';
+}
+
+export interface EventStats {
+  total: number;
+  byType: { type: string; count: number }[];
+  /** By the task state recorded with each event; events without a task are not counted here. */
+  byState: { state: string; count: number }[];
+  oldestAt?: number;
+  newestAt?: number;
+}
+
+/**
+ * What retention may delete, decided by the caller from config. A task that is not terminal is
+ * never deleted, whatever the rules say.
+ */
+export interface RetentionRules {
+  now: number;
+  /** Finished tasks that ended before this go (read or not). */
+  finishedBefore: number;
+  /** Finished tasks whose result a client read before this go. */
+  readBefore: number;
+  /** Beyond this many finished tasks, the oldest go. */
+  maxFinished: number;
+  eventsBefore: number;
+  maxEvents: number;
+  /** At most this many rows of each table per call: small transactions never stall the server. */
+  batch: number;
+}
+
+export interface PruneResult {
+  tasks: number;
+  events: number;
+  /** True when a rule still matches rows: call again. */
+  more: boolean;
+}
 export interface Store {
   /** Applies pending migrations in order. Safe to call on every start. */
   migrate(): Promise<void>;
@@ -127,6 +197,8 @@ export interface Store {
   countTasks(): Promise<StateCounts>;
   /** Queued/scheduled/held → cancelled at once; running → cancel requested. Undefined if unknown. */
   cancelTask(id: string, now: number): Promise<StoredTask | undefined>;
+  /** Every attempt of the task, oldest first. */
+  listAttempts(taskId: string): Promise<Attempt[]>;
   /** Records the first read of a finished result; true only for that first read. */
   markResultRead(id: string, now: number): Promise<boolean>;
   /** Finished tasks whose result no client has read yet. */
@@ -151,6 +223,20 @@ export interface Store {
   releaseLeases(leases: LeaseRef[], now: number): Promise<StoredTask[]>;
   /** Expired leases go back to the queue, or end `lost` when attempts are used up. */
   requeueExpired(now: number, limit: number): Promise<StoredTask[]>;
+  /**
+   * A runner started again under a new instance id: the leases its earlier instances hold end as
+   * if they had expired (requeued, lost or cancelled), at once rather than after the lease runs out.
+   */
+  releaseInstance(runner: string, instanceId: string, now: number): Promise<StoredTask[]>;
+
+  /** Appends one event (state changes are logged by the store itself, in the same transaction). */
+  appendEvent(event: NewEvent, now: number): Promise<StoredEvent>;
+  listEvents(filter: EventFilter): Promise<StoredEvent[]>;
+  eventStats(): Promise<EventStats>;
+  /** One small batch of retention; logs a `retention.pruned` event when it deleted anything. */
+  prune(rules: RetentionRules): Promise<PruneResult>;
+  /** Gives freed space back to the file system (SQLite VACUUM); slow, for maintenance only. */
+  compact(): Promise<void>;
 
   touchRunner(hello: RunnerHello, now: number): Promise<void>;
   listRunners(now: number, onlineWithinMs: number): Promise<RunnerInfo[]>;
