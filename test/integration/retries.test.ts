@@ -39,7 +39,7 @@ describe('retries and runner restarts', () => {
     const task = await create({ maxAttempts: 2 });
     const [first] = await claim('a');
     assert.equal(first?.task.id, task.id);
-    const res = await finish(first!, BUSY);
+    const res = await finish(first, BUSY);
     assert.equal(res.statusCode, 200);
     const retrying = res.json<{ task: Task }>().task;
     assert.equal(retrying.state, 'queued');
