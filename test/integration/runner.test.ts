@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { CreateTaskBody, Task } from '../../src/protocol/tasks.ts';
 import { OutpostClient } from '../../src/sdk/client.ts';
 import { loadRunnerConfig, type RunnerConfig } from '../../src/runner/config.ts';
+import { nodeTransport } from '../../src/runner/node-transport.ts';
 import { createRunner, type Runner } from '../../src/runner/create-runner.ts';
 import type { LogLevel } from '../../src/runner/runner-log.ts';
 import { startRawServer, startTestServer, type TestServer } from '../helpers/server.ts';
@@ -63,7 +64,7 @@ describe('runner', () => {
     const config = configFor(overrides);
     const logs: LogLine[] = [];
     const runner = createRunner({
-      client: new OutpostClient({ baseUrl, token: config.token }),
+      client: new OutpostClient({ baseUrl, token: config.token, fetch: nodeTransport }),
       config,
       log: (level, msg, fields) => logs.push({ level, msg, fields }),
     });
