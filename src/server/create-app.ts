@@ -119,6 +119,8 @@ async function registerDocs(app: FastifyInstance): Promise<void> {
 function manageReaper(app: FastifyInstance, tasks: TaskService, intervalMs: number): void {
   let reaper: LeaseReaper | undefined;
   app.addHook('onReady', async () => {
+    const extended = await tasks.extendLeasesAfterStart();
+    if (extended > 0) app.log.info({ extended }, 'running leases extended after start');
     reaper = startLeaseReaper(tasks, intervalMs, (err) =>
       app.log.error({ err }, 'lease reaper failed'),
     );

@@ -15,22 +15,23 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** The options every test app starts from: the admin token, default timings, no logging. */
+export function testAppOptions(): AppOptions {
+  return {
+    token: ADMIN_TOKEN,
+    leaseMs: 30_000,
+    heartbeatMs: 10_000,
+    legacyLeaseMarginMs: 30_000,
+    reapIntervalMs: 1_000,
+    maxBodyBytes: 5 * 1024 * 1024,
+    logLevel: 'silent',
+  };
+}
+
 export async function buildTestApp(options: Partial<AppOptions> = {}): Promise<TestApp> {
   const dir = mkdtempSync(join(tmpdir(), 'outpost-app-'));
   const store = openSqliteStore(join(dir, 'outpost.db'));
-  const app = await createApp({
-    store,
-    options: {
-      token: ADMIN_TOKEN,
-      leaseMs: 30_000,
-      heartbeatMs: 10_000,
-      legacyLeaseMarginMs: 30_000,
-      reapIntervalMs: 1_000,
-      maxBodyBytes: 5 * 1024 * 1024,
-      logLevel: 'silent',
-      ...options,
-    },
-  });
+  const app = await createApp({ store, options: { ...testAppOptions(), ...options } });
   await app.ready();
   return {
     app,
