@@ -128,7 +128,7 @@ describe('a server restarting after an outage longer than a lease', () => {
         headers,
         payload: {
           runner: 'r1',
-          leases: [{ taskId: claim!.task.id, leaseToken: claim!.leaseToken }],
+          leases: [{ taskId: claim.task.id, leaseToken: claim.leaseToken }],
         },
       });
       assert.deepEqual(beat.json<{ lost: string[] }>().lost, []);
