@@ -40,3 +40,27 @@ export const AppendOutputReply = Type.Object({
   storedThrough: Type.Integer({ minimum: 0 }),
 });
 export type AppendOutputReply = Static<typeof AppendOutputReply>;
+
+/** A chunk as clients read it: the server's own per-task `seq` (the `after=` cursor). */
+export const LogChunk = Type.Object({
+  seq: Type.Integer({ minimum: 1 }),
+  attempt: Type.Integer(),
+  stream: OutputStream,
+  data: Type.String(),
+  encoding: Type.Optional(ChunkEncoding),
+  at: Type.Integer(),
+  /** Set on the one marker that stands where output past the cap was left out. */
+  omittedBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+export type LogChunk = Static<typeof LogChunk>;
+
+/** `GET /v1/tasks/:id/logs?after=&wait=`: pass `lastSeq` back as `after` to follow. */
+export const LogPage = Type.Object({
+  chunks: Type.Array(LogChunk),
+  lastSeq: Type.Integer({ minimum: 0 }),
+  /** Bytes left out between the kept head and tail, so far. */
+  omittedBytes: Type.Integer({ minimum: 0 }),
+  /** True once the task has ended and every chunk up to `lastSeq` has been read. */
+  done: Type.Boolean(),
+});
+export type LogPage = Static<typeof LogPage>;

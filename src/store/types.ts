@@ -4,6 +4,7 @@ import type { Attempt, Kind, Outcome, Target, Task, TaskState } from '../protoco
 import type { Role, RunnerInfo, TokenInfo } from '../protocol/auth.ts';
 import type { Claim, LeaseRef } from '../protocol/runner.ts';
 import type { Event } from '../protocol/events.ts';
+import type { LogPage, OutputChunk } from '../protocol/output.ts';
 
 /** Where a task came from: legacy tasks keep the old API's result semantics. */
 export type TaskOrigin = 'v1' | 'legacy';
@@ -128,6 +129,24 @@ export interface NewToken {
 
 export type StateCounts = Record<TaskState, number>;
 
+export interface AppendOutputRequest {
+  taskId: string;
+  leaseToken: string;
+  /** In the runner's seq order; chunks at or below the attempt's stored seq are skipped. */
+  chunks: OutputChunk[];
+  /** Bytes kept per task: the first half as the head, the last half as a rolling tail. */
+  capBytes: number;
+  now: number;
+}
+
+export interface AppendOutputResult {
+  /** Highest runner seq of this attempt now stored. */
+  storedThrough: number;
+  /** The task's newest server seq, to wake followers only when it moved. */
+  lastSeq: number;
+  added: number;
+}
+
 /** An event to append; the store adds the sequence number, time and the task's kind and state. */
 export interface NewEvent {
   type: string;
@@ -197,6 +216,10 @@ export interface Store {
   countTasks(): Promise<StateCounts>;
   /** Queued/scheduled/held → cancelled at once; running → cancel requested. Undefined if unknown. */
   cancelTask(id: string, now: number): Promise<StoredTask | undefined>;
+  /** Appends live output of the attempt the lease token fences; undefined when the lease is lost. */
+  appendOutput(req: AppendOutputRequest): Promise<AppendOutputResult | undefined>;
+  /** Chunks after server seq `after`, oldest first; undefined for an unknown task. */
+  readOutput(taskId: string, after: number, limit: number): Promise<LogPage | undefined>;
   /** Every attempt of the task, oldest first. */
   listAttempts(taskId: string): Promise<Attempt[]>;
   /** Records the first read of a finished result; true only for that first read. */

@@ -6,6 +6,7 @@ import type { Store } from '../../src/store/types.ts';
 import { describeClaims } from './conformance/claims.ts';
 import { describeEvents } from './conformance/events.ts';
 import { describeRetention } from './conformance/retention.ts';
+import { describeOutput } from './conformance/output.ts';
 import { describeLeases } from './conformance/leases.ts';
 import { describeListing } from './conformance/listing.ts';
 import { describeRegistry } from './conformance/registry.ts';
@@ -37,5 +38,6 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
     describeRegistry(store);
     describeEvents(store);
     describeRetention(store);
+    describeOutput(store);
   });
 }

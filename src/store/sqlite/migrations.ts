@@ -104,6 +104,29 @@ export const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX events_task ON events (task_id, id) WHERE task_id IS NOT NULL;
    CREATE INDEX events_type ON events (type, id);`,
+
+  // Issue 4: live output. The server numbers chunks per task (seq); a runner's own per-attempt
+  // seq is only remembered as the highest stored (output_runner_seq), which makes resends
+  // idempotent even after the chunk itself was dropped past the cap. Chunks after
+  // output_head_seq form the tail that the cap trims from its oldest end.
+  `ALTER TABLE tasks ADD COLUMN output_seq INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE tasks ADD COLUMN output_attempt INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE tasks ADD COLUMN output_runner_seq INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE tasks ADD COLUMN output_head_seq INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE tasks ADD COLUMN output_head_bytes INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE tasks ADD COLUMN output_tail_bytes INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE tasks ADD COLUMN output_omitted_bytes INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE output_chunks (
+     task_id TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     attempt INTEGER NOT NULL,
+     stream TEXT NOT NULL,
+     data TEXT NOT NULL,
+     encoding TEXT NOT NULL,
+     bytes INTEGER NOT NULL,
+     at INTEGER NOT NULL,
+     PRIMARY KEY (task_id, seq)
+   ) WITHOUT ROWID;`,
 ];
 
 export function readSchemaVersion(db: Database.Database): number {

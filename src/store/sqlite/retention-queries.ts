@@ -20,6 +20,7 @@ const SQL = {
     WHERE finished_at IS NOT NULL AND state IN (${TERMINAL}) ORDER BY finished_at LIMIT @n`,
   deleteTask: `DELETE FROM tasks WHERE id = ? AND state IN (${TERMINAL})`,
   deleteAttempts: 'DELETE FROM attempts WHERE task_id = ?',
+  deleteOutput: 'DELETE FROM output_chunks WHERE task_id = ?',
   oldEvents: `DELETE FROM events WHERE id IN (
       SELECT id FROM events WHERE at < @before ORDER BY id LIMIT @batch)`,
   eventCount: 'SELECT COUNT(*) AS n FROM events',
@@ -64,6 +65,7 @@ export class RetentionQueries {
     for (const id of new Set(ids)) {
       if (this.statements.deleteTask.run(id).changes === 0) continue;
       this.statements.deleteAttempts.run(id);
+      this.statements.deleteOutput.run(id);
       deleted += 1;
     }
     return deleted;

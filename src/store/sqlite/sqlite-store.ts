@@ -11,6 +11,8 @@ import { RegistryQueries } from './registry-queries.ts';
 import { EventLog } from './event-log.ts';
 import { AttemptLog } from './attempt-log.ts';
 import { RetentionQueries } from './retention-queries.ts';
+import { OutputQueries } from './output-queries.ts';
+import type { LogPage } from '../../protocol/output.ts';
 import type { Attempt } from '../../protocol/tasks.ts';
 
 /**
@@ -53,6 +55,7 @@ export class SqliteStore implements S.Store {
   private readonly events: EventLog;
   private readonly attempts: AttemptLog;
   private readonly retention: RetentionQueries;
+  private readonly output: OutputQueries;
   private readonly pingStatement: Database.Statement;
 
   constructor(private readonly db: Database.Database) {
@@ -62,6 +65,7 @@ export class SqliteStore implements S.Store {
     this.leases = new LeaseQueries(db, this.events, this.attempts);
     this.registry = new RegistryQueries(db);
     this.retention = new RetentionQueries(db, this.events);
+    this.output = new OutputQueries(db);
     this.pingStatement = db.prepare('SELECT 1');
   }
 
@@ -95,6 +99,14 @@ export class SqliteStore implements S.Store {
 
   async cancelTask(id: string, now: number): Promise<S.StoredTask | undefined> {
     return this.tasks.cancelTask(id, now);
+  }
+
+  async appendOutput(req: S.AppendOutputRequest): Promise<S.AppendOutputResult | undefined> {
+    return this.output.append(req);
+  }
+
+  async readOutput(taskId: string, after: number, limit: number): Promise<LogPage | undefined> {
+    return this.output.read(taskId, after, limit);
   }
 
   async listAttempts(taskId: string): Promise<Attempt[]> {

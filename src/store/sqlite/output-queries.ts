@@ -1,0 +1,178 @@
+// Live output in the SQLite store. Chunks are appended under the lease token, numbered per task,
+// and capped: the first half of the cap is kept as the head, the rest is a tail trimmed from its
+// oldest end, and what was trimmed is counted and shown to readers as one marker in the gap.
+import type Database from 'better-sqlite3';
+import { isTerminal, type TaskState } from '../../protocol/tasks.ts';
+import type { ChunkEncoding, LogChunk, LogPage, OutputChunk } from '../../protocol/output.ts';
+import type * as S from '../types.ts';
+import { prepareStatements, type Prepared, type Transaction } from './statements.ts';
+
+const SQL = {
+  fenced: `SELECT attempt, output_seq, output_attempt, output_runner_seq, output_head_seq,
+      output_head_bytes, output_tail_bytes, output_omitted_bytes
+    FROM tasks WHERE id = ? AND lease_token = ? AND state = 'running'`,
+  insert: `INSERT INTO output_chunks (task_id, seq, attempt, stream, data, encoding, bytes, at)
+    VALUES (@taskId, @seq, @attempt, @stream, @data, @encoding, @bytes, @at)`,
+  oldestTail: `SELECT seq, bytes FROM output_chunks WHERE task_id = ? AND seq > ?
+    ORDER BY seq LIMIT 1`,
+  drop: 'DELETE FROM output_chunks WHERE task_id = ? AND seq = ?',
+  save: `UPDATE tasks SET output_seq = @seq, output_attempt = @attempt,
+      output_runner_seq = @runnerSeq, output_head_seq = @headSeq, output_head_bytes = @headBytes,
+      output_tail_bytes = @tailBytes, output_omitted_bytes = @omittedBytes
+    WHERE id = @taskId`,
+  progress: 'SELECT state, output_seq, output_omitted_bytes FROM tasks WHERE id = ?',
+  read: `SELECT seq, attempt, stream, data, encoding, at FROM output_chunks
+    WHERE task_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+} as const;
+
+/** The output bookkeeping kept on the task row. */
+interface Cursor {
+  attempt: number;
+  output_seq: number;
+  output_attempt: number;
+  output_runner_seq: number;
+  output_head_seq: number;
+  output_head_bytes: number;
+  output_tail_bytes: number;
+  output_omitted_bytes: number;
+}
+
+interface ChunkRow {
+  seq: number;
+  attempt: number;
+  stream: LogChunk['stream'];
+  data: string;
+  encoding: ChunkEncoding;
+  at: number;
+}
+
+export class OutputQueries {
+  private readonly statements: Prepared<typeof SQL>;
+  private readonly appendTx: Transaction<[S.AppendOutputRequest], S.AppendOutputResult | undefined>;
+
+  constructor(db: Database.Database) {
+    this.statements = prepareStatements(db, SQL);
+    this.appendTx = db.transaction((req: S.AppendOutputRequest) => this.appendInTx(req));
+  }
+
+  append(req: S.AppendOutputRequest): S.AppendOutputResult | undefined {
+    return this.appendTx.immediate(req);
+  }
+
+  private appendInTx(req: S.AppendOutputRequest): S.AppendOutputResult | undefined {
+    const row = this.statements.fenced.get(req.taskId, req.leaseToken) as Cursor | undefined;
+    if (row === undefined) return undefined;
+    const { attempt } = row;
+    // A new attempt starts its runner seq from 1 again; the server seq keeps counting.
+    let runnerSeq = row.output_attempt === attempt ? row.output_runner_seq : 0;
+    let seq = row.output_seq;
+    let headSeq = row.output_head_seq;
+    let headBytes = row.output_head_bytes;
+    let tailBytes = row.output_tail_bytes;
+    let omittedBytes = row.output_omitted_bytes;
+    const headCap = Math.floor(req.capBytes / 2);
+    const tailCap = req.capBytes - headCap;
+    let added = 0;
+    for (const chunk of req.chunks) {
+      if (chunk.seq <= runnerSeq) continue;
+      runnerSeq = chunk.seq;
+      seq += 1;
+      added += 1;
+      const bytes = byteLength(chunk);
+      this.insert(req, chunk, seq, attempt, bytes);
+      // The head grows while the whole chunk fits and nothing has gone to the tail yet.
+      if (headSeq === seq - 1 && headBytes + bytes <= headCap) {
+        headSeq = seq;
+        headBytes += bytes;
+        continue;
+      }
+      tailBytes += bytes;
+      while (tailBytes > tailCap) {
+        const oldest = this.statements.oldestTail.get(req.taskId, headSeq) as
+          { seq: number; bytes: number } | undefined;
+        if (oldest === undefined) break;
+        this.statements.drop.run(req.taskId, oldest.seq);
+        tailBytes -= oldest.bytes;
+        omittedBytes += oldest.bytes;
+      }
+    }
+    this.statements.save.run({
+      taskId: req.taskId,
+      seq,
+      attempt,
+      runnerSeq,
+      headSeq,
+      headBytes,
+      tailBytes,
+      omittedBytes,
+    });
+    return { storedThrough: runnerSeq, lastSeq: seq, added };
+  }
+
+  private insert(
+    req: S.AppendOutputRequest,
+    chunk: OutputChunk,
+    seq: number,
+    attempt: number,
+    bytes: number,
+  ): void {
+    this.statements.insert.run({
+      taskId: req.taskId,
+      seq,
+      attempt,
+      stream: chunk.stream,
+      data: chunk.data,
+      encoding: chunk.encoding ?? 'utf8',
+      bytes,
+      at: req.now,
+    });
+  }
+
+  read(taskId: string, after: number, limit: number): LogPage | undefined {
+    const progress = this.statements.progress.get(taskId) as
+      { state: TaskState; output_seq: number; output_omitted_bytes: number } | undefined;
+    if (progress === undefined) return undefined;
+    const rows = this.statements.read.all(taskId, after, Math.max(1, limit)) as ChunkRow[];
+    const omitted = progress.output_omitted_bytes;
+    const chunks: LogChunk[] = [];
+    let expected = after + 1;
+    for (const row of rows) {
+      // Seqs are consecutive except where the cap dropped chunks: one marker stands in the gap,
+      // numbered as the last dropped seq so a reader's cursor moves past it.
+      if (row.seq > expected && omitted > 0)
+        chunks.push(marker(row.seq - 1, row.attempt, row.at, omitted));
+      chunks.push(chunkFromRow(row));
+      expected = row.seq + 1;
+    }
+    // Read to the end, yet the newest seqs are gone: the cap dropped the end of the tail too.
+    const newest = progress.output_seq;
+    if (rows.length < limit && expected <= newest && omitted > 0) {
+      const last = rows.at(-1);
+      chunks.push(marker(newest, last?.attempt ?? 0, last?.at ?? 0, omitted));
+    }
+    const lastSeq = chunks.at(-1)?.seq ?? Math.min(after, newest);
+    const done = isTerminal(progress.state) && lastSeq >= newest;
+    return { chunks, lastSeq, omittedBytes: omitted, done };
+  }
+}
+
+function byteLength(chunk: OutputChunk): number {
+  return Buffer.byteLength(chunk.data, chunk.encoding === 'base64' ? 'base64' : 'utf8');
+}
+
+function chunkFromRow(row: ChunkRow): LogChunk {
+  const chunk: LogChunk = {
+    seq: row.seq,
+    attempt: row.attempt,
+    stream: row.stream,
+    data: row.data,
+    at: row.at,
+  };
+  if (row.encoding === 'base64') chunk.encoding = 'base64';
+  return chunk;
+}
+
+function marker(seq: number, attempt: number, at: number, omittedBytes: number): LogChunk {
+  const data = `\n[outpost: ${omittedBytes} bytes of output left out here; the head and the tail are kept]\n`;
+  return { seq, attempt, stream: 'stderr', data, at, omittedBytes };
+}
