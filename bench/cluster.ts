@@ -10,7 +10,7 @@ import { cleanEnv, spawnOutpost, workspacePaths, type Daemon } from './processes
 export interface ClusterOptions {
   /** When set, every server and runner writes a CPU profile into `<profileDir>/<label>-<process>/`. */
   profileDir?: string;
-  /** Entry script instead of bin/outpost.js (e.g. an esbuild bundle, to measure the tsx loader). */
+  /** Entry script instead of bin/outpost.js (e.g. one running src/ through tsx, to compare). */
   bin?: string;
   /** Extra node flags for the server and runner processes. */
   nodeArgs?: readonly string[];

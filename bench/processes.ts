@@ -30,7 +30,7 @@ export interface SpawnOptions {
   /** Matched against the log; the first group (or whole match) becomes `ready`. */
   ready: RegExp;
   logPath: string;
-  /** The entry script; default bin/outpost.js (tsx loader). A pre-bundled build compares loaders. */
+  /** The entry script; default bin/outpost.js (the CLI compiled into dist/). Another compares. */
   bin?: string;
   /** Extra node flags (e.g. --max-semi-space-size=2), to try runtime settings without code changes. */
   nodeArgs?: readonly string[];
