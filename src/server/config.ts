@@ -39,6 +39,8 @@ export interface ServerConfig {
   /** How often expired leases are looked for. */
   reapIntervalMs: number;
   maxBodyBytes: number;
+  /** Live output kept per task: the first half as the head, the last half as a rolling tail. */
+  outputCapBytes: number;
   logLevel: LogLevel;
 }
 
@@ -121,6 +123,13 @@ function readQueueFields(r: FieldReader<ServerConfig>): Omit<ServerConfig, keyof
     ),
     // 5 MiB is what the legacy server accepted; old clients send bodies up to that size.
     maxBodyBytes: r.read('maxBodyBytes', ['OUTPOST_MAX_BODY_BYTES'], intField(KiB, GiB), 5 * MiB),
+    // 16 MiB holds any build log a person reads whole; past it the head and tail tell the story.
+    outputCapBytes: r.read(
+      'outputCapBytes',
+      ['OUTPOST_OUTPUT_CAP_BYTES'],
+      intField(KiB, 4 * GiB),
+      16 * MiB,
+    ),
   };
 }
 

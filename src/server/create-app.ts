@@ -15,6 +15,8 @@ import { startLeaseReaper, type LeaseReaper } from './queue/lease-reaper.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerTaskRoutes } from './routes/tasks.ts';
 import { registerRunnerRoutes } from './routes/runner.ts';
+import { registerOutputRoutes } from './routes/output.ts';
+import { OutputService } from './queue/output-service.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
 import { registerLegacyRoutes } from './compat/index.ts';
 import { SERVER_VERSION } from './version.ts';
@@ -25,7 +27,10 @@ export type AppOptions = Pick<
   ServerConfig,
   'token' | 'leaseMs' | 'heartbeatMs' | 'legacyLeaseMarginMs' | 'reapIntervalMs' | 'maxBodyBytes'
 > &
-  Partial<Pick<ServerConfig, 'logLevel'>>;
+  Partial<Pick<ServerConfig, 'logLevel' | 'outputCapBytes'>>;
+
+/** The output cap when the app is built without one (tests); `outpost serve` reads its config. */
+const DEFAULT_OUTPUT_CAP = 16 * 1024 * 1024;
 
 export interface AppDeps {
   store: Store;
@@ -83,6 +88,13 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
   registerHealthRoutes(app, store);
   registerTaskRoutes(app, tasks);
   registerRunnerRoutes(app, tasks);
+  const output = new OutputService(
+    store,
+    tasks.hub,
+    clock,
+    options.outputCapBytes ?? DEFAULT_OUTPUT_CAP,
+  );
+  registerOutputRoutes(app, { output, store, hub: tasks.hub });
   registerAdminRoutes(app, { store, tasks, clock, onRevoke: () => authenticate.forget() });
   registerLegacyRoutes(app, tasks);
   manageReaper(app, tasks, options.reapIntervalMs);

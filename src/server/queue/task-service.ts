@@ -27,7 +27,7 @@ import type {
   TaskFilter,
   TaskOrigin,
 } from '../../store/types.ts';
-import { QUEUE_KEY, taskKey, WaiterHub } from './waiters.ts';
+import { QUEUE_KEY, taskKey, WaiterHub, watchKey } from './waiters.ts';
 import { WakeTimer } from './wake-timer.ts';
 import { isLegacyCompatible } from './legacy-compatible.ts';
 
@@ -138,7 +138,7 @@ export class TaskService {
   async cancelTask(id: string): Promise<StoredTask> {
     const task = await this.store.cancelTask(id, this.clock.now());
     if (!task) throw new AppError('not_found', `Task ${id} not found`);
-    if (isTerminal(task.state)) this.hub.notify(taskKey(id));
+    this.announce(task);
     return task;
   }
 
@@ -247,6 +247,7 @@ export class TaskService {
       try {
         const claims = await claim(this.clock.now());
         if (signal?.aborted) return await this.releaseUndelivered(claims);
+        for (const c of claims) this.hub.notify(watchKey(c.task.id));
         const remaining = deadline - this.clock.now();
         if (claims.length > 0 || remaining <= 0) return claims;
         if (!(await sub.wait(remaining, signal))) return [];
@@ -266,6 +267,7 @@ export class TaskService {
 
   /** Tells waiters what changed: claimers about runnable tasks, task waiters about endings. */
   private announce(task: StoredTask): void {
+    this.hub.notify(watchKey(task.id));
     if (task.state === 'queued' || task.state === 'scheduled') {
       if (task.runAt > this.clock.now()) this.wakeTimer.wakeAt(task.runAt);
       else this.hub.notify(QUEUE_KEY);

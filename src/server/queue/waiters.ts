@@ -85,3 +85,5 @@ function waitFor(
 /** Task keys: one per task for `GET /tasks/:id?wait`, one shared key for claim polls. */
 export const QUEUE_KEY = 'queue';
 export const taskKey = (id: string): string => `task:${id}`;
+/** Any change to a task a follower shows: new output, or any state change (not only the end). */
+export const watchKey = (id: string): string => `watch:${id}`;

@@ -70,7 +70,7 @@ export function describeOutput(store: () => Store): void {
       const page = await store().readOutput(claim.task.id, 0, 10);
       assert.equal(page?.chunks[0]?.encoding, 'base64');
       assert.deepEqual(
-        Buffer.from(page!.chunks[0]!.data, 'base64'),
+        Buffer.from(page.chunks[0].data, 'base64'),
         Buffer.from([0xff, 0xfe, 0, 0x41]),
       );
     });
