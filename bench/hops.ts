@@ -48,6 +48,7 @@ async function storeHops(dir: string): Promise<void> {
     runAt: Date.now(),
     timeoutMs: 30_000,
     maxAttempts: 1,
+    retryOnFailure: false,
     origin: 'v1',
     legacyCompatible: true,
   });

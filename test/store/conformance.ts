@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe } from 'node:test';
 import type { Store } from '../../src/store/types.ts';
 import { describeClaims } from './conformance/claims.ts';
+import { describeEvents } from './conformance/events.ts';
+import { describeRetention } from './conformance/retention.ts';
 import { describeLeases } from './conformance/leases.ts';
 import { describeListing } from './conformance/listing.ts';
 import { describeRegistry } from './conformance/registry.ts';
@@ -33,5 +35,7 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
     describeClaims(store);
     describeLeases(store);
     describeRegistry(store);
+    describeEvents(store);
+    describeRetention(store);
   });
 }

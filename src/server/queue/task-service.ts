@@ -37,7 +37,12 @@ export interface QueueSettings {
   /** Added to a legacy poller's lease: old runners never heartbeat, so it covers the timeout. */
   legacyLeaseMarginMs: number;
   serverVersion: string;
+  /** Backoff before a failed attempt runs again: doubles per attempt from baseMs, up to maxMs. */
+  retry?: { baseMs: number; maxMs: number };
 }
+
+/** 1 s, 2 s, 4 s … up to 5 min: quick for a blip, patient with a machine that is down. */
+const DEFAULT_RETRY = { baseMs: 1_000, maxMs: 300_000 };
 
 export interface CreateOptions {
   origin: TaskOrigin;
@@ -77,6 +82,7 @@ export class TaskService {
         runAt: body.runAt ?? now,
         timeoutMs: body.timeoutMs ?? LIMITS.timeoutMs.default,
         maxAttempts: body.maxAttempts ?? LIMITS.maxAttempts.default,
+        retryOnFailure: body.retryOnFailure ?? false,
         target: body.target,
         labels: body.labels,
         sessionKey: body.sessionKey,
@@ -105,6 +111,13 @@ export class TaskService {
     }
   }
 
+  /** As getTask, plus the task's attempt history (a single task's read, not lists). */
+  async getTaskWithAttempts(id: string, waitMs = 0, signal?: AbortSignal): Promise<StoredTask> {
+    const task = await this.getTask(id, waitMs, signal);
+    if (task.attempt === 0) return task;
+    return { ...task, attempts: await this.store.listAttempts(id) };
+  }
+
   listTasks(filter: TaskFilter) {
     return this.store.listTasks(filter);
   }
@@ -129,9 +142,12 @@ export class TaskService {
     return task;
   }
 
+  /** Registers the runner; leases its earlier instances held are given up at once (it restarted). */
   async hello(body: HelloBody): Promise<HelloReply> {
     const now = this.clock.now();
     await this.store.touchRunner({ ...body, labels: body.labels ?? [] }, now);
+    const released = await this.store.releaseInstance(body.name, body.instanceId, now);
+    for (const task of released) this.announce(task);
     const { leaseMs, heartbeatMs, serverVersion } = this.settings;
     return { runner: body.name, leaseMs, heartbeatMs, serverVersion, serverTime: now };
   }
@@ -178,8 +194,10 @@ export class TaskService {
     );
   }
 
+  /** Ends the attempt, or queues the task again after a backoff when its failure may be retried. */
   async finishAttempt(body: FinishBody): Promise<StoredTask> {
-    const task = await this.store.finishAttempt({ ...body, now: this.clock.now() });
+    const retry = { ...(this.settings.retry ?? DEFAULT_RETRY), jitter: 0.5 + Math.random() / 2 };
+    const task = await this.store.finishAttempt({ ...body, now: this.clock.now(), retry });
     if (!task)
       throw new AppError('lease_lost', `The lease on task ${body.taskId} is no longer held`);
     this.announce(task);

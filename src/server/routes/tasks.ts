@@ -65,7 +65,11 @@ export function registerTaskRoutes(fastify: FastifyInstance, tasks: TaskService)
       },
     },
     async (request, reply) =>
-      tasks.getTask(request.params.id, request.query.wait ?? 0, connectionSignal(reply)),
+      tasks.getTaskWithAttempts(
+        request.params.id,
+        request.query.wait ?? 0,
+        connectionSignal(reply),
+      ),
   );
 
   app.get(

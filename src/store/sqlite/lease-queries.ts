@@ -11,28 +11,49 @@ import {
   type Prepared,
   type Transaction,
 } from './statements.ts';
-import { TASK_COLUMNS, taskFromValues, type TaskValues } from './rows.ts';
+import { AT, TASK_COLUMNS, taskFromValues, type TaskValues } from './rows.ts';
+import type { EventLog } from './event-log.ts';
+import type { AttemptLog } from './attempt-log.ts';
 
-const LOST: Outcome = {
-  status: 'lost',
-  error: { kind: 'lost', message: 'Lease expired: the runner stopped reporting', retryable: false },
+/** Why an attempt ended without a report, as its outcome, history and events say it. */
+interface Unreported {
+  event: 'lease.expired' | 'lease.released';
+  reason: string;
+  cancelled: string;
+}
+const EXPIRED: Unreported = {
+  event: 'lease.expired',
+  reason: 'Lease expired: the runner stopped reporting',
+  cancelled: 'Cancelled; the runner stopped reporting before confirming',
 };
-const CANCELLED_UNCONFIRMED: Outcome = {
-  status: 'cancelled',
-  error: {
-    kind: 'cancelled',
-    message: 'Cancelled; the runner stopped reporting before confirming',
-    retryable: false,
-  },
+const RESTARTED: Unreported = {
+  event: 'lease.released',
+  reason: 'The runner restarted while the attempt ran',
+  cancelled: 'Cancelled; the runner restarted before confirming',
 };
 
-const CLEAR_LEASE = 'lease_token = NULL, lease_expires_at = NULL, lease_legacy = 0';
+const endedOutcome = (status: 'lost' | 'cancelled', message: string): Outcome => ({
+  status,
+  error: { kind: status, message, retryable: false },
+});
+
+/** Event types of a finished attempt; the first four keep their legacy names. */
+const FINISH_EVENT: Record<Outcome['status'], string> = {
+  succeeded: 'task.completed',
+  failed: 'task.failed',
+  timed_out: 'task.failed',
+  cancelled: 'task.cancelled',
+  lost: 'task.lost',
+};
+
+const CLEAR_LEASE =
+  'lease_token = NULL, lease_expires_at = NULL, lease_legacy = 0, lease_instance = NULL';
 const FENCE = "id = @id AND lease_token = @token AND state = 'running'";
 
 const SQL = {
   lease: `UPDATE tasks SET state = 'running', attempt = attempt + 1, runner = @runner,
       lease_token = @token, lease_expires_at = @expiresAt, lease_legacy = @legacy,
-      started_at = @now, updated_at = @now
+      lease_instance = @instance, started_at = @now, updated_at = @now
     WHERE id = @id AND state IN ('queued', 'scheduled') RETURNING ${TASK_COLUMNS}`,
   // MAX: a heartbeat never shortens a lease (a legacy lease already runs to timeout + leaseMs).
   extend: `UPDATE tasks SET lease_expires_at = MAX(lease_expires_at, @expiresAt), updated_at = @now
@@ -40,10 +61,14 @@ const SQL = {
     RETURNING lease_expires_at, cancel_requested_at`,
   leaseOf: `SELECT lease_token, runner, lease_legacy, attempt, lease_expires_at FROM tasks
     WHERE id = ? AND state = 'running' AND lease_token IS NOT NULL`,
-  // A cancel request wins over a retry: the attempt then ends with its own outcome.
-  retry: `UPDATE tasks SET state = 'queued', run_at = @retryAt, outcome = @outcome,
-      updated_at = @now, ${CLEAR_LEASE}
-    WHERE ${FENCE} AND cancel_requested_at IS NULL RETURNING ${TASK_COLUMNS}`,
+  // Only failures retry, only while attempts remain, and a cancel request wins over a retry. The
+  // backoff doubles per attempt (the shift is capped so it cannot overflow) up to maxMs.
+  retry: `UPDATE tasks SET state = 'queued', outcome = @outcome, updated_at = @now,
+      run_at = @now + CAST(MIN(@maxMs, @baseMs * (1 << MIN(attempt - 1, 30))) * @jitter AS INTEGER),
+      ${CLEAR_LEASE}
+    WHERE ${FENCE} AND cancel_requested_at IS NULL AND attempt < max_attempts
+      AND @status IN ('failed', 'timed_out') AND (@retryable = 1 OR retry_on_failure = 1)
+    RETURNING ${TASK_COLUMNS}`,
   finish: `UPDATE tasks SET state = @status, outcome = @outcome, finished_at = @now,
       updated_at = @now, ${CLEAR_LEASE}
     WHERE ${FENCE} RETURNING ${TASK_COLUMNS}`,
@@ -53,6 +78,10 @@ const SQL = {
     WHERE ${FENCE} RETURNING ${TASK_COLUMNS}`,
   expired: `SELECT id, attempt, max_attempts, cancel_requested_at FROM tasks INDEXED BY tasks_expiry
     WHERE state = 'running' AND lease_expires_at <= ? ORDER BY lease_expires_at LIMIT ?`,
+  // Legacy leases carry no instance, so a restart of a v1 runner never touches them.
+  otherInstances: `SELECT id, attempt, max_attempts, cancel_requested_at FROM tasks
+    INDEXED BY tasks_runner_instance
+    WHERE state = 'running' AND runner = ? AND lease_instance IS NOT NULL AND lease_instance <> ?`,
   requeue: `UPDATE tasks SET state = 'queued', updated_at = @now, ${CLEAR_LEASE}
     WHERE id = @id AND state = 'running' RETURNING ${TASK_COLUMNS}`,
   endExpired: `UPDATE tasks SET state = @status, outcome = @outcome, finished_at = @now,
@@ -93,8 +122,13 @@ export class LeaseQueries {
   private readonly finishTx: Transaction<[S.FinishRequest], TaskValues | undefined>;
   private readonly requeueTx: Transaction<[number, number], TaskValues[]>;
   private readonly releaseTx: Transaction<[LeaseRef[], number], TaskValues[]>;
+  private readonly releaseInstanceTx: Transaction<[string, string, number], TaskValues[]>;
 
-  constructor(db: Database.Database) {
+  constructor(
+    db: Database.Database,
+    private readonly events: EventLog,
+    private readonly attempts: AttemptLog,
+  ) {
     this.candidates = new StatementCache(db);
     this.statements = prepareStatements(db, SQL);
     this.claimTx = db.transaction((req: S.ClaimRequest, kinds: Kind[]) =>
@@ -105,13 +139,17 @@ export class LeaseQueries {
         this.extendInTx(runner, refs, leaseMs, now),
     );
     this.finishTx = db.transaction((req: S.FinishRequest) => this.finishInTx(req));
-    this.requeueTx = db.transaction((now: number, limit: number) => this.requeueInTx(now, limit));
+    this.requeueTx = db.transaction((now: number, limit: number) => {
+      const expired = this.statements.expired.all(now, limit) as ExpiredRow[];
+      return expired.map((row) => this.endUnreported(row, now, EXPIRED));
+    });
     this.releaseTx = db.transaction((refs: LeaseRef[], now: number) =>
-      refs.flatMap(({ taskId, leaseToken }) => {
-        const row = this.statements.release.get({ id: taskId, token: leaseToken, now });
-        return row === undefined ? [] : [row as TaskValues];
-      }),
+      refs.flatMap((ref) => this.releaseInTx(ref, now)),
     );
+    this.releaseInstanceTx = db.transaction((runner: string, instance: string, now: number) => {
+      const held = this.statements.otherInstances.all(runner, instance) as ExpiredRow[];
+      return held.map((row) => this.endUnreported(row, now, RESTARTED));
+    });
   }
 
   /**
@@ -157,15 +195,20 @@ export class LeaseQueries {
     // Legacy pollers never heartbeat, so their lease must outlast the task's own timeout.
     const expiresAt = req.now + req.leaseMs + (legacy ? candidate.timeout_ms : 0);
     const { id } = candidate;
+    const { runner, instanceId, now } = req;
     const params = {
       id,
-      runner: req.runner,
+      runner,
       token,
       expiresAt,
       legacy: legacy ? 1 : 0,
-      now: req.now,
+      instance: instanceId ?? null,
+      now,
     };
-    const task = taskFromValues(this.statements.lease.get(params) as TaskValues);
+    const values = this.statements.lease.get(params) as TaskValues;
+    const task = taskFromValues(values);
+    this.attempts.start(id, task.attempt, runner, instanceId, now);
+    this.events.logTask('task.started', values, now, { attempt: task.attempt });
     return { task, attempt: task.attempt, leaseToken: token, leaseExpiresAt: expiresAt };
   }
 
@@ -212,17 +255,46 @@ export class LeaseQueries {
   }
 
   private finishInTx(req: S.FinishRequest): TaskValues | undefined {
-    const { taskId: id, leaseToken: token, now, retryAt, outcome } = req;
+    const { taskId: id, leaseToken: token, now, retry, outcome } = req;
+    const { status } = outcome;
     const base = { id, token, now, outcome: JSON.stringify(outcome) };
-    const retried =
-      retryAt === undefined ? undefined : this.statements.retry.get({ ...base, retryAt });
-    const values = retried ?? this.statements.finish.get({ ...base, status: outcome.status });
-    return values as TaskValues | undefined;
+    const reason = outcome.error?.message;
+    if (retry !== undefined) {
+      const retryable = outcome.error?.retryable === true ? 1 : 0;
+      const params = { ...base, ...retry, status, retryable };
+      const retried = this.statements.retry.get(params) as TaskValues | undefined;
+      if (retried !== undefined) {
+        const attempt = retried[AT.attempt];
+        this.attempts.end(id, attempt, status, reason, now);
+        this.events.logTask('task.retrying', retried, now, {
+          attempt,
+          status,
+          runAt: retried[AT.runAt],
+        });
+        return retried;
+      }
+    }
+    const values = this.statements.finish.get({ ...base, status }) as TaskValues | undefined;
+    if (values === undefined) return undefined;
+    const attempt = values[AT.attempt];
+    this.attempts.end(id, attempt, status, reason, now);
+    this.events.logTask(FINISH_EVENT[status], values, now, finishData(attempt, outcome));
+    return values;
   }
 
   releaseLeases(refs: LeaseRef[], now: number): S.StoredTask[] {
     if (refs.length === 0) return [];
     return this.releaseTx.immediate(refs, now).map(taskFromValues);
+  }
+
+  /** Undoes an undelivered claim: the attempt is forgotten, as if it had never been made. */
+  private releaseInTx({ taskId, leaseToken }: LeaseRef, now: number): TaskValues[] {
+    const values = this.statements.release.get({ id: taskId, token: leaseToken, now });
+    if (values === undefined) return [];
+    const row = values as TaskValues;
+    this.attempts.remove(taskId, row[AT.attempt] + 1);
+    this.events.logTask('lease.released', row, now, { reason: 'claim not delivered' });
+    return [row];
   }
 
   /** Reaps expired leases, oldest first; a plain read skips the write lock when none expired. */
@@ -231,24 +303,37 @@ export class LeaseQueries {
     return this.requeueTx.immediate(now, limit).map(taskFromValues);
   }
 
-  private requeueInTx(now: number, limit: number): TaskValues[] {
-    const expired = this.statements.expired.all(now, limit) as ExpiredRow[];
-    return expired.map((row) => this.endExpiredAttempt(row, now));
+  releaseInstance(runner: string, instanceId: string, now: number): S.StoredTask[] {
+    return this.releaseInstanceTx.immediate(runner, instanceId, now).map(taskFromValues);
   }
 
-  /** Cancel requested → cancelled; attempts left → queued again; otherwise → lost. */
-  private endExpiredAttempt(row: ExpiredRow, now: number): TaskValues {
-    const { id } = row;
-    const end = (outcome: Outcome) =>
-      this.statements.endExpired.get({
-        id,
-        now,
-        status: outcome.status,
-        outcome: JSON.stringify(outcome),
-      });
-    if (row.cancel_requested_at !== null) return end(CANCELLED_UNCONFIRMED) as TaskValues;
-    if (row.attempt < row.max_attempts)
-      return this.statements.requeue.get({ id, now }) as TaskValues;
-    return end(LOST) as TaskValues;
+  /**
+   * Ends an attempt whose runner stopped reporting (lease expired, or the runner restarted):
+   * cancel requested → cancelled; attempts left → queued again; otherwise → lost.
+   */
+  private endUnreported(row: ExpiredRow, now: number, why: Unreported): TaskValues {
+    const { id, attempt } = row;
+    this.attempts.end(id, attempt, 'lost', why.reason, now);
+    const end = (outcome: Outcome) => {
+      const { status } = outcome;
+      const params = { id, now, status, outcome: JSON.stringify(outcome) };
+      return this.statements.endExpired.get(params) as TaskValues;
+    };
+    let values: TaskValues;
+    if (row.cancel_requested_at !== null) values = end(endedOutcome('cancelled', why.cancelled));
+    else if (attempt < row.max_attempts)
+      values = this.statements.requeue.get({ id, now }) as TaskValues;
+    else values = end(endedOutcome('lost', why.reason));
+    this.events.logTask(why.event, values, now, { attempt, reason: why.reason });
+    const state = values[AT.state] as Outcome['status'];
+    if (state in FINISH_EVENT) this.events.logTask(FINISH_EVENT[state], values, now, { attempt });
+    return values;
   }
+}
+
+function finishData(attempt: number, outcome: Outcome): Record<string, unknown> {
+  const data: Record<string, unknown> = { attempt, status: outcome.status };
+  if (outcome.exitCode !== undefined) data.exitCode = outcome.exitCode;
+  if (outcome.error !== undefined) data.error = outcome.error.message.slice(0, 500);
+  return data;
 }

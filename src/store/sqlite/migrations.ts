@@ -70,6 +70,40 @@ export const MIGRATIONS: readonly string[] = [
      revoked_at INTEGER
    );
    CREATE UNIQUE INDEX tokens_live_name ON tokens (name) WHERE revoked_at IS NULL;`,
+
+  // Issue 3: the event log, attempt history, retry-on-failure, the instance holding a lease, and
+  // the indexes retention walks. AUTOINCREMENT keeps event ids unique after pruning, so a reader's
+  // cursor never skips a new event that reused an old id.
+  `ALTER TABLE tasks ADD COLUMN retry_on_failure INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE tasks ADD COLUMN lease_instance TEXT;
+   CREATE INDEX tasks_runner_instance ON tasks (runner, lease_instance) WHERE state = 'running';
+   CREATE INDEX tasks_finished ON tasks (finished_at) WHERE finished_at IS NOT NULL;
+   CREATE INDEX tasks_result_read ON tasks (result_read_at) WHERE result_read_at IS NOT NULL;
+
+   CREATE TABLE attempts (
+     task_id TEXT NOT NULL,
+     attempt INTEGER NOT NULL,
+     runner TEXT NOT NULL,
+     instance_id TEXT,
+     started_at INTEGER NOT NULL,
+     ended_at INTEGER,
+     status TEXT,
+     reason TEXT,
+     PRIMARY KEY (task_id, attempt)
+   ) WITHOUT ROWID;
+
+   CREATE TABLE events (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     type TEXT NOT NULL,
+     at INTEGER NOT NULL,
+     task_id TEXT,
+     task_kind TEXT,
+     task_state TEXT,
+     runner TEXT,
+     data TEXT
+   );
+   CREATE INDEX events_task ON events (task_id, id) WHERE task_id IS NOT NULL;
+   CREATE INDEX events_type ON events (type, id);`,
 ];
 
 export function readSchemaVersion(db: Database.Database): number {

@@ -11,7 +11,10 @@ import type { NewTask, StoredTask, TaskOrigin } from '../types.ts';
  */
 export const TASK_COLUMNS = `id, kind, spec, state, priority, run_at, timeout_ms, max_attempts, attempt, target,
   labels, session_key, origin, metadata, created_at, updated_at, started_at, finished_at, runner,
-  lease_expires_at, cancel_requested_at, outcome, result_read_at`;
+  lease_expires_at, cancel_requested_at, outcome, result_read_at, retry_on_failure`;
+
+/** Where single fields sit in TaskValues, for queries that read one field of a raw row. */
+export const AT = { id: 0, state: 3, runAt: 5, attempt: 8, runner: 18 } as const;
 
 /** One raw row of TASK_COLUMNS; keep both in the same order. */
 export type TaskValues = [
@@ -38,6 +41,7 @@ export type TaskValues = [
   cancelRequestedAt: number | null,
   outcome: string | null,
   resultReadAt: number | null,
+  retryOnFailure: number,
 ];
 
 export interface RunnerRow {
@@ -104,6 +108,7 @@ export function taskFromValues(values: TaskValues): StoredTask {
     cancelRequestedAt,
     outcome,
     resultReadAt,
+    retryOnFailure,
   ] = values;
   const task: StoredTask = {
     id,
@@ -114,6 +119,7 @@ export function taskFromValues(values: TaskValues): StoredTask {
     runAt,
     timeoutMs,
     maxAttempts,
+    retryOnFailure: retryOnFailure === 1,
     attempt,
     createdAt,
     updatedAt,
@@ -152,6 +158,7 @@ export function taskInsertParams(task: NewTask, now: number): Record<string, unk
     run_at: task.runAt,
     timeout_ms: task.timeoutMs,
     max_attempts: task.maxAttempts,
+    retry_on_failure: task.retryOnFailure ? 1 : 0,
     target: jsonOrNull(task.target),
     target_runner: task.target?.runner ?? null,
     labels: jsonOrNull(task.labels),

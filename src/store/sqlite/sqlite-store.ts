@@ -8,6 +8,10 @@ import { migrateSqlite } from './migrations.ts';
 import { TaskQueries } from './task-queries.ts';
 import { LeaseQueries } from './lease-queries.ts';
 import { RegistryQueries } from './registry-queries.ts';
+import { EventLog } from './event-log.ts';
+import { AttemptLog } from './attempt-log.ts';
+import { RetentionQueries } from './retention-queries.ts';
+import type { Attempt } from '../../protocol/tasks.ts';
 
 /**
  * How long a writer waits for another connection's write lock before SQLITE_BUSY. A claim holds
@@ -46,12 +50,18 @@ export class SqliteStore implements S.Store {
   private readonly tasks: TaskQueries;
   private readonly leases: LeaseQueries;
   private readonly registry: RegistryQueries;
+  private readonly events: EventLog;
+  private readonly attempts: AttemptLog;
+  private readonly retention: RetentionQueries;
   private readonly pingStatement: Database.Statement;
 
   constructor(private readonly db: Database.Database) {
-    this.tasks = new TaskQueries(db);
-    this.leases = new LeaseQueries(db);
+    this.events = new EventLog(db);
+    this.attempts = new AttemptLog(db);
+    this.tasks = new TaskQueries(db, this.events);
+    this.leases = new LeaseQueries(db, this.events, this.attempts);
     this.registry = new RegistryQueries(db);
+    this.retention = new RetentionQueries(db, this.events);
     this.pingStatement = db.prepare('SELECT 1');
   }
 
@@ -85,6 +95,10 @@ export class SqliteStore implements S.Store {
 
   async cancelTask(id: string, now: number): Promise<S.StoredTask | undefined> {
     return this.tasks.cancelTask(id, now);
+  }
+
+  async listAttempts(taskId: string): Promise<Attempt[]> {
+    return this.attempts.list(taskId);
   }
 
   async markResultRead(id: string, now: number): Promise<boolean> {
@@ -122,6 +136,30 @@ export class SqliteStore implements S.Store {
 
   async requeueExpired(now: number, limit: number): Promise<S.StoredTask[]> {
     return this.leases.requeueExpired(now, limit);
+  }
+
+  async releaseInstance(runner: string, instanceId: string, now: number): Promise<S.StoredTask[]> {
+    return this.leases.releaseInstance(runner, instanceId, now);
+  }
+
+  async appendEvent(event: S.NewEvent, now: number): Promise<S.StoredEvent> {
+    return this.events.append(event, now);
+  }
+
+  async listEvents(filter: S.EventFilter): Promise<S.StoredEvent[]> {
+    return this.events.list(filter);
+  }
+
+  async eventStats(): Promise<S.EventStats> {
+    return this.events.stats();
+  }
+
+  async prune(rules: S.RetentionRules): Promise<S.PruneResult> {
+    return this.retention.prune(rules);
+  }
+
+  async compact(): Promise<void> {
+    this.retention.compact();
   }
 
   async touchRunner(hello: S.RunnerHello, now: number): Promise<void> {

@@ -12,6 +12,7 @@ import {
   type Transaction,
 } from './statements.ts';
 import { TASK_COLUMNS, taskFromValues, taskInsertParams, type TaskValues } from './rows.ts';
+import type { EventLog } from './event-log.ts';
 
 const CANCELLED_BEFORE_START: Outcome = {
   status: 'cancelled',
@@ -22,10 +23,10 @@ const TERMINAL = TERMINAL_STATES.map((s) => `'${s}'`).join(', ');
 
 const SQL = {
   insert: `INSERT INTO tasks (id, kind, spec, state, priority, run_at, timeout_ms, max_attempts,
-      target, target_runner, labels, session_key, origin, metadata, legacy_compatible,
-      idempotency_key, request_hash, created_at, updated_at)
-    VALUES (@id, @kind, @spec, @state, @priority, @run_at, @timeout_ms, @max_attempts, @target,
-      @target_runner, @labels, @session_key, @origin, @metadata, @legacy_compatible,
+      retry_on_failure, target, target_runner, labels, session_key, origin, metadata,
+      legacy_compatible, idempotency_key, request_hash, created_at, updated_at)
+    VALUES (@id, @kind, @spec, @state, @priority, @run_at, @timeout_ms, @max_attempts,
+      @retry_on_failure, @target, @target_runner, @labels, @session_key, @origin, @metadata, @legacy_compatible,
       @idempotency_key, @request_hash, @now, @now)
     RETURNING ${TASK_COLUMNS}`,
   byId: `SELECT ${TASK_COLUMNS} FROM tasks WHERE id = ?`,
@@ -37,7 +38,7 @@ const SQL = {
   requestCancel: `UPDATE tasks SET cancel_requested_at = @now, updated_at = @now
     WHERE id = @id AND state = 'running' AND cancel_requested_at IS NULL RETURNING ${TASK_COLUMNS}`,
   markRead: `UPDATE tasks SET result_read_at = @now
-    WHERE id = @id AND result_read_at IS NULL AND state IN (${TERMINAL})`,
+    WHERE id = @id AND result_read_at IS NULL AND state IN (${TERMINAL}) RETURNING ${TASK_COLUMNS}`,
   // Walks the (state, id) index over finished tasks: fine while history is in the thousands.
   countUnread: `SELECT COUNT(*) AS n FROM tasks WHERE state IN (${TERMINAL}) AND result_read_at IS NULL`,
 } as const;
@@ -60,12 +61,21 @@ export class TaskQueries {
   private readonly listVariants: StatementCache;
   private readonly createTx: Transaction<[S.NewTask, number], S.CreateTaskResult>;
   private readonly cancelTx: Transaction<[string, number], TaskValues | undefined>;
+  private readonly markReadTx: Transaction<[string, number], boolean>;
 
-  constructor(db: Database.Database) {
+  constructor(
+    db: Database.Database,
+    private readonly events: EventLog,
+  ) {
     this.statements = prepareStatements(db, SQL);
     this.listVariants = new StatementCache(db);
     this.createTx = db.transaction((task: S.NewTask, now: number) => this.createInTx(task, now));
     this.cancelTx = db.transaction((id: string, now: number) => this.cancelInTx(id, now));
+    this.markReadTx = db.transaction((id: string, now: number) => {
+      const values = this.statements.markRead.get({ id, now }) as TaskValues | undefined;
+      if (values !== undefined) this.events.logTask('task.reconciled', values, now);
+      return values !== undefined;
+    });
   }
 
   /**
@@ -87,6 +97,7 @@ export class TaskQueries {
       };
     }
     const values = this.statements.insert.get(taskInsertParams(task, now)) as TaskValues;
+    this.events.logTask('task.created', values, now, { origin: task.origin });
     return { task: taskFromValues(values), created: true };
   }
 
@@ -139,14 +150,22 @@ export class TaskQueries {
   private cancelInTx(id: string, now: number): TaskValues | undefined {
     const outcome = JSON.stringify(CANCELLED_BEFORE_START);
     const { cancelPending, requestCancel, byId } = this.statements;
-    const values =
-      cancelPending.get({ id, now, outcome }) ?? requestCancel.get({ id, now }) ?? byId.get(id);
-    return values as TaskValues | undefined;
+    const cancelled = cancelPending.get({ id, now, outcome }) as TaskValues | undefined;
+    if (cancelled !== undefined) {
+      this.events.logTask('task.cancelled', cancelled, now, { reason: 'before start' });
+      return cancelled;
+    }
+    const requested = requestCancel.get({ id, now }) as TaskValues | undefined;
+    if (requested !== undefined) {
+      this.events.logTask('task.cancel_requested', requested, now);
+      return requested;
+    }
+    return byId.get(id) as TaskValues | undefined;
   }
 
   /** One conditional UPDATE, so two concurrent readers cannot both be first. */
   markResultRead(id: string, now: number): boolean {
-    return this.statements.markRead.run({ id, now }).changes === 1;
+    return this.markReadTx.immediate(id, now);
   }
 
   countUnreadResults(): number {

@@ -23,6 +23,7 @@ export function newTask(overrides: Partial<NewTask> = {}): NewTask {
     runAt: T0,
     timeoutMs: 60_000,
     maxAttempts: 1,
+    retryOnFailure: false,
     origin: 'v1',
     legacyCompatible: true,
     ...overrides,

@@ -2,10 +2,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Claim } from '../../../src/protocol/runner.ts';
-import type { Store } from '../../../src/store/types.ts';
+import type { Outcome } from '../../../src/protocol/tasks.ts';
+import type { RetryPolicy, Store } from '../../../src/store/types.ts';
 import {
   addTasks,
   claimOne,
+  claimRequest,
   FAILED,
   LEASE_MS,
   newTask,
@@ -16,16 +18,15 @@ import {
 
 const EXPIRED = T0 + LEASE_MS;
 
-function finish(store: Store, claim: Claim, now: number, retryAt?: number) {
-  const outcome = retryAt === undefined ? SUCCEEDED : FAILED;
-  return store.finishAttempt({
-    taskId: claim.task.id,
-    leaseToken: claim.leaseToken,
-    outcome,
-    now,
-    retryAt,
-  });
+/** Base 5 s, no jitter: the first retry waits 5 s, the second 10 s, capped at 8 s here. */
+const RETRY: RetryPolicy = { baseMs: 5_000, maxMs: 8_000, jitter: 1 };
+
+function finish(store: Store, claim: Claim, now: number, outcome: Outcome = SUCCEEDED) {
+  const { leaseToken } = claim;
+  return store.finishAttempt({ taskId: claim.task.id, leaseToken, outcome, now, retry: RETRY });
 }
+
+const NOT_RETRYABLE: Outcome = { ...FAILED, error: { ...FAILED.error!, retryable: false } };
 
 function heartbeat(store: Store, claims: Claim[], now: number, runner = 'r1') {
   const leases = claims.map((c) => ({ taskId: c.task.id, leaseToken: c.leaseToken }));
@@ -96,31 +97,47 @@ export function describeLeases(store: () => Store): void {
       assert.equal((await finish(store(), fresh, EXPIRED + 2))?.state, 'succeeded');
     });
 
-    it('requeues for retryAt, keeping the outcome, and runs the next attempt no earlier', async () => {
+    it('requeues a retryable failure after the backoff, keeping the outcome', async () => {
       const claim = await startTask(store(), { maxAttempts: 3 });
-      const retrying = await finish(store(), claim, T0 + 10, T0 + 5_000);
+      const retrying = await finish(store(), claim, T0 + 10, FAILED);
       assert.equal(retrying?.state, 'queued');
-      assert.equal(retrying?.runAt, T0 + 5_000);
+      assert.equal(retrying?.runAt, T0 + 10 + 5_000);
       assert.deepEqual(retrying?.outcome, FAILED);
       assert.equal(retrying?.leaseExpiresAt, undefined);
       assert.equal(await store().getLease(claim.task.id), undefined);
-      assert.deepEqual(
-        await store().claimTasks({
-          runner: 'r1',
-          kinds: ['shell'],
-          max: 1,
-          leaseMs: 1,
-          now: T0 + 4_999,
-        }),
-        [],
-      );
-      assert.equal((await claimOne(store(), { now: T0 + 5_000 })).attempt, 2);
+      assert.deepEqual(await store().claimTasks(claimRequest({ now: T0 + 5_009 })), []);
+      const second = await claimOne(store(), { now: T0 + 5_010 });
+      assert.equal(second.attempt, 2);
+      const again = await finish(store(), second, T0 + 6_000, FAILED);
+      assert.equal(again?.runAt, T0 + 6_000 + 8_000, 'doubled, then capped at maxMs');
+      const third = await claimOne(store(), { now: T0 + 14_000 });
+      const last = await finish(store(), third, T0 + 14_001, FAILED);
+      assert.equal(last?.state, 'failed', 'no attempts left');
+      assert.equal(last?.finishedAt, T0 + 14_001);
+    });
+
+    it('retries a non-retryable failure only when the task asks to retry on failure', async () => {
+      const plain = await startTask(store(), { maxAttempts: 3 });
+      assert.equal((await finish(store(), plain, T0 + 1, NOT_RETRYABLE))?.state, 'failed');
+      const eager = await startTask(store(), { maxAttempts: 3, retryOnFailure: true });
+      assert.equal((await finish(store(), eager, T0 + 1, NOT_RETRYABLE))?.state, 'queued');
+    });
+
+    it('never retries a success or a cancellation', async () => {
+      const ok = await startTask(store(), { maxAttempts: 3, retryOnFailure: true });
+      assert.equal((await finish(store(), ok, T0 + 1))?.state, 'succeeded');
+      const cancelled: Outcome = {
+        status: 'cancelled',
+        error: { ...FAILED.error!, kind: 'cancelled' },
+      };
+      const stopped = await startTask(store(), { maxAttempts: 3, retryOnFailure: true });
+      assert.equal((await finish(store(), stopped, T0 + 1, cancelled))?.state, 'cancelled');
     });
 
     it('ends the attempt instead of retrying when cancel was requested', async () => {
       const claim = await startTask(store(), { maxAttempts: 3 });
       await store().cancelTask(claim.task.id, T0 + 1);
-      const ended = await finish(store(), claim, T0 + 2, T0 + 5_000);
+      const ended = await finish(store(), claim, T0 + 2, FAILED);
       assert.equal(ended?.state, 'failed');
       assert.equal(ended?.finishedAt, T0 + 2);
     });

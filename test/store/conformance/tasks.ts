@@ -25,6 +25,7 @@ export function describeTasks(store: () => Store): void {
         runAt: T0,
         timeoutMs: 60_000,
         maxAttempts: 1,
+        retryOnFailure: false,
         attempt: 0,
         target: { runner: 'r1', labels: ['gpu'] },
         labels: ['nightly'],
@@ -51,7 +52,7 @@ export function describeTasks(store: () => Store): void {
         'origin',
         'priority',
       ];
-      keys.push('runAt', 'spec', 'state', 'timeoutMs', 'updatedAt');
+      keys.push('retryOnFailure', 'runAt', 'spec', 'state', 'timeoutMs', 'updatedAt');
       assert.deepEqual(Object.keys(task).sort(), keys.sort());
       assert.deepEqual(await store().getTask(task.id), task);
     });

@@ -1,0 +1,134 @@
+// The event log of the SQLite store. Queries that change a task call `logTask` inside their own
+// transaction, so a state change and its event commit together or not at all.
+import type Database from 'better-sqlite3';
+import type { Kind, TaskState } from '../../protocol/tasks.ts';
+import type * as S from '../types.ts';
+import { prepareStatements, StatementCache, type Prepared } from './statements.ts';
+import { AT, type TaskValues } from './rows.ts';
+
+const EVENT_COLUMNS = `e.id, e.type, e.at, e.task_id, e.task_kind, e.task_state, e.runner, e.data,
+  t.origin, t.session_key, t.metadata`;
+
+const SQL = {
+  insert: `INSERT INTO events (type, at, task_id, task_kind, task_state, runner, data)
+    VALUES (@type, @at, @taskId, @taskKind, @taskState, @runner, @data)`,
+  byId: `SELECT ${EVENT_COLUMNS} FROM events e LEFT JOIN tasks t ON t.id = e.task_id
+    WHERE e.id = ?`,
+  taskOf: 'SELECT kind, state FROM tasks WHERE id = ?',
+  total: 'SELECT COUNT(*) AS n, MIN(at) AS oldest, MAX(at) AS newest FROM events',
+  byType: 'SELECT type, COUNT(*) AS n FROM events GROUP BY type ORDER BY type',
+  byState: `SELECT task_state AS state, COUNT(*) AS n FROM events WHERE task_state IS NOT NULL
+    GROUP BY task_state ORDER BY task_state`,
+} as const;
+
+interface EventRow {
+  id: number;
+  type: string;
+  at: number;
+  task_id: string | null;
+  task_kind: string | null;
+  task_state: string | null;
+  runner: string | null;
+  data: string | null;
+  origin: string | null;
+  session_key: string | null;
+  metadata: string | null;
+}
+
+export class EventLog {
+  private readonly statements: Prepared<typeof SQL>;
+  private readonly listVariants: StatementCache;
+
+  constructor(db: Database.Database) {
+    this.statements = prepareStatements(db, SQL);
+    this.listVariants = new StatementCache(db);
+  }
+
+  /** Logs an event about the task whose row (after the change) is `values`. */
+  logTask(type: string, values: TaskValues, now: number, data?: Record<string, unknown>): void {
+    const [taskId, taskKind, , taskState] = values;
+    this.insert(
+      { type, taskId, runner: values[AT.runner] ?? undefined, data },
+      now,
+      taskKind,
+      taskState,
+    );
+  }
+
+  /** Appends a free-standing event; its task's kind and state are looked up when it names one. */
+  append(event: S.NewEvent, now: number): S.StoredEvent {
+    const task =
+      event.taskId === undefined
+        ? undefined
+        : (this.statements.taskOf.get(event.taskId) as { kind: string; state: string } | undefined);
+    const id = this.insert(event, now, task?.kind, task?.state);
+    return eventFromRow(this.statements.byId.get(id) as EventRow);
+  }
+
+  private insert(event: S.NewEvent, now: number, taskKind?: string, taskState?: string): number {
+    const result = this.statements.insert.run({
+      type: event.type,
+      at: now,
+      taskId: event.taskId ?? null,
+      taskKind: taskKind ?? null,
+      taskState: taskState ?? null,
+      runner: event.runner ?? null,
+      data: event.data === undefined ? null : JSON.stringify(event.data),
+    });
+    return Number(result.lastInsertRowid);
+  }
+
+  list(filter: S.EventFilter): S.StoredEvent[] {
+    const conditions: string[] = [];
+    const params: unknown[] = [];
+    const add = (condition: string, value: unknown) => {
+      conditions.push(condition);
+      params.push(value);
+    };
+    if (filter.after !== undefined) add('e.id > ?', filter.after);
+    if (filter.type !== undefined) add('e.type = ?', filter.type);
+    if (filter.taskId !== undefined) add('e.task_id = ?', filter.taskId);
+    const where = conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`;
+    const order = filter.order === 'desc' ? 'DESC' : 'ASC';
+    const sql = `SELECT ${EVENT_COLUMNS} FROM events e LEFT JOIN tasks t ON t.id = e.task_id
+      ${where} ORDER BY e.id ${order} LIMIT ?`;
+    const limit = Math.max(1, Math.trunc(filter.limit));
+    const rows = this.listVariants.get(sql).all(...params, limit) as EventRow[];
+    return rows.map(eventFromRow);
+  }
+
+  stats(): S.EventStats {
+    const { statements } = this;
+    const total = statements.total.get() as {
+      n: number;
+      oldest: number | null;
+      newest: number | null;
+    };
+    const byType = statements.byType.all() as { type: string; n: number }[];
+    const byState = statements.byState.all() as { state: string; n: number }[];
+    const stats: S.EventStats = {
+      total: total.n,
+      byType: byType.map(({ type, n }) => ({ type, count: n })),
+      byState: byState.map(({ state, n }) => ({ state, count: n })),
+    };
+    if (total.oldest !== null) stats.oldestAt = total.oldest;
+    if (total.newest !== null) stats.newestAt = total.newest;
+    return stats;
+  }
+}
+
+function eventFromRow(row: EventRow): S.StoredEvent {
+  const event: S.StoredEvent = { id: row.id, type: row.type, at: row.at };
+  if (row.task_id !== null) event.taskId = row.task_id;
+  if (row.task_kind !== null) event.taskKind = row.task_kind as Kind;
+  if (row.task_state !== null) event.taskState = row.task_state as TaskState;
+  if (row.runner !== null) event.runner = row.runner;
+  if (row.data !== null) event.data = JSON.parse(row.data) as Record<string, unknown>;
+  if (row.origin !== null) {
+    const task: NonNullable<S.StoredEvent['task']> = { origin: row.origin as S.TaskOrigin };
+    if (row.session_key !== null) task.sessionKey = row.session_key;
+    if (row.metadata !== null) task.metadata = JSON.parse(row.metadata) as Record<string, unknown>;
+    event.task = task;
+  }
+  return event;
+}
