@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp, type AppOptions, type OutpostApp } from '../../src/server/create-app.ts';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import type { Clock } from '../../src/lib/clock.ts';
+import { RETENTION_DEFAULTS } from './retention.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
@@ -15,11 +17,16 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function buildTestApp(options: Partial<AppOptions> = {}): Promise<TestApp> {
+/** `clock` lets a test move time (retention, lease expiry) without waiting. */
+export async function buildTestApp(
+  options: Partial<AppOptions> = {},
+  clock?: Clock,
+): Promise<TestApp> {
   const dir = mkdtempSync(join(tmpdir(), 'outpost-app-'));
   const store = openSqliteStore(join(dir, 'outpost.db'));
   const app = await createApp({
     store,
+    ...(clock ? { clock } : {}),
     options: {
       token: ADMIN_TOKEN,
       leaseMs: 30_000,
@@ -28,6 +35,7 @@ export async function buildTestApp(options: Partial<AppOptions> = {}): Promise<T
       reapIntervalMs: 1_000,
       maxBodyBytes: 5 * 1024 * 1024,
       logLevel: 'silent',
+      ...RETENTION_DEFAULTS,
       ...options,
     },
   });

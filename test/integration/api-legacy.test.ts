@@ -560,23 +560,28 @@ describe('legacy worker routes', () => {
     assert.equal((await v1Task(done)).outcome?.exitCode, 0);
   });
 
-  it('POST /worker/event echoes the event and requires a type', async () => {
+  it('POST /worker/event records the event, requires a type and refuses server-owned types', async () => {
     const res = await post('/worker/event', {
-      type: 'task.started',
+      type: 'callback.sent',
       taskId: 'abc',
-      details: { pid: 1 },
+      details: { channel: 'c1', attempts: 1 },
     });
     assert.equal(res.statusCode, 200);
     const body = res.json<{ success: boolean; event: Record<string, unknown> }>();
     assert.equal(body.success, true);
-    assert.equal(body.event.type, 'task.started');
+    assert.equal(body.event.type, 'callback.sent');
     assert.equal(body.event.taskId, 'abc');
-    assert.deepEqual(body.event.details, { pid: 1 });
+    assert.deepEqual(body.event.details, { channel: 'c1', attempts: 1 });
     for (const payload of [{}, { type: '' }, { type: '  ' }, { type: 3 }]) {
       const bad = await post('/worker/event', payload);
       assert.equal(bad.statusCode, 400);
       assert.deepEqual(bad.json(), { error: 'type is required' });
     }
+    const forged = await post('/worker/event', { type: 'task.completed', taskId: 'abc' });
+    assert.equal(forged.statusCode, 400);
+    assert.deepEqual(forged.json(), {
+      error: 'type task.completed is recorded by the server itself',
+    });
   });
 
   it('answers malformed JSON on a worker route with the legacy error', async () => {
