@@ -13,6 +13,7 @@ import { sendError } from './http-errors.ts';
 import { TaskService } from './queue/task-service.ts';
 import { startLeaseReaper, type LeaseReaper } from './queue/lease-reaper.ts';
 import { startRetention, type RetentionLoop, type RetentionSettings } from './queue/retention.ts';
+import { installDrain } from './drain.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerTaskRoutes } from './routes/tasks.ts';
 import { registerRunnerRoutes } from './routes/runner.ts';
@@ -77,6 +78,8 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
     serverVersion: SERVER_VERSION,
   });
   app.decorate('tasks', tasks);
+  // First of the onRequest hooks, so every request (even one refused by auth) is counted.
+  installDrain(app, tasks.hub);
   installBodyParsing(app);
   const authenticate = createAuthenticator(store, clock, options.token);
   installAuth(app, authenticate);
