@@ -79,6 +79,8 @@ class TaskRunner implements Runner {
   private keeper?: LeaseKeeper;
   private draining?: Promise<void>;
   private stopping?: Promise<void>;
+  /** What this runner ran, by outcome (plus `lost` leases), for the summary it logs on stopping. */
+  private readonly ran: Record<string, number> = {};
 
   constructor(private readonly deps: RunnerDeps) {
     this.log = deps.log ?? jsonLineLog;
@@ -186,7 +188,11 @@ class TaskRunner implements Runner {
   private async runAttempt(attempt: RunningAttempt): Promise<void> {
     const { task, leaseToken } = attempt.claim;
     const outcome = await this.executeSafely(attempt);
-    if (attempt.lost) return;
+    if (attempt.lost) {
+      this.count('lease_lost');
+      return;
+    }
+    this.count(outcome.status);
     const result = await reportOutcome(
       {
         client: this.deps.client,
@@ -232,7 +238,14 @@ class TaskRunner implements Runner {
     );
     await this.attempts.whenEmpty();
     this.keeper?.stop();
+    // A stop during a drain runs this twice; the summary is logged once.
+    if (this.current === 'stopped') return;
     this.current = 'stopped';
+    this.log('info', 'runner stopped', { ran: { ...this.ran } });
+  }
+
+  private count(status: string): void {
+    this.ran[status] = (this.ran[status] ?? 0) + 1;
   }
 
   private async waitForAttempts(graceMs: number): Promise<void> {

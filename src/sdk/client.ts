@@ -23,7 +23,7 @@ import {
 } from '../protocol/tasks.ts';
 import { backoffMs } from '../lib/backoff.ts';
 import { delay } from './delay.ts';
-import { requestJson, type HttpOptions, type HttpRequest } from './http.ts';
+import { requestJson, type FetchLike, type HttpOptions, type HttpRequest } from './http.ts';
 import { Health, RevokedToken, RunnerList, Stats, TokenList } from './replies.ts';
 
 /** How to reach a server. */
@@ -33,7 +33,7 @@ export interface ClientOptions {
   /** A bearer token; its role decides which methods succeed. */
   token: string;
   /** Injected for tests or special transports; defaults to the global fetch. */
-  fetch?: typeof fetch;
+  fetch?: FetchLike;
   /** Limit for ordinary requests; long polls get their wait plus LONG_POLL_SLACK_MS. Default 30 s. */
   requestTimeoutMs?: number;
 }
@@ -89,7 +89,7 @@ export class OutpostClient {
   private readonly http: HttpOptions;
 
   constructor(options: ClientOptions) {
-    const fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    const fetchImpl: FetchLike = options.fetch ?? ((url, init) => globalThis.fetch(url, init));
     this.http = {
       baseUrl: options.baseUrl,
       token: options.token,

@@ -87,6 +87,8 @@ describe('outpost serve + outpost runner + outpost run', { timeout: 120_000 }, (
     const id = submitted.stdout.trim();
     const shown = await runCli(['show', id, '--wait', '30s', '--json'], env);
     assert.equal((JSON.parse(shown.stdout) as { state: string }).state, 'succeeded');
+    const table = await runCli(['show', id], env);
+    assert.match(table.stdout, /attempt 1 +e2e at .*, succeeded/);
     const listed = await runCli(['tasks', '--limit', '5'], env);
     assert.match(listed.stdout, new RegExp(id));
   });

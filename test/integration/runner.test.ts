@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { CreateTaskBody, Task } from '../../src/protocol/tasks.ts';
 import { OutpostClient } from '../../src/sdk/client.ts';
 import { loadRunnerConfig, type RunnerConfig } from '../../src/runner/config.ts';
+import { nodeTransport } from '../../src/runner/node-transport.ts';
 import { createRunner, type Runner } from '../../src/runner/create-runner.ts';
 import type { LogLevel } from '../../src/runner/runner-log.ts';
 import { startRawServer, startTestServer, type TestServer } from '../helpers/server.ts';
@@ -63,7 +64,7 @@ describe('runner', () => {
     const config = configFor(overrides);
     const logs: LogLine[] = [];
     const runner = createRunner({
-      client: new OutpostClient({ baseUrl, token: config.token }),
+      client: new OutpostClient({ baseUrl, token: config.token, fetch: nodeTransport }),
       config,
       log: (level, msg, fields) => logs.push({ level, msg, fields }),
     });
@@ -206,8 +207,8 @@ describe('runner', () => {
     });
   });
 
-  it('drain stops claiming and lets a running task finish', T, async () => {
-    const { runner, config } = startRunner();
+  it('drain stops claiming, lets a running task finish and says what it ran', T, async () => {
+    const { runner, config, logs } = startRunner();
     const first = await createFor(config.name, {
       kind: 'shell',
       spec: { command: 'sleep 0.8; echo done' },
@@ -226,6 +227,11 @@ describe('runner', () => {
     assert.equal(done.outcome?.stdout, 'done\n');
     assert.equal((await client.getTask(second.id)).state, 'queued');
     await client.cancelTask(second.id);
+    const summaries = logs.filter((l) => l.msg === 'runner stopped');
+    assert.deepEqual(
+      summaries.map((l) => l.fields),
+      [{ ran: { succeeded: 1 } }],
+    );
   });
 
   it('drain cancels what is still running when its grace ends', T, async () => {
@@ -241,6 +247,28 @@ describe('runner', () => {
     await runner.drain();
     assert.ok(Date.now() - started < 3_000, `drain took ${Date.now() - started} ms`);
     assert.equal((await client.getTask(task.id)).state, 'cancelled');
+  });
+
+  it('a stop during a drain cancels at once and the summary is logged once', T, async () => {
+    const { runner, config, logs } = startRunner({ drainGraceMs: 30_000 });
+    const task = await createFor(config.name, {
+      kind: 'shell',
+      spec: { command: 'sleep 30' },
+      timeoutMs: 60_000,
+    });
+    await runner.start();
+    await untilState(task.id, 'running');
+    const draining = runner.drain();
+    const started = Date.now();
+    await runner.stop();
+    await draining;
+    assert.ok(Date.now() - started < 3_000, `stop took ${Date.now() - started} ms`);
+    assert.equal((await client.getTask(task.id)).state, 'cancelled');
+    const summaries = logs.filter((l) => l.msg === 'runner stopped');
+    assert.deepEqual(
+      summaries.map((l) => l.fields),
+      [{ ran: { cancelled: 1 } }],
+    );
   });
 
   it('stop cancels running tasks at once and still reports them', T, async () => {

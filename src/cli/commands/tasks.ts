@@ -109,6 +109,11 @@ function printTask(task: Task): void {
   ];
   if (task.outcome) rows.push(['exit', String(exitCodeOf(task))]);
   if (task.outcome?.error) rows.push(['error', task.outcome.error.message]);
+  for (const a of task.attempts ?? []) {
+    const ending =
+      a.status === undefined ? 'running' : `${a.status}${a.reason ? `: ${a.reason}` : ''}`;
+    rows.push([`attempt ${a.attempt}`, `${a.runner} at ${formatTime(a.startedAt)}, ${ending}`]);
+  }
   printTable(rows);
   if (task.outcome?.stdout) process.stdout.write(`--- stdout\n${task.outcome.stdout}\n`);
   if (task.outcome?.stderr) process.stdout.write(`--- stderr\n${task.outcome.stderr}\n`);

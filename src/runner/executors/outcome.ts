@@ -11,21 +11,36 @@ export type FailureKind =
 /** Thrown inside executors for an expected task failure; `defineExecutor` turns it into data. */
 export class TaskFailure extends Error {
   readonly kind: FailureKind;
+  /** True when the same task may well succeed if tried again (the machine was busy). */
+  readonly retryable: boolean;
 
-  constructor(kind: FailureKind, message: string) {
+  constructor(kind: FailureKind, message: string, retryable = false) {
     super(message);
     this.name = 'TaskFailure';
     this.kind = kind;
+    this.retryable = retryable;
   }
 }
 
-/** A failed outcome; task failures are never retryable by the runner's own judgement. */
+/**
+ * A failed outcome. Only transient failures are `retryable` (the server then retries them while
+ * attempts remain); a task's own failure, such as a non-zero exit, is retried only when the task
+ * asked for it with `retryOnFailure`.
+ */
 export function failedOutcome(
   kind: string,
   message: string,
   extra: Partial<Outcome> = {},
+  retryable = false,
 ): Outcome {
-  return { ...extra, status: 'failed', error: { kind, message, retryable: false } };
+  return { ...extra, status: 'failed', error: { kind, message, retryable } };
+}
+
+/** Errnos that say the machine was momentarily out of something, not that the task is wrong. */
+const TRANSIENT_ERRNOS = new Set(['EAGAIN', 'EBUSY', 'EMFILE', 'ENFILE', 'ENOMEM', 'ETXTBSY']);
+
+export function isTransientErrno(err: unknown): boolean {
+  return isErrno(err) && TRANSIENT_ERRNOS.has(err.code ?? '');
 }
 
 export function isErrno(err: unknown, code?: string): err is NodeJS.ErrnoException {
@@ -48,7 +63,8 @@ const ERRNO_FAILURES: Record<string, [FailureKind, string]> = {
 export function toTaskFailure(err: unknown): unknown {
   if (err instanceof TaskFailure || !isErrno(err)) return err;
   const [kind, text] = ERRNO_FAILURES[err.code ?? ''] ?? ['io', err.code ?? 'i/o error'];
-  return new TaskFailure(kind, err.path === undefined ? `${text}` : `${text}: ${err.path}`);
+  const message = err.path === undefined ? `${text}` : `${text}: ${err.path}`;
+  return new TaskFailure(kind, message, isTransientErrno(err));
 }
 
 /**
@@ -78,7 +94,8 @@ async function runGuarded<K extends Kind>(
   } catch (err) {
     if (err instanceof AppError) return failedOutcome('bad_spec', err.message);
     const failure = toTaskFailure(err);
-    if (failure instanceof TaskFailure) return failedOutcome(failure.kind, failure.message);
+    if (failure instanceof TaskFailure)
+      return failedOutcome(failure.kind, failure.message, {}, failure.retryable);
     throw err;
   }
 }

@@ -13,6 +13,7 @@ import {
   defineExecutor,
   failedOutcome,
   isErrno,
+  isTransientErrno,
 } from './outcome.ts';
 import type { ExecContext, ExecSettings } from './types.ts';
 
@@ -72,7 +73,10 @@ export function toShellOutcome(
     truncated: result.truncated,
     durationMs,
   };
-  if (result.spawnError) return failedOutcome('spawn', result.spawnError.message, base);
+  if (result.spawnError) {
+    const { spawnError } = result;
+    return failedOutcome('spawn', spawnError.message, base, isTransientErrno(spawnError));
+  }
   if (result.timedOut)
     return { ...base, status: 'timed_out', error: timeoutError(timeoutMs, exitCode) };
   if (result.cancelled) return cancelledOutcome('cancelled; the process tree was stopped', base);

@@ -1,0 +1,83 @@
+// Retries and recovery through the v1 API: backoff for retryable failures, retryOnFailure, the
+// attempt history on a task's read, and a restarted runner giving up its old leases at hello.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildTestApp, type TestApp } from '../helpers/app.ts';
+import type { Claim } from '../../src/protocol/runner.ts';
+import type { Outcome, Task } from '../../src/protocol/tasks.ts';
+
+const hello = { name: 'r1', capacity: 4, kinds: ['shell'], version: 'test' };
+const EXIT_1: Outcome = {
+  status: 'failed',
+  exitCode: 1,
+  error: { kind: 'exit', message: 'exited with code 1', exitCode: 1, retryable: false },
+};
+const BUSY: Outcome = {
+  status: 'failed',
+  error: { kind: 'spawn', message: 'spawn EAGAIN', retryable: true },
+};
+
+describe('retries and runner restarts', () => {
+  let t: TestApp;
+  before(async () => (t = await buildTestApp()));
+  after(() => t.close());
+
+  const post = (url: string, payload: unknown) =>
+    t.app.inject({ method: 'POST', url, payload: payload as object, headers: t.admin });
+  const get = async (id: string) =>
+    (await t.app.inject({ method: 'GET', url: `/v1/tasks/${id}`, headers: t.admin })).json<Task>();
+  const create = async (extra: object = {}) =>
+    (await post('/v1/tasks', { kind: 'shell', spec: { command: 'x' }, ...extra })).json<Task>();
+  const claim = async (instanceId: string) =>
+    (await post('/v1/runner/claim', { runner: 'r1', instanceId, max: 4 })).json<{
+      tasks: Claim[];
+    }>().tasks;
+  const finish = (c: Claim, outcome: Outcome) =>
+    post('/v1/runner/finish', { taskId: c.task.id, leaseToken: c.leaseToken, outcome });
+
+  it('retries a retryable failure after a backoff and records both attempts', async () => {
+    const task = await create({ maxAttempts: 2 });
+    const [first] = await claim('a');
+    assert.equal(first?.task.id, task.id);
+    const res = await finish(first, BUSY);
+    assert.equal(res.statusCode, 200);
+    const retrying = res.json<{ task: Task }>().task;
+    assert.equal(retrying.state, 'queued');
+    assert.ok(retrying.runAt > retrying.updatedAt, 'runs again only after a backoff');
+    assert.ok(retrying.runAt <= retrying.updatedAt + 1_000, 'first backoff is at most 1 s');
+    const read = await get(task.id);
+    assert.equal(read.attempts?.length, 1);
+    assert.equal(read.attempts?.[0]?.status, 'failed');
+    assert.equal(read.attempts?.[0]?.instanceId, 'a');
+  });
+
+  it('does not retry a non-zero exit unless the task asked to', async () => {
+    const plain = await create({ maxAttempts: 3 });
+    const eager = await create({ maxAttempts: 3, retryOnFailure: true });
+    const claims = await claim('a');
+    const byId = new Map(claims.map((c) => [c.task.id, c]));
+    const ended = (await finish(byId.get(plain.id)!, EXIT_1)).json<{ task: Task }>().task;
+    const again = (await finish(byId.get(eager.id)!, EXIT_1)).json<{ task: Task }>().task;
+    assert.equal(ended.state, 'failed');
+    assert.equal(again.state, 'queued');
+  });
+
+  it('a runner saying hello with a new instance id frees its old leases at once', async () => {
+    await post('/v1/runner/hello', { ...hello, instanceId: 'old' });
+    const retried = await create({ maxAttempts: 2 });
+    const single = await create({ maxAttempts: 1 });
+    const claims = await claim('old');
+    assert.ok(claims.some((c) => c.task.id === retried.id));
+    assert.equal((await post('/v1/runner/hello', { ...hello, instanceId: 'new' })).statusCode, 200);
+    assert.equal((await get(retried.id)).state, 'queued');
+    const lost = await get(single.id);
+    assert.equal(lost.state, 'lost');
+    assert.match(lost.outcome?.error?.message ?? '', /restarted/);
+    const late = await finish(
+      claims.find((c) => c.task.id === retried.id)!,
+      EXIT_1,
+    );
+    assert.equal(late.statusCode, 409, "the old instance's late result is refused");
+    assert.equal(late.json<{ error: { code: string } }>().error.code, 'lease_lost');
+  });
+});
