@@ -123,6 +123,12 @@ describe('retention caps and maintenance', () => {
       ]);
       // The cap applies before the run's own retention.pruned record is added.
       assert.equal(report.after.events, 6);
+      const bare = await app.t.app.inject({
+        method: 'POST',
+        url: '/v1/maintenance',
+        headers: app.t.admin,
+      });
+      assert.equal(bare.json<Report>().vacuumed, false, 'no body means the defaults');
     } finally {
       await app.t.close();
     }

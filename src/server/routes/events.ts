@@ -73,12 +73,16 @@ export function registerEventRoutes(fastify: FastifyInstance, deps: EventRouteDe
       schema: {
         tags: ['admin'],
         summary: 'Run retention now (every batch), and VACUUM when asked',
-        body: Type.Optional(MaintenanceBody),
+        body: MaintenanceBody,
         response: { 200: MaintenanceReply, ...errors },
+      },
+      // `curl -X POST .../v1/maintenance` sends no body: that means the defaults, not a bad request.
+      preValidation: async (request) => {
+        request.body ??= {};
       },
     },
     async (request) => {
-      const vacuum = request.body?.vacuum === true;
+      const vacuum = request.body.vacuum === true;
       return runMaintenance({ store, clock: deps.clock, settings: deps.retention }, { vacuum });
     },
   );
