@@ -99,7 +99,7 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
   const events: EventRouteDeps = { store, clock, retention: options };
   registerEventRoutes(app, events);
   registerLegacyRoutes(app, { ...events, tasks });
-  manageLoops(app, { tasks, store, clock }, { ...options, retention: options });
+  manageLoops(app, { tasks, store, clock }, options);
   return app as unknown as OutpostApp;
 }
 
@@ -130,11 +130,7 @@ async function registerDocs(app: FastifyInstance): Promise<void> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 }
 
-interface LoopOptions {
-  reapIntervalMs: number;
-  retentionIntervalMs: number;
-  retention: RetentionSettings;
-}
+type LoopOptions = Pick<AppOptions, 'reapIntervalMs' | 'retentionIntervalMs'> & RetentionSettings;
 
 /** The lease reaper and retention run while the app is up; close waits for a prune in progress. */
 function manageLoops(
@@ -151,7 +147,7 @@ function manageLoops(
     retention = startRetention({
       store: deps.store,
       clock: deps.clock,
-      settings: options.retention,
+      settings: options,
       intervalMs: options.retentionIntervalMs,
       onError: (err) => app.log.error({ err }, 'retention failed'),
     });
