@@ -24,6 +24,8 @@ interface LegacyStats {
     total: number;
     byStatus: { pending: number; running: number; completed: number; failed: number };
     unconsumedResults: number;
+    taskRetentionMs: number;
+    resultRetentionMs: number;
   };
 }
 type LegacyTaskObject = Record<string, unknown> & { id: string; type: string };
@@ -363,6 +365,7 @@ describe('legacy stats', () => {
     });
     let now = await stats();
     assert.equal(now.total, 3);
+    assert.deepEqual([now.taskRetentionMs, now.resultRetentionMs], [7 * 86_400_000, 86_400_000]);
     assert.deepEqual(now.byStatus, { pending: 1, running: 0, completed: 1, failed: 1 });
     assert.equal(now.unconsumedResults, 2);
 

@@ -11,7 +11,7 @@ export interface LegacyDeps extends EventRouteDeps {
 }
 
 export function registerLegacyRoutes(app: FastifyInstance, deps: LegacyDeps): void {
-  registerLegacyClientRoutes(app, deps.tasks);
+  registerLegacyClientRoutes(app, deps.tasks, deps.retention);
   registerLegacyWorkerRoutes(app, deps);
   registerLegacyEventRoutes(app, deps);
 }
