@@ -141,6 +141,8 @@ function manageLoops(
   let reaper: LeaseReaper | undefined;
   let retention: RetentionLoop | undefined;
   app.addHook('onReady', async () => {
+    const extended = await deps.tasks.extendLeasesAfterStart();
+    if (extended > 0) app.log.info({ extended }, 'running leases extended after start');
     reaper = startLeaseReaper(deps.tasks, options.reapIntervalMs, (err) =>
       app.log.error({ err }, 'lease reaper failed'),
     );

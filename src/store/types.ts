@@ -224,6 +224,12 @@ export interface Store {
   /** Expired leases go back to the queue, or end `lost` when attempts are used up. */
   requeueExpired(now: number, limit: number): Promise<StoredTask[]>;
   /**
+   * Pushes every running lease out to at least `until` (never shortens one). A server calls it as
+   * it starts: while it was down no runner could heartbeat, so each gets one lease period to
+   * reconnect before its work is reaped and run again elsewhere. Returns how many it extended.
+   */
+  extendRunningLeases(until: number, now: number): Promise<number>;
+  /**
    * A runner started again under a new instance id: the leases its earlier instances hold end as
    * if they had expired (requeued, lost or cancelled), at once rather than after the lease runs out.
    */

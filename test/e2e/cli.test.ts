@@ -2,7 +2,8 @@
 // `outpost run` and by curl-style HTTP against both APIs, as the README shows.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cleanEnv, runCli, startDaemon, type Daemon } from '../helpers/processes.ts';
@@ -91,6 +92,21 @@ describe('outpost serve + outpost runner + outpost run', { timeout: 120_000 }, (
     assert.match(table.stdout, /attempt 1 +e2e at .*, succeeded/);
     const listed = await runCli(['tasks', '--limit', '5'], env);
     assert.match(listed.stdout, new RegExp(id));
+  });
+
+  it('cancels a running command and waits until its process tree has stopped', async () => {
+    const marker = join(dir, 'cancel-started');
+    const submitted = await runCli(['submit', '--', `touch ${marker}; sleep 30`], env);
+    assert.equal(submitted.code, 0, submitted.stderr);
+    const id = submitted.stdout.trim();
+    const deadline = Date.now() + 20_000;
+    while (!existsSync(marker) && Date.now() < deadline) await delay(50);
+    assert.ok(existsSync(marker), 'the command started');
+    const cancelled = await runCli(['cancel', id], env);
+    assert.equal(cancelled.code, 0, cancelled.stderr);
+    assert.match(cancelled.stdout, /cancelled \(cancelled; the process tree was stopped\)/);
+    const shown = await runCli(['show', id, '--json'], env);
+    assert.equal((JSON.parse(shown.stdout) as { state: string }).state, 'cancelled');
   });
 
   it('stops with one clear message for a bad setting', async () => {

@@ -17,6 +17,20 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** The options every test app starts from: the admin token, default timings, no logging. */
+export function testAppOptions(): AppOptions {
+  return {
+    token: ADMIN_TOKEN,
+    leaseMs: 30_000,
+    heartbeatMs: 10_000,
+    legacyLeaseMarginMs: 30_000,
+    reapIntervalMs: 1_000,
+    maxBodyBytes: 5 * 1024 * 1024,
+    logLevel: 'silent',
+    ...RETENTION_DEFAULTS,
+  };
+}
+
 /** `clock` lets a test move time (retention, lease expiry) without waiting. */
 export async function buildTestApp(
   options: Partial<AppOptions> = {},
@@ -27,17 +41,7 @@ export async function buildTestApp(
   const app = await createApp({
     store,
     ...(clock ? { clock } : {}),
-    options: {
-      token: ADMIN_TOKEN,
-      leaseMs: 30_000,
-      heartbeatMs: 10_000,
-      legacyLeaseMarginMs: 30_000,
-      reapIntervalMs: 1_000,
-      maxBodyBytes: 5 * 1024 * 1024,
-      logLevel: 'silent',
-      ...RETENTION_DEFAULTS,
-      ...options,
-    },
+    options: { ...testAppOptions(), ...options },
   });
   await app.ready();
   return {

@@ -2,7 +2,12 @@
 // attempt history on a task's read, and a restarted runner giving up its old leases at hello.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildTestApp, type TestApp } from '../helpers/app.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildTestApp, testAppOptions, type TestApp } from '../helpers/app.ts';
+import { createApp } from '../../src/server/create-app.ts';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { Claim } from '../../src/protocol/runner.ts';
 import type { Outcome, Task } from '../../src/protocol/tasks.ts';
 
@@ -79,5 +84,58 @@ describe('retries and runner restarts', () => {
     );
     assert.equal(late.statusCode, 409, "the old instance's late result is refused");
     assert.equal(late.json<{ error: { code: string } }>().error.code, 'lease_lost');
+  });
+});
+
+describe('a server restarting after an outage longer than a lease', () => {
+  it('gives running work one lease period to report instead of running it twice', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'outpost-restart-'));
+    const path = join(dir, 'outpost.db');
+    let now = Date.now();
+    const clock = { now: () => now };
+    const options = { ...testAppOptions(), leaseMs: 5_000, heartbeatMs: 1_000 };
+    const headers = { authorization: `Bearer ${options.token}` };
+    const start = async () => {
+      const store = openSqliteStore(path);
+      const app = await createApp({ store, options, clock });
+      await app.ready();
+      return { app, store };
+    };
+    try {
+      const first = await start();
+      const created = await first.app.inject({
+        method: 'POST',
+        url: '/v1/tasks',
+        headers,
+        payload: { kind: 'shell', spec: { command: 'x' }, maxAttempts: 3 },
+      });
+      const claimed = await first.app.inject({
+        method: 'POST',
+        url: '/v1/runner/claim',
+        headers,
+        payload: { runner: 'r1', instanceId: 'a', max: 1 },
+      });
+      const [claim] = claimed.json<{ tasks: Claim[] }>().tasks;
+      assert.equal(claim?.task.id, created.json<Task>().id);
+      await first.app.close();
+      await first.store.close();
+      now += 60_000; // down for twelve lease periods
+      const second = await start();
+      assert.equal(await second.app.tasks.requeueExpired(), 0, 'the lease was extended on start');
+      const beat = await second.app.inject({
+        method: 'POST',
+        url: '/v1/runner/heartbeat',
+        headers,
+        payload: {
+          runner: 'r1',
+          leases: [{ taskId: claim.task.id, leaseToken: claim.leaseToken }],
+        },
+      });
+      assert.deepEqual(beat.json<{ lost: string[] }>().lost, []);
+      await second.app.close();
+      await second.store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -92,7 +92,10 @@ export function registerTaskCommands(program: Command): void {
 
 function cancelMessage(task: Task): string {
   if (!task.outcome) return `Cancel requested for ${task.id}; it is still ${task.state}.\n`;
-  if (task.state === 'cancelled') return `Task ${task.id} cancelled.\n`;
+  if (task.state === 'cancelled') {
+    const how = task.outcome.error?.message;
+    return `Task ${task.id} cancelled${how ? ` (${how})` : ''}.\n`;
+  }
   return `Task ${task.id} had already ended: ${task.state}.\n`;
 }
 

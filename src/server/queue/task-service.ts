@@ -215,6 +215,16 @@ export class TaskService {
     return this.finishAttempt({ taskId, leaseToken: lease.leaseToken, outcome });
   }
 
+  /**
+   * Called once as the server starts, before the reaper: runners could not heartbeat while the
+   * server was down, so each running lease gets one more lease period to be renewed. Without it, a
+   * restart after a longer outage would requeue work that is still running, and run it twice.
+   */
+  extendLeasesAfterStart(): Promise<number> {
+    const now = this.clock.now();
+    return this.store.extendRunningLeases(now + this.settings.leaseMs, now);
+  }
+
   /** Called by the lease reaper: expired leases go back to the queue or end `lost`. */
   async requeueExpired(limit = 500): Promise<number> {
     const tasks = await this.store.requeueExpired(this.clock.now(), limit);

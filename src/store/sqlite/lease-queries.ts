@@ -78,6 +78,8 @@ const SQL = {
     WHERE ${FENCE} RETURNING ${TASK_COLUMNS}`,
   expired: `SELECT id, attempt, max_attempts, cancel_requested_at FROM tasks INDEXED BY tasks_expiry
     WHERE state = 'running' AND lease_expires_at <= ? ORDER BY lease_expires_at LIMIT ?`,
+  extendRunning: `UPDATE tasks SET lease_expires_at = @until, updated_at = @now
+    WHERE state = 'running' AND lease_expires_at < @until`,
   // Legacy leases carry no instance, so a restart of a v1 runner never touches them.
   otherInstances: `SELECT id, attempt, max_attempts, cancel_requested_at FROM tasks
     INDEXED BY tasks_runner_instance
@@ -301,6 +303,10 @@ export class LeaseQueries {
   requeueExpired(now: number, limit: number): S.StoredTask[] {
     if (!(limit >= 1) || this.statements.expired.get(now, 1) === undefined) return [];
     return this.requeueTx.immediate(now, limit).map(taskFromValues);
+  }
+
+  extendRunningLeases(until: number, now: number): number {
+    return this.statements.extendRunning.run({ until, now }).changes;
   }
 
   releaseInstance(runner: string, instanceId: string, now: number): S.StoredTask[] {

@@ -138,6 +138,10 @@ export class SqliteStore implements S.Store {
     return this.leases.requeueExpired(now, limit);
   }
 
+  async extendRunningLeases(until: number, now: number): Promise<number> {
+    return this.leases.extendRunningLeases(until, now);
+  }
+
   async releaseInstance(runner: string, instanceId: string, now: number): Promise<S.StoredTask[]> {
     return this.leases.releaseInstance(runner, instanceId, now);
   }

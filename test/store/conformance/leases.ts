@@ -201,6 +201,19 @@ export function describeLeases(store: () => Store): void {
   });
 
   describe('expired leases', () => {
+    it('extends running leases after a restart, never shortening one or touching others', async () => {
+      const soon = await startTask(store());
+      const later = await startTask(store());
+      const [queued] = await addTasks(store(), 1);
+      await heartbeat(store(), [later], T0 + 20_000);
+      const until = T0 + 40_000;
+      assert.equal(await store().extendRunningLeases(until, T0 + 10_000), 1);
+      assert.equal((await store().getLease(soon.task.id))?.leaseExpiresAt, until);
+      assert.equal((await store().getLease(later.task.id))?.leaseExpiresAt, T0 + 20_000 + LEASE_MS);
+      assert.equal((await store().getTask(queued!))?.leaseExpiresAt, undefined);
+      assert.deepEqual(await store().requeueExpired(EXPIRED, 10), [], 'nothing expired any more');
+    });
+
     it('requeues a task whose lease expired, and the next claim is attempt 2', async () => {
       const claim = await startTask(store(), { maxAttempts: 2 });
       const [requeued] = await store().requeueExpired(EXPIRED, 10);
