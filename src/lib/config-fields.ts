@@ -35,9 +35,16 @@ function toInteger(raw: unknown): number | undefined {
   return Number.isSafeInteger(n) ? n : undefined;
 }
 
-const MS_PER_UNIT: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DAY_MS = 86_400_000;
+const MS_PER_UNIT: Readonly<Record<string, number>> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: DAY_MS,
+};
 
-/** A duration in ms within [min, max]: a number of ms, or a string like "500", "30s", "5m", "1h". */
+/** A duration in ms within [min, max]: a number of ms, or a string like "500", "30s", "5m", "1h", "7d". */
 export function msField(min: number, max: number): FieldParser<number> {
   const what = `must be a duration between ${min} and ${max} ms (a number of ms, or e.g. "30s")`;
   return (raw) => {
@@ -48,10 +55,25 @@ export function msField(min: number, max: number): FieldParser<number> {
 
 function toMs(raw: unknown): number | undefined {
   if (typeof raw !== 'string') return toInteger(raw);
-  const match = /^\s*(\d+)\s*(ms|s|m|h)?\s*$/.exec(raw);
+  const match = /^\s*(\d+)\s*(ms|s|m|h|d)?\s*$/.exec(raw);
   if (!match) return undefined;
   const n = Number(match[1]) * (MS_PER_UNIT[match[2] ?? 'ms'] ?? 1);
   return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/**
+ * A whole number of days in [minDays, maxDays], returned in ms: for legacy settings counted in
+ * days (WORKER_EVENT_RETENTION_DAYS) that feed a field kept in ms.
+ * @example daysField(1, 3650)('14') // { ok: true, value: 1_209_600_000 }
+ */
+export function daysField(minDays: number, maxDays: number): FieldParser<number> {
+  const days = intField(minDays, maxDays);
+  return (raw) => {
+    const parsed = days(raw);
+    return parsed.ok
+      ? ok(parsed.value * DAY_MS)
+      : { ok: false, message: `${parsed.message} (days)` };
+  };
 }
 
 /** An absolute URL whose scheme is one of `protocols` (default http and https). */
@@ -175,19 +197,25 @@ export interface ConfigSources {
   file?: ConfigFile;
 }
 
+/**
+ * An env variable that sets a field: its name, or its name and its own parser, for a legacy alias
+ * that counts in other units (`{ name: 'WORKER_EVENT_RETENTION_DAYS', parse: daysField(1, 3650) }`).
+ */
+export type EnvName<T> = string | { name: string; parse: FieldParser<T> };
+
 /** Reads the fields of config type `C` one by one, collecting problems instead of throwing. */
 export interface FieldReader<C> {
   /** The first of flag, env names (in order), file key that is set, parsed; else `fallback`. */
   read<K extends keyof C & string>(
     key: K,
-    envNames: readonly string[],
+    envNames: readonly EnvName<C[K]>[],
     parse: FieldParser<C[K]>,
     fallback: C[K],
   ): C[K];
   /** Like `read`, but undefined when no source sets the field. */
   readOptional<K extends keyof C & string>(
     key: K,
-    envNames: readonly string[],
+    envNames: readonly EnvName<C[K]>[],
     parse: FieldParser<C[K]>,
   ): C[K] | undefined;
   /** How a problem should name the field: the source that set it, else its first env name. */
@@ -199,10 +227,14 @@ export interface FieldReader<C> {
   finish(): string[];
 }
 
-interface Picked {
+interface Picked<T> {
   label: string;
   raw: unknown;
+  /** Set when the value came from an env alias with its own parser. */
+  parse?: FieldParser<T>;
 }
+
+const envNameOf = <T>(env: EnvName<T>): string => (typeof env === 'string' ? env : env.name);
 
 /** @example const r = createFieldReader<{ port: number }>({ env }); r.read('port', ['PORT'], intField(1, 65535), 80) */
 export function createFieldReader<C>(sources: ConfigSources): FieldReader<C> {
@@ -211,13 +243,13 @@ export function createFieldReader<C>(sources: ConfigSources): FieldReader<C> {
   const labels = new Map<string, string>();
   const invalid = new Set<string>();
 
-  function readOptional<T>(key: string, envNames: readonly string[], parse: FieldParser<T>) {
+  function readOptional<T>(key: string, envNames: readonly EnvName<T>[], parse: FieldParser<T>) {
     known.add(key);
-    labels.set(key, envNames[0] ?? `--${kebab(key)}`);
+    labels.set(key, envNames[0] === undefined ? `--${kebab(key)}` : envNameOf(envNames[0]));
     const picked = pick(sources, key, envNames);
     if (!picked) return undefined;
     labels.set(key, picked.label);
-    const parsed = parse(picked.raw);
+    const parsed = (picked.parse ?? parse)(picked.raw);
     if (parsed.ok) return parsed.value;
     invalid.add(key);
     problems.push(`${picked.label}: ${parsed.message}`);
@@ -235,17 +267,21 @@ export function createFieldReader<C>(sources: ConfigSources): FieldReader<C> {
 }
 
 /** Flags beat env; an env name earlier in the list beats a later one (OUTPOST_* before legacy). */
-function pick(
+function pick<T>(
   sources: ConfigSources,
   key: string,
-  envNames: readonly string[],
-): Picked | undefined {
+  envNames: readonly EnvName<T>[],
+): Picked<T> | undefined {
   const flag = sources.flags?.[key];
   if (flag !== undefined) return { label: `--${kebab(key)}`, raw: flag };
-  for (const name of envNames) {
+  for (const env of envNames) {
+    const name = envNameOf(env);
     const value = sources.env?.[name];
     // An empty variable counts as unset: `FOO=` in a unit file or compose file means "no value".
-    if (value !== undefined && value !== '') return { label: name, raw: value };
+    if (value === undefined || value === '') continue;
+    return typeof env === 'string'
+      ? { label: name, raw: value }
+      : { label: name, raw: value, parse: env.parse };
   }
   const file = sources.file;
   if (file && Object.hasOwn(file.values, key)) {

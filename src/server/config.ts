@@ -8,6 +8,7 @@ import {
   createFieldReader,
   enumField,
   formatConfigProblems,
+  daysField,
   intField,
   msField,
   readConfigFile,
@@ -42,6 +43,18 @@ export interface ServerConfig {
   /** Live output kept per task: the first half as the head, the last half as a rolling tail. */
   outputCapBytes: number;
   logLevel: LogLevel;
+  /** Finished tasks are deleted this long after they finished, read or not. */
+  taskRetentionMs: number;
+  /** Finished tasks are deleted this long after a client first read the result. */
+  resultRetentionMs: number;
+  /** Beyond this many finished tasks, the oldest are deleted. */
+  maxFinishedTasks: number;
+  /** Events older than this are deleted. */
+  eventRetentionMs: number;
+  /** Beyond this many events, the oldest are deleted. */
+  maxEvents: number;
+  /** How often retention runs. */
+  retentionIntervalMs: number;
 }
 
 export interface LoadConfigOptions<C> {
@@ -55,6 +68,7 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 const GiB = 1024 * MiB;
 const MINUTE_MS = 60_000;
+const DAY_MS = 24 * 60 * MINUTE_MS;
 
 /**
  * Loads and validates the server config; throws AppError('bad_request') listing every problem.
@@ -77,7 +91,7 @@ export function loadServerConfig(
 }
 
 function readServerFields(r: FieldReader<ServerConfig>): ServerConfig {
-  return { ...readPlaceFields(r), ...readQueueFields(r) };
+  return { ...readPlaceFields(r), ...readQueueFields(r), ...readRetentionFields(r) };
 }
 
 type PlaceFields = Pick<
@@ -103,8 +117,20 @@ function readPlaceFields(r: FieldReader<ServerConfig>): PlaceFields {
   return token === undefined ? fields : { ...fields, token };
 }
 
+type RetentionFields = Pick<
+  ServerConfig,
+  | 'taskRetentionMs'
+  | 'resultRetentionMs'
+  | 'maxFinishedTasks'
+  | 'eventRetentionMs'
+  | 'maxEvents'
+  | 'retentionIntervalMs'
+>;
+
 /** Lease, heartbeat and reaping timing, and the request size limit. */
-function readQueueFields(r: FieldReader<ServerConfig>): Omit<ServerConfig, keyof PlaceFields> {
+function readQueueFields(
+  r: FieldReader<ServerConfig>,
+): Omit<ServerConfig, keyof PlaceFields | keyof RetentionFields> {
   const margin = ['OUTPOST_LEGACY_LEASE_MARGIN_MS'];
   return {
     leaseMs: r.read('leaseMs', ['OUTPOST_LEASE_MS'], msField(1000, 10 * MINUTE_MS), 30_000),
@@ -129,6 +155,45 @@ function readQueueFields(r: FieldReader<ServerConfig>): Omit<ServerConfig, keyof
       ['OUTPOST_OUTPUT_CAP_BYTES'],
       intField(KiB, 4 * GiB),
       16 * MiB,
+    ),
+  };
+}
+
+/**
+ * How long finished tasks and events are kept. The legacy variables name the same settings; the old
+ * server's clamps (a 7-day ceiling on tasks) are gone, so only absurd values are refused.
+ */
+function readRetentionFields(r: FieldReader<ServerConfig>): RetentionFields {
+  const keep = msField(1000, 3650 * DAY_MS);
+  const eventDays = { name: 'WORKER_EVENT_RETENTION_DAYS', parse: daysField(1, 3650) };
+  const count = intField(1, 1_000_000_000);
+  return {
+    taskRetentionMs: r.read(
+      'taskRetentionMs',
+      ['OUTPOST_TASK_RETENTION_MS', 'WORKER_TASK_RETENTION_MS'],
+      keep,
+      7 * DAY_MS,
+    ),
+    resultRetentionMs: r.read(
+      'resultRetentionMs',
+      ['OUTPOST_RESULT_RETENTION_MS', 'WORKER_RESULT_RETENTION_MS'],
+      keep,
+      DAY_MS,
+    ),
+    maxFinishedTasks: r.read('maxFinishedTasks', ['OUTPOST_MAX_FINISHED_TASKS'], count, 100_000),
+    eventRetentionMs: r.read(
+      'eventRetentionMs',
+      ['OUTPOST_EVENT_RETENTION_MS', eventDays],
+      keep,
+      14 * DAY_MS,
+    ),
+    maxEvents: r.read('maxEvents', ['OUTPOST_MAX_EVENTS', 'WORKER_MAX_EVENTS'], count, 100_000),
+    // A minute keeps the tables near their limits without a busy loop; each run works in batches.
+    retentionIntervalMs: r.read(
+      'retentionIntervalMs',
+      ['OUTPOST_RETENTION_INTERVAL_MS'],
+      msField(1000, DAY_MS),
+      MINUTE_MS,
     ),
   };
 }

@@ -12,12 +12,15 @@ import { installBodyParsing } from './body-parsing.ts';
 import { sendError } from './http-errors.ts';
 import { TaskService } from './queue/task-service.ts';
 import { startLeaseReaper, type LeaseReaper } from './queue/lease-reaper.ts';
+import { startRetention, type RetentionLoop, type RetentionSettings } from './queue/retention.ts';
+import { installDrain } from './drain.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerTaskRoutes } from './routes/tasks.ts';
 import { registerRunnerRoutes } from './routes/runner.ts';
 import { registerOutputRoutes } from './routes/output.ts';
 import { OutputService } from './queue/output-service.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
+import { registerEventRoutes, type EventRouteDeps } from './routes/events.ts';
 import { registerLegacyRoutes } from './compat/index.ts';
 import { SERVER_VERSION } from './version.ts';
 import type { ServerConfig } from './config.ts';
@@ -25,7 +28,14 @@ import type { ServerConfig } from './config.ts';
 /** The part of the server config the app itself reads (not where it listens or stores). */
 export type AppOptions = Pick<
   ServerConfig,
-  'token' | 'leaseMs' | 'heartbeatMs' | 'legacyLeaseMarginMs' | 'reapIntervalMs' | 'maxBodyBytes'
+  | 'token'
+  | 'leaseMs'
+  | 'heartbeatMs'
+  | 'legacyLeaseMarginMs'
+  | 'reapIntervalMs'
+  | 'maxBodyBytes'
+  | keyof RetentionSettings
+  | 'retentionIntervalMs'
 > &
   Partial<Pick<ServerConfig, 'logLevel' | 'outputCapBytes'>>;
 
@@ -73,6 +83,8 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
     serverVersion: SERVER_VERSION,
   });
   app.decorate('tasks', tasks);
+  // First of the onRequest hooks, so every request (even one refused by auth) is counted.
+  installDrain(app, tasks.hub);
   installBodyParsing(app);
   const authenticate = createAuthenticator(store, clock, options.token);
   installAuth(app, authenticate);
@@ -96,8 +108,10 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
   );
   registerOutputRoutes(app, { output, store, hub: tasks.hub });
   registerAdminRoutes(app, { store, tasks, clock, onRevoke: () => authenticate.forget() });
-  registerLegacyRoutes(app, tasks);
-  manageReaper(app, tasks, options.reapIntervalMs);
+  const events: EventRouteDeps = { store, clock, retention: options };
+  registerEventRoutes(app, events);
+  registerLegacyRoutes(app, { ...events, tasks });
+  manageLoops(app, { tasks, store, clock }, options);
   return app as unknown as OutpostApp;
 }
 
@@ -128,17 +142,33 @@ async function registerDocs(app: FastifyInstance): Promise<void> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 }
 
-function manageReaper(app: FastifyInstance, tasks: TaskService, intervalMs: number): void {
+type LoopOptions = Pick<AppOptions, 'reapIntervalMs' | 'retentionIntervalMs'> & RetentionSettings;
+
+/** The lease reaper and retention run while the app is up; close waits for a prune in progress. */
+function manageLoops(
+  app: FastifyInstance,
+  deps: { tasks: TaskService; store: Store; clock: Clock },
+  options: LoopOptions,
+): void {
   let reaper: LeaseReaper | undefined;
+  let retention: RetentionLoop | undefined;
   app.addHook('onReady', async () => {
-    const extended = await tasks.extendLeasesAfterStart();
+    const extended = await deps.tasks.extendLeasesAfterStart();
     if (extended > 0) app.log.info({ extended }, 'running leases extended after start');
-    reaper = startLeaseReaper(tasks, intervalMs, (err) =>
+    reaper = startLeaseReaper(deps.tasks, options.reapIntervalMs, (err) =>
       app.log.error({ err }, 'lease reaper failed'),
     );
+    retention = startRetention({
+      store: deps.store,
+      clock: deps.clock,
+      settings: options,
+      intervalMs: options.retentionIntervalMs,
+      onError: (err) => app.log.error({ err }, 'retention failed'),
+    });
   });
   app.addHook('onClose', async () => {
     reaper?.stop();
-    tasks.close();
+    await retention?.stop();
+    deps.tasks.close();
   });
 }

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp, type AppOptions, type OutpostApp } from '../../src/server/create-app.ts';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import type { Clock } from '../../src/lib/clock.ts';
+import { RETENTION_DEFAULTS } from './retention.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
@@ -25,13 +27,22 @@ export function testAppOptions(): AppOptions {
     reapIntervalMs: 1_000,
     maxBodyBytes: 5 * 1024 * 1024,
     logLevel: 'silent',
+    ...RETENTION_DEFAULTS,
   };
 }
 
-export async function buildTestApp(options: Partial<AppOptions> = {}): Promise<TestApp> {
+/** `clock` lets a test move time (retention, lease expiry) without waiting. */
+export async function buildTestApp(
+  options: Partial<AppOptions> = {},
+  clock?: Clock,
+): Promise<TestApp> {
   const dir = mkdtempSync(join(tmpdir(), 'outpost-app-'));
   const store = openSqliteStore(join(dir, 'outpost.db'));
-  const app = await createApp({ store, options: { ...testAppOptions(), ...options } });
+  const app = await createApp({
+    store,
+    ...(clock ? { clock } : {}),
+    options: { ...testAppOptions(), ...options },
+  });
   await app.ready();
   return {
     app,

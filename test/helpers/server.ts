@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp, type AppOptions, type OutpostApp } from '../../src/server/create-app.ts';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { RETENTION_DEFAULTS } from './retention.ts';
 
 export const TEST_TOKEN = 'test-token-0123456789';
 
@@ -32,6 +33,7 @@ const DEFAULT_OPTIONS: AppOptions = {
   reapIntervalMs: 200,
   maxBodyBytes: 5 * 1024 * 1024,
   logLevel: 'silent',
+  ...RETENTION_DEFAULTS,
 };
 
 /**

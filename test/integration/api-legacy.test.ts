@@ -24,6 +24,8 @@ interface LegacyStats {
     total: number;
     byStatus: { pending: number; running: number; completed: number; failed: number };
     unconsumedResults: number;
+    taskRetentionMs: number;
+    resultRetentionMs: number;
   };
 }
 type LegacyTaskObject = Record<string, unknown> & { id: string; type: string };
@@ -363,6 +365,7 @@ describe('legacy stats', () => {
     });
     let now = await stats();
     assert.equal(now.total, 3);
+    assert.deepEqual([now.taskRetentionMs, now.resultRetentionMs], [7 * 86_400_000, 86_400_000]);
     assert.deepEqual(now.byStatus, { pending: 1, running: 0, completed: 1, failed: 1 });
     assert.equal(now.unconsumedResults, 2);
 
@@ -560,23 +563,28 @@ describe('legacy worker routes', () => {
     assert.equal((await v1Task(done)).outcome?.exitCode, 0);
   });
 
-  it('POST /worker/event echoes the event and requires a type', async () => {
+  it('POST /worker/event records the event, requires a type and refuses server-owned types', async () => {
     const res = await post('/worker/event', {
-      type: 'task.started',
+      type: 'callback.sent',
       taskId: 'abc',
-      details: { pid: 1 },
+      details: { channel: 'c1', attempts: 1 },
     });
     assert.equal(res.statusCode, 200);
     const body = res.json<{ success: boolean; event: Record<string, unknown> }>();
     assert.equal(body.success, true);
-    assert.equal(body.event.type, 'task.started');
+    assert.equal(body.event.type, 'callback.sent');
     assert.equal(body.event.taskId, 'abc');
-    assert.deepEqual(body.event.details, { pid: 1 });
+    assert.deepEqual(body.event.details, { channel: 'c1', attempts: 1 });
     for (const payload of [{}, { type: '' }, { type: '  ' }, { type: 3 }]) {
       const bad = await post('/worker/event', payload);
       assert.equal(bad.statusCode, 400);
       assert.deepEqual(bad.json(), { error: 'type is required' });
     }
+    const forged = await post('/worker/event', { type: 'task.completed', taskId: 'abc' });
+    assert.equal(forged.statusCode, 400);
+    assert.deepEqual(forged.json(), {
+      error: 'type task.completed is recorded by the server itself',
+    });
   });
 
   it('answers malformed JSON on a worker route with the legacy error', async () => {

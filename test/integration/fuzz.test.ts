@@ -531,6 +531,25 @@ const ROUTES: RouteSpec[] = [
   { method: 'GET', path: '/v1/runners', legacy: false },
   { method: 'GET', path: '/v1/stats', legacy: false },
   {
+    method: 'GET',
+    path: '/v1/events',
+    legacy: false,
+    queryKeys: ['after', 'type', 'taskId', 'limit'],
+    queryValues: {
+      after: fc.oneof(fc.constantFrom('0', '1', '-1', '1e2', '99999999999999999999'), queryValue),
+      type: fc.oneof(fc.constantFrom('task.created', 'callback.sent', 'a b'), queryValue),
+      taskId: fc.oneof(knownTask, queryValue),
+      limit: fc.oneof(fc.constantFrom('1', '100', '1000', '1001', '0', '2.5'), queryValue),
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/maintenance',
+    legacy: false,
+    numRuns: 30,
+    body: shaped({ vacuum: val(fc.boolean()) }, []),
+  },
+  {
     method: 'POST',
     path: '/tasks',
     legacy: true,
@@ -545,6 +564,21 @@ const ROUTES: RouteSpec[] = [
   },
   { method: 'GET', path: '/tasks/:id', legacy: true, waits: 'legacy' },
   { method: 'GET', path: '/tasks/stats', legacy: true },
+  {
+    method: 'GET',
+    path: '/events',
+    legacy: true,
+    queryKeys: ['limit', 'taskId', 'type'],
+    queryValues: { taskId: fc.oneof(knownTask, queryValue) },
+  },
+  { method: 'GET', path: '/events/stats', legacy: true },
+  {
+    method: 'POST',
+    path: '/events/maintenance',
+    legacy: true,
+    numRuns: 30,
+    body: shaped({ vacuum: val(fc.oneof(fc.boolean(), fc.string())) }, []),
+  },
   {
     method: 'POST',
     path: '/files/read',

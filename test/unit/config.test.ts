@@ -11,6 +11,7 @@ import { isLoopbackHost, loadServerConfig } from '../../src/server/config.ts';
 import { DEFAULT_ENV_ALLOWLIST, deniedPathsOf, loadRunnerConfig } from '../../src/runner/config.ts';
 
 const TOKEN = 'a-token-of-24-characters';
+const DAY_MS = 86_400_000;
 let dir: string;
 
 before(() => {
@@ -52,6 +53,12 @@ describe('loadServerConfig', () => {
       reapIntervalMs: 1000,
       maxBodyBytes: 5 * 1024 * 1024,
       logLevel: 'info',
+      taskRetentionMs: 7 * DAY_MS,
+      resultRetentionMs: DAY_MS,
+      maxFinishedTasks: 100_000,
+      eventRetentionMs: 14 * DAY_MS,
+      maxEvents: 100_000,
+      retentionIntervalMs: 60_000,
     });
     assert.ok(Object.isFrozen(config));
   });
@@ -83,6 +90,39 @@ describe('loadServerConfig', () => {
       OUTPOST_TOKEN: `${TOKEN}-new`,
     });
     assert.deepEqual([both.port, both.token], [5000, `${TOKEN}-new`]);
+  });
+
+  it('reads retention from OUTPOST_* and the legacy aliases, the event one counted in days', () => {
+    const legacy = loadServerConfig({
+      WORKER_TASK_RETENTION_MS: '3600000',
+      WORKER_RESULT_RETENTION_MS: '600000',
+      WORKER_EVENT_RETENTION_DAYS: '3',
+      WORKER_MAX_EVENTS: '2000',
+    });
+    assert.deepEqual(
+      [legacy.taskRetentionMs, legacy.resultRetentionMs, legacy.eventRetentionMs, legacy.maxEvents],
+      [3_600_000, 600_000, 3 * DAY_MS, 2000],
+    );
+    const own = loadServerConfig({
+      WORKER_EVENT_RETENTION_DAYS: '3',
+      OUTPOST_EVENT_RETENTION_MS: '2d',
+      OUTPOST_MAX_FINISHED_TASKS: '500',
+      OUTPOST_RETENTION_INTERVAL_MS: '5s',
+    });
+    assert.deepEqual(
+      [own.eventRetentionMs, own.maxFinishedTasks, own.retentionIntervalMs],
+      [2 * DAY_MS, 500, 5000],
+    );
+  });
+
+  it('refuses bad retention values, naming the variable that held them', () => {
+    const problems = problemsOf(() =>
+      loadServerConfig({ WORKER_EVENT_RETENTION_DAYS: '1.5', OUTPOST_MAX_EVENTS: '0' }),
+    );
+    assert.deepEqual(problems, [
+      'WORKER_EVENT_RETENTION_DAYS: must be an integer between 1 and 3650, got "1.5" (days)',
+      'OUTPOST_MAX_EVENTS: must be an integer between 1 and 1000000000, got "0"',
+    ]);
   });
 
   it('lets flags beat env, and env beat the config file', () => {
@@ -278,11 +318,11 @@ describe('loadRunnerConfig', () => {
 
 describe('config field parsers', () => {
   it('reads durations as ms or with a unit, and refuses anything else', () => {
-    const ms = msField(0, 10_000_000);
-    const values = ['250', '250ms', '30s', '5m', '1h', 42].map((raw) => ms(raw));
+    const ms = msField(0, 1_000_000_000);
+    const values = ['250', '250ms', '30s', '5m', '1h', '2d', 42].map((raw) => ms(raw));
     assert.deepEqual(
       values.map((p) => p.ok && p.value),
-      [250, 250, 30_000, 300_000, 3_600_000, 42],
+      [250, 250, 30_000, 300_000, 3_600_000, 2 * 86_400_000, 42],
     );
     for (const raw of ['1.5s', '-5', '10 minutes', '', 1.5, null]) assert.equal(ms(raw).ok, false);
   });

@@ -1,10 +1,17 @@
-// The legacy OpenClaw worker API, beside /v1: one small module over the same task service.
+// The legacy OpenClaw worker API, beside /v1: one small module over the same task service and log.
 import type { FastifyInstance } from 'fastify';
 import type { TaskService } from '../queue/task-service.ts';
+import type { EventRouteDeps } from '../routes/events.ts';
 import { registerLegacyClientRoutes } from './legacy-client-routes.ts';
 import { registerLegacyWorkerRoutes } from './legacy-worker-routes.ts';
+import { registerLegacyEventRoutes } from './legacy-events.ts';
 
-export function registerLegacyRoutes(app: FastifyInstance, tasks: TaskService): void {
-  registerLegacyClientRoutes(app, tasks);
-  registerLegacyWorkerRoutes(app, tasks);
+export interface LegacyDeps extends EventRouteDeps {
+  tasks: TaskService;
+}
+
+export function registerLegacyRoutes(app: FastifyInstance, deps: LegacyDeps): void {
+  registerLegacyClientRoutes(app, deps.tasks, deps.retention);
+  registerLegacyWorkerRoutes(app, deps);
+  registerLegacyEventRoutes(app, deps);
 }

@@ -5,6 +5,7 @@ import { AppError } from '../../protocol/errors.ts';
 import { isTerminal, STATES, type CreateTaskBody } from '../../protocol/tasks.ts';
 import { clampNumber } from '../../lib/clock.ts';
 import type { TaskService } from '../queue/task-service.ts';
+import type { RetentionSettings } from '../queue/retention.ts';
 import { connectionSignal } from '../routes/connection-signal.ts';
 import { isRecord, legacyResult, legacyStatus } from './legacy-shapes.ts';
 
@@ -16,7 +17,11 @@ function bodyOf(request: FastifyRequest): Record<string, unknown> {
 
 const nonBlank = (v: unknown): v is string => typeof v === 'string' && v.trim() !== '';
 
-export function registerLegacyClientRoutes(app: FastifyInstance, tasks: TaskService): void {
+export function registerLegacyClientRoutes(
+  app: FastifyInstance,
+  tasks: TaskService,
+  retention: Pick<RetentionSettings, 'taskRetentionMs' | 'resultRetentionMs'>,
+): void {
   const create = async (body: CreateTaskBody, message: string) => {
     const { task } = await tasks.createTask(body, { origin: 'legacy' });
     return { taskId: task.id, message };
@@ -72,7 +77,9 @@ export function registerLegacyClientRoutes(app: FastifyInstance, tasks: TaskServ
     return create({ kind: 'file.edit', spec }, 'File edit task created');
   });
 
-  app.get('/tasks/stats', { config, schema: { hide: true } }, async () => legacyStats(tasks));
+  app.get('/tasks/stats', { config, schema: { hide: true } }, async () => ({
+    queue: { ...(await legacyQueueStats(tasks)), ...pickRetention(retention) },
+  }));
 
   app.get<{ Params: { id: string }; Querystring: { wait?: string } }>(
     '/tasks/:id',
@@ -94,17 +101,20 @@ export function registerLegacyClientRoutes(app: FastifyInstance, tasks: TaskServ
   );
 }
 
-async function legacyStats(tasks: TaskService) {
+async function legacyQueueStats(tasks: TaskService) {
   const counts = await tasks.countTasks();
   const byStatus = { pending: 0, running: 0, completed: 0, failed: 0 };
   for (const state of STATES) byStatus[legacyStatus(state)] += counts[state];
   const total = STATES.reduce((sum, s) => sum + counts[s], 0);
+  return { total, byStatus, unconsumedResults: await tasks.countUnreadResults(), byState: counts };
+}
+
+/** The old stats showed how long tasks and results are kept; the fields keep their old names. */
+function pickRetention(
+  retention: Pick<RetentionSettings, 'taskRetentionMs' | 'resultRetentionMs'>,
+) {
   return {
-    queue: {
-      total,
-      byStatus,
-      unconsumedResults: await tasks.countUnreadResults(),
-      byState: counts,
-    },
+    taskRetentionMs: retention.taskRetentionMs,
+    resultRetentionMs: retention.resultRetentionMs,
   };
 }

@@ -1,6 +1,6 @@
 // Maps Outpost tasks onto the legacy OpenClaw worker shapes: statuses, the result object a client
 // fetches, and the task object an old runner polls. Field names are the old API's, on purpose.
-import type { Outcome, Task, TaskState } from '../../protocol/tasks.ts';
+import type { Kind, Outcome, Task, TaskState } from '../../protocol/tasks.ts';
 import type { StoredTask } from '../../store/types.ts';
 
 export type LegacyStatus = 'pending' | 'running' | 'completed' | 'failed';
@@ -19,6 +19,11 @@ const LEGACY_TYPES = {
   'file.edit': 'file-edit',
   'file.list': 'file-list',
 } as const;
+
+/** The old API's `type` of a task of this kind (`command`, `file-read`, ...). */
+export function legacyType(kind: Kind): string {
+  return LEGACY_TYPES[kind];
+}
 
 /** What `GET /tasks/:id` returns once the task has ended. */
 export function legacyResult(task: StoredTask) {
@@ -56,7 +61,7 @@ export function legacyTaskObject(task: Task): Record<string, unknown> {
   const spec = task.spec;
   const base = {
     id: task.id,
-    type: LEGACY_TYPES[task.kind],
+    type: legacyType(task.kind),
     status: 'running',
     createdAt: task.createdAt,
     startedAt: task.startedAt ?? null,

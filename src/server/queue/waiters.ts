@@ -3,39 +3,65 @@
 // look and the wait is not missed (that gap is real once the store does I/O, as PostgreSQL does).
 
 export interface Subscription {
-  /** Resolves true when notified (possibly already), false when `ms` passes or `signal` aborts. */
+  /**
+   * Resolves true when notified (possibly already); false when `ms` passes, `signal` aborts or the
+   * hub is closed, so a closed hub ends a claim poll empty and a task wait with the task as it is.
+   */
   wait(ms: number, signal?: AbortSignal): Promise<boolean>;
   dispose(): void;
 }
 
+interface Waiter {
+  notify(): void;
+  end(): void;
+}
+
 export class WaiterHub {
-  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly waiters = new Map<string, Set<Waiter>>();
+  private closed = false;
 
   /** Starts listening for `key`; call `wait` after checking the store, and always `dispose`. */
   subscribe(key: string): Subscription {
-    let notified = false;
-    let wake: (() => void) | undefined;
-    const onNotify = (): void => {
-      notified = true;
-      wake?.();
+    let state: 'waiting' | 'notified' | 'ended' = this.closed ? 'ended' : 'waiting';
+    let wake: ((notified: boolean) => void) | undefined;
+    const waiter: Waiter = {
+      notify: () => {
+        if (state !== 'waiting') return;
+        state = 'notified';
+        wake?.(true);
+      },
+      end: () => {
+        if (state !== 'waiting') return;
+        state = 'ended';
+        wake?.(false);
+      },
     };
-    this.add(key, onNotify);
+    this.add(key, waiter);
     return {
       wait: (ms, signal) =>
         waitFor(
-          () => notified,
+          () => state,
           (fn) => (wake = fn),
           ms,
           signal,
         ),
-      dispose: () => this.remove(key, onNotify),
+      dispose: () => this.remove(key, waiter),
     };
   }
 
   notify(key: string): void {
     const set = this.waiters.get(key);
     if (!set) return;
-    for (const fn of [...set]) fn();
+    for (const waiter of [...set]) waiter.notify();
+  }
+
+  /**
+   * Ends every wait, now and from now on (server shutdown): open long polls answer at once instead
+   * of holding the close for up to 60 s, and a poll arriving later does not start a new wait.
+   */
+  closeAll(): void {
+    this.closed = true;
+    for (const set of [...this.waiters.values()]) for (const waiter of [...set]) waiter.end();
   }
 
   /** How many long polls are open, for metrics and tests. */
@@ -46,28 +72,29 @@ export class WaiterHub {
     return n;
   }
 
-  private add(key: string, fn: () => void): void {
+  private add(key: string, waiter: Waiter): void {
     let set = this.waiters.get(key);
     if (!set) this.waiters.set(key, (set = new Set()));
-    set.add(fn);
+    set.add(waiter);
   }
 
-  private remove(key: string, fn: () => void): void {
+  private remove(key: string, waiter: Waiter): void {
     const set = this.waiters.get(key);
     if (!set) return;
-    set.delete(fn);
+    set.delete(waiter);
     if (set.size === 0) this.waiters.delete(key);
   }
 }
 
 function waitFor(
-  isNotified: () => boolean,
-  setWake: (fn: () => void) => void,
+  stateOf: () => 'waiting' | 'notified' | 'ended',
+  setWake: (fn: (notified: boolean) => void) => void,
   ms: number,
   signal?: AbortSignal,
 ): Promise<boolean> {
-  if (isNotified()) return Promise.resolve(true);
-  if (ms <= 0 || signal?.aborted) return Promise.resolve(false);
+  const state = stateOf();
+  if (state === 'notified') return Promise.resolve(true);
+  if (state === 'ended' || ms <= 0 || signal?.aborted) return Promise.resolve(false);
   return new Promise((resolve) => {
     const finish = (value: boolean): void => {
       clearTimeout(timer);
@@ -78,7 +105,7 @@ function waitFor(
     const onAbort = (): void => finish(false);
     const timer = setTimeout(() => finish(false), ms);
     signal?.addEventListener('abort', onAbort, { once: true });
-    setWake(() => finish(true));
+    setWake(finish);
   });
 }
 

@@ -1,4 +1,5 @@
 // Admin routes: tokens (the secret is shown once, only its hash is kept), runners and stats.
+// Maintenance (retention on demand) lives with the event routes in events.ts.
 import { Type } from 'typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -16,6 +17,11 @@ const Stats = Type.Object({
   tasks: Type.Object(Object.fromEntries(STATES.map((s) => [s, Type.Integer()]))),
   runners: Type.Object({ total: Type.Integer(), online: Type.Integer() }),
   longPolls: Type.Integer(),
+  events: Type.Object({
+    total: Type.Integer(),
+    oldestAt: Type.Optional(Type.Integer()),
+    newestAt: Type.Optional(Type.Integer()),
+  }),
 });
 
 export interface AdminDeps {
@@ -101,10 +107,12 @@ export function registerAdminRoutes(fastify: FastifyInstance, deps: AdminDeps): 
     { config, schema: { tags: ['admin'], response: { 200: Stats, ...errors } } },
     async () => {
       const runners = await store.listRunners(clock.now(), onlineWithinMs());
+      const { total, oldestAt, newestAt } = await store.eventStats();
       return {
         tasks: await store.countTasks(),
         runners: { total: runners.length, online: runners.filter((r) => r.online).length },
         longPolls: tasks.hub.count(),
+        events: { total, oldestAt, newestAt },
       };
     },
   );
