@@ -6,6 +6,7 @@ import { registerUp } from './commands/up.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerRunner } from './commands/runner.ts';
 import { registerRun } from './commands/run.ts';
+import { registerLogs } from './commands/logs.ts';
 import { registerSubmit } from './commands/submit.ts';
 import { registerTaskCommands } from './commands/tasks.ts';
 import { registerToken } from './commands/token.ts';
@@ -21,6 +22,7 @@ export function createProgram(): Command {
   registerServe(program);
   registerRunner(program);
   registerRun(program);
+  registerLogs(program);
   registerSubmit(program);
   registerTaskCommands(program);
   registerToken(program);

@@ -25,6 +25,7 @@ import { backoffMs } from '../lib/backoff.ts';
 import { delay } from './delay.ts';
 import { requestJson, type FetchLike, type HttpOptions, type HttpRequest } from './http.ts';
 import { Health, RevokedToken, RunnerList, Stats, TokenList } from './replies.ts';
+import { LogPage } from '../protocol/output.ts';
 
 /** How to reach a server. */
 export interface ClientOptions {
@@ -49,6 +50,15 @@ export interface CreateTaskOptions {
 export interface GetTaskOptions {
   /** Hold the request up to this long (≤ 60 s) until the task is terminal. */
   waitMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface ReadLogsOptions {
+  /** Server seq already read; 0 (the default) reads from the start. */
+  after?: number;
+  /** Hold the request up to this long (≤ 60 s) for new chunks or the task's end. */
+  waitMs?: number;
+  limit?: number;
   signal?: AbortSignal;
 }
 
@@ -124,6 +134,21 @@ export class OutpostClient {
       method: 'GET',
       path: `/v1/tasks/${encodeURIComponent(id)}`,
       query: { wait: opts.waitMs },
+      signal: opts.signal,
+      timeoutMs: this.longPollTimeout(opts.waitMs),
+    });
+  }
+
+  /**
+   * Reads output chunks after server seq `after` (`GET /v1/tasks/:id/logs`); with `waitMs`, holds
+   * until there are more or the task ends. Pass the reply's `lastSeq` back as `after` to follow.
+   * @example const page = await client.readLogs(id, { after: 0, waitMs: 30_000 });
+   */
+  readLogs(id: string, opts: ReadLogsOptions = {}): Promise<LogPage> {
+    return this.send(LogPage, {
+      method: 'GET',
+      path: `/v1/tasks/${encodeURIComponent(id)}/logs`,
+      query: { after: opts.after, wait: opts.waitMs, limit: opts.limit },
       signal: opts.signal,
       timeoutMs: this.longPollTimeout(opts.waitMs),
     });

@@ -2,3 +2,4 @@
 export * from './client.ts';
 export * from './replies.ts';
 export { delay } from './delay.ts';
+export { followLogs, type FollowLogsOptions } from './follow-logs.ts';

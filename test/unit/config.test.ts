@@ -52,6 +52,7 @@ describe('loadServerConfig', () => {
       legacyLeaseMarginMs: 30_000,
       reapIntervalMs: 1000,
       maxBodyBytes: 5 * 1024 * 1024,
+      outputCapBytes: 16 * 1024 * 1024,
       logLevel: 'info',
       taskRetentionMs: 7 * DAY_MS,
       resultRetentionMs: DAY_MS,

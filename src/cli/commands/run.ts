@@ -1,10 +1,12 @@
-// `outpost run -- <command...>`: submit a shell task, wait, print its stdout and stderr to the
-// right streams and exit with the remote exit code. Ctrl-C cancels the remote task.
+// `outpost run -- <command...>`: submit a shell task, print its output live to the right local
+// streams and exit with the remote exit code. Ctrl-C cancels the remote task; a second detaches.
 import type { Command } from 'commander';
 import type { Task } from '../../protocol/tasks.ts';
 import { loadConnection, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
 import { parseDurationOption } from '../options.ts';
 import { exitCodeOf, printJson } from '../output.ts';
+import { writeChunk } from '../live-output.ts';
+import type { OutpostClient } from '../../sdk/index.ts';
 
 interface RunFlags extends ConnectionFlags {
   runner?: string;
@@ -29,7 +31,7 @@ export function registerRun(program: Command): void {
         parseDurationOption('--timeout'),
       )
       .option('--cwd <dir>', 'working directory on the runner (inside its roots)')
-      .option('--json', 'print the finished task as JSON instead of its output'),
+      .option('--json', 'print each output chunk as a JSON line, then the finished task as JSON'),
   )
     .usage('[options] -- <command...>')
     .addHelpText(
@@ -37,7 +39,7 @@ export function registerRun(program: Command): void {
       "\nExamples:\n  outpost run -- make test\n  outpost run --runner gpu -- sh -c 'nvidia-smi; echo done'",
     )
     .action(async (command: string[], flags: RunFlags) => {
-      const { OutpostClient } = await import('../../sdk/client.ts');
+      const { OutpostClient } = await import('../../sdk/index.ts');
       const client = new OutpostClient(loadConnection(flags));
       const spec = {
         command: command.length === 1 ? command[0]! : command,
@@ -49,38 +51,55 @@ export function registerRun(program: Command): void {
         ...(flags.timeout !== undefined ? { timeoutMs: flags.timeout } : {}),
         ...(flags.runner ? { target: { runner: flags.runner } } : {}),
       };
-      const created = await client.createTask(body, { waitMs: 60_000 });
-      const task = await waitWithCancel(client, created);
-      process.exitCode = flags.json ? (printJson(task), exitCodeOf(task)) : printOutcome(task);
+      const created = await client.createTask(body);
+      process.exitCode = await follow(client, created, flags.json === true);
     });
 }
 
-interface WaitClient {
-  waitForTask(id: string, opts?: { signal?: AbortSignal }): Promise<Task>;
-  cancelTask(id: string): Promise<Task>;
-}
+type FollowClient = Pick<OutpostClient, 'readLogs' | 'waitForTask' | 'cancelTask'>;
 
-/** Waits for the task; the first Ctrl-C cancels it remotely and waits for the confirmation. */
-async function waitWithCancel(client: WaitClient, task: Task): Promise<Task> {
-  if (task.outcome) return task;
+/**
+ * Prints the task's output live until it ends, then returns the exit code. The first Ctrl-C
+ * cancels the remote task and keeps following until the runner confirms; the second detaches.
+ */
+async function follow(client: FollowClient, task: Task, json: boolean): Promise<number> {
+  const { followLogs } = await import('../../sdk/index.ts');
+  const detach = new AbortController();
+  let interrupts = 0;
   const onInterrupt = (): void => {
-    process.stderr.write(`outpost: cancelling task ${task.id}…\n`);
+    interrupts += 1;
+    if (interrupts > 1) return detach.abort();
+    process.stderr.write(`outpost: cancelling task ${task.id}… (Ctrl-C again to detach)\n`);
     client
       .cancelTask(task.id)
       .catch((err: unknown) => process.stderr.write(`outpost: cancel failed: ${String(err)}\n`));
   };
-  process.once('SIGINT', onInterrupt);
+  process.on('SIGINT', onInterrupt);
   try {
-    return await client.waitForTask(task.id);
+    let printed = 0;
+    for await (const chunk of followLogs(client, task.id, { signal: detach.signal })) {
+      writeChunk(chunk, json);
+      printed += 1;
+    }
+    if (detach.signal.aborted) {
+      process.stderr.write(
+        `outpost: detached; task ${task.id} goes on. Follow it with: outpost logs ${task.id} -f\n`,
+      );
+      return 130;
+    }
+    const done = await client.waitForTask(task.id, { signal: detach.signal });
+    if (json) return (printJson(done), exitCodeOf(done));
+    // A runner that does not stream (an old one) leaves the output in the result only.
+    return printOutcome(done, printed === 0);
   } finally {
     process.off('SIGINT', onInterrupt);
   }
 }
 
-function printOutcome(task: Task): number {
+function printOutcome(task: Task, withStreams: boolean): number {
   const outcome = task.outcome;
-  if (outcome?.stdout) process.stdout.write(outcome.stdout);
-  if (outcome?.stderr) process.stderr.write(outcome.stderr);
+  if (withStreams && outcome?.stdout) process.stdout.write(outcome.stdout);
+  if (withStreams && outcome?.stderr) process.stderr.write(outcome.stderr);
   const code = exitCodeOf(task);
   if (outcome && outcome.status !== 'succeeded' && outcome.error?.kind !== 'exit') {
     process.stderr.write(
