@@ -208,36 +208,81 @@ function emptyResult(extra: Partial<ProcessResult>): ProcessResult {
   };
 }
 
-/** Keeps the first `maxBytes` of a stream and counts the rest, so memory stays flat. */
+/**
+ * Keeps the first and the last half of `maxBytes` of a stream and counts what lies between, so
+ * memory stays flat; the result shows one marker where output was left out (the server's live
+ * output keeps head and tail the same way, so both tell the same story).
+ */
 class CappedOutput {
-  private readonly chunks: Buffer[] = [];
-  private kept = 0;
+  private readonly head: Buffer[] = [];
+  private headBytes = 0;
+  private readonly tail: Buffer[] = [];
+  private tailBytes = 0;
   private total = 0;
+  private readonly headMax: number;
+  private readonly tailMax: number;
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(maxBytes: number) {
+    this.headMax = Math.ceil(maxBytes / 2);
+    this.tailMax = maxBytes - this.headMax;
+  }
 
   push(chunk: Buffer): void {
     this.total += chunk.length;
-    const room = this.maxBytes - this.kept;
-    if (room <= 0) return;
-    // Copy a partial chunk so the kept slice does not pin the whole 64 KiB read buffer.
-    const part = chunk.length <= room ? chunk : Buffer.from(chunk.subarray(0, room));
-    this.chunks.push(part);
-    this.kept += part.length;
+    const room = this.headMax - this.headBytes;
+    if (room > 0) {
+      // Copy a partial chunk so the kept slice does not pin the whole 64 KiB read buffer.
+      const part = chunk.length <= room ? chunk : Buffer.from(chunk.subarray(0, room));
+      this.head.push(part);
+      this.headBytes += part.length;
+      if (part.length === chunk.length) return;
+      chunk = chunk.subarray(part.length);
+    }
+    this.pushTail(chunk);
+  }
+
+  private pushTail(chunk: Buffer): void {
+    if (this.tailMax <= 0) return;
+    const part = chunk.length <= this.tailMax ? chunk : chunk.subarray(chunk.length - this.tailMax);
+    this.tail.push(Buffer.from(part));
+    this.tailBytes += part.length;
+    while (this.tailBytes > this.tailMax) {
+      const oldest = this.tail[0]!;
+      const excess = this.tailBytes - this.tailMax;
+      if (oldest.length <= excess) {
+        this.tail.shift();
+        this.tailBytes -= oldest.length;
+      } else {
+        this.tail[0] = oldest.subarray(excess);
+        this.tailBytes -= excess;
+      }
+    }
   }
 
   finish(): { text: string; bytes: number; truncated: boolean } {
-    const truncated = this.total > this.kept;
-    return { text: this.text(truncated), bytes: this.total, truncated };
+    const kept = this.headBytes + this.tailBytes;
+    const truncated = this.total > kept;
+    const head = Buffer.concat(this.head, this.headBytes);
+    const tail = Buffer.concat(this.tail, this.tailBytes);
+    if (!truncated)
+      return { text: Buffer.concat([head, tail]).toString('utf8'), bytes: this.total, truncated };
+    const shownHead = dropPartialChar(head);
+    const shownTail = dropLeadingContinuation(tail);
+    const omitted = this.total - shownHead.length - shownTail.length;
+    const marker = `\n[outpost: ${omitted} bytes of output left out here; the head and the tail are kept]\n`;
+    return {
+      text: shownHead.toString('utf8') + marker + shownTail.toString('utf8'),
+      bytes: this.total,
+      truncated,
+    };
   }
+}
 
-  private text(truncated: boolean): string {
-    const kept = Buffer.concat(this.chunks, this.kept);
-    if (!truncated) return kept.toString('utf8');
-    const shown = dropPartialChar(kept);
-    const marker = `\n[outpost: output truncated — ${shown.length} of ${this.total} bytes shown]\n`;
-    return shown.toString('utf8') + marker;
-  }
+/** Cuts the continuation bytes of a character whose start fell before the tail began. */
+function dropLeadingContinuation(buf: Buffer): Buffer {
+  let start = 0;
+  while (start < buf.length && start < 3 && ((buf[start] ?? 0) & 0xc0) === 0x80) start++;
+  return buf.subarray(start);
 }
 
 /** Cuts a UTF-8 sequence split by the cap, so the kept text does not end in U+FFFD. */

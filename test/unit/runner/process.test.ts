@@ -121,17 +121,18 @@ describe('runProcess', () => {
       const baseline = process.memoryUsage().rss;
       let peak = baseline;
       const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
-      const result = await runProcess(options(['head', '-c', String(total), '/dev/zero']));
+      const script = `head -c ${total / 2} /dev/zero; printf END; head -c ${total / 2 - 3} /dev/zero`;
+      const result = await runProcess(options(['/bin/sh', '-c', `printf START; ${script}`]));
       clearInterval(sampler);
       assert.equal(result.exitCode, 0);
-      assert.equal(result.stdoutBytes, total);
+      assert.equal(result.stdoutBytes, total + 5);
       assert.equal(result.truncated, true);
-      assert.ok(
-        result.stdout.endsWith(
-          `\n[outpost: output truncated — ${1 << 20} of ${total} bytes shown]\n`,
-        ),
-      );
-      assert.ok(result.stdout.length < (1 << 20) + 200);
+      const omitted = total + 5 - (1 << 20);
+      const marker = `\n[outpost: ${omitted} bytes of output left out here; the head and the tail are kept]\n`;
+      assert.ok(result.stdout.startsWith('START\0'), 'the head is kept');
+      assert.ok(result.stdout.includes(marker));
+      assert.equal(result.stdout.length, (1 << 20) + marker.length);
+      assert.ok(!result.stdout.includes('END'), 'the middle is left out');
       const grewMb = (peak - baseline) / 1e6;
       assert.ok(
         grewMb < 100,
@@ -149,11 +150,15 @@ describe('runProcess', () => {
     assert.equal(result.truncated, false);
   });
 
-  it('cuts a truncated multi-byte character instead of leaving half of it', async () => {
+  it('keeps the head and the tail, cutting characters split at either edge', async () => {
     const result = await runProcess(
-      options(['/bin/sh', '-c', 'printf aéé'], { maxOutputBytes: 4 }),
+      options(['/bin/sh', '-c', 'printf aéxxxxéb'], { maxOutputBytes: 5 }),
     );
-    assert.ok(result.stdout.startsWith('aé\n[outpost: output truncated — 3 of 5 bytes shown]'));
+    // 10 bytes. Head: "aé" (3 bytes); tail: the last 2 bytes, "\xa9b", lose the half of é.
+    assert.equal(
+      result.stdout,
+      'aé\n[outpost: 6 bytes of output left out here; the head and the tail are kept]\nb',
+    );
   });
 
   it('stops what a finished command left running in its group', { timeout: 20_000 }, async () => {
