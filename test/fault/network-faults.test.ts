@@ -128,3 +128,47 @@ describe('network faults between runner and server', { timeout: 120_000 }, () =>
     assert.ok(idleRequests <= MAX_IDLE_REQUESTS, `${idleRequests} requests while idle`);
   });
 });
+
+describe('a claim reply cut by the network', { timeout: 60_000 }, () => {
+  it('does not cost the task its only attempt: it runs once and succeeds', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'outpost-fault-cut-'));
+    const marker = join(dir, 'marker');
+    const defer = deferCleanups(t);
+    defer(() => rm(dir, { recursive: true, force: true }));
+    const env = { OUTPOST_LEASE_MS: '2000', OUTPOST_HEARTBEAT_MS: '500' };
+    const server = await startServe({ dataDir: join(dir, 'server'), env });
+    defer(() => server.stop('SIGKILL'));
+    const proxy = await startTcpProxy(server.port, seededRandom(1));
+    defer(() => proxy.close());
+    // The runner's first claim long-polls; the server leases it the task and replies, and the
+    // reply is lost on the way. maxAttempts is left at its default (1).
+    proxy.cutNextReply('/v1/runner/claim');
+    const runner = await startRunnerProcess({ url: proxy.url, name: 'cut-off', dir });
+    defer(() => runner.stop('SIGKILL'));
+    await sleep(300);
+    const body = {
+      kind: 'shell',
+      spec: { command: 'echo once >> "$MARKER"', env: { MARKER: marker } },
+    };
+    const created = await api<TaskView>(server.url, 'POST', '/v1/tasks', body);
+    assert.equal(created.status, 201);
+    const done = await waitFor(
+      'the task to end',
+      async () => {
+        const seen = (await api<TaskView>(server.url, 'GET', `/v1/tasks/${created.body.id}`)).body;
+        return TERMINAL.has(seen.state) ? seen : undefined;
+      },
+      30_000,
+      100,
+    );
+    report(t, 'cut-claim-reply', {
+      resets: proxy.stats.resets,
+      state: done.state,
+      attempt: done.attempt,
+      runs: countLines(marker).get('once') ?? 0,
+    });
+    assert.equal(proxy.stats.resets, 1, 'the claim reply was cut');
+    assert.equal(done.state, 'succeeded', `ended ${done.state}: ${done.outcome?.error?.message}`);
+    assert.equal(countLines(marker).get('once'), 1);
+  });
+});

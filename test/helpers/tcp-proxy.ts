@@ -30,6 +30,8 @@ export interface TcpProxy {
   readonly stats: ProxyStats;
   /** Turns faults on (or changes them). */
   setFaults(faults: Faults): void;
+  /** Resets the connection carrying the reply to the next request for `path` (e.g. a claim). */
+  cutNextReply(path: string): void;
   /** Faults off; black-holed connections are reset now, the rest flow. */
   heal(): void;
   close(): Promise<void>;
@@ -53,6 +55,8 @@ interface Pair {
   client: Socket;
   upstream: Socket;
   dropped: boolean;
+  /** The reply now expected on this connection is to be cut. */
+  cutReply: boolean;
 }
 
 /**
@@ -63,6 +67,7 @@ export async function startTcpProxy(targetPort: number, random: () => number): P
   const stats: ProxyStats = { connections: 0, requests: 0, resets: 0, drops: 0, delays: 0 };
   const pairs = new Set<Pair>();
   let faults: Faults | undefined;
+  let cutReplyTo: string | undefined;
 
   const cut = (pair: Pair): void => {
     pair.client.resetAndDestroy();
@@ -78,6 +83,15 @@ export async function startTcpProxy(targetPort: number, random: () => number): P
     let queue = Promise.resolve();
     from.on('data', (chunk: Buffer) => {
       if (fromClient && REQUEST_START.test(chunk.toString('latin1', 0, 8))) stats.requests += 1;
+      if (
+        fromClient &&
+        cutReplyTo &&
+        chunk.toString('latin1', 0, 200).includes(` ${cutReplyTo} `)
+      ) {
+        cutReplyTo = undefined;
+        pair.cutReply = true;
+      }
+      if (!fromClient && pair.cutReply) return reset(pair);
       if (pair.dropped) return;
       const roll = random();
       const f = faults;
@@ -103,7 +117,7 @@ export async function startTcpProxy(targetPort: number, random: () => number): P
   const server: Server = createServer((client) => {
     stats.connections += 1;
     const upstream = connect(targetPort, '127.0.0.1');
-    const pair: Pair = { client, upstream, dropped: false };
+    const pair: Pair = { client, upstream, dropped: false, cutReply: false };
     pairs.add(pair);
     const close = (): void => {
       pairs.delete(pair);
@@ -123,6 +137,7 @@ export async function startTcpProxy(targetPort: number, random: () => number): P
     url: `http://127.0.0.1:${port}`,
     stats,
     setFaults: (next) => (faults = next),
+    cutNextReply: (path) => (cutReplyTo = path),
     heal: () => {
       faults = undefined;
       for (const pair of pairs) if (pair.dropped) cut(pair);
