@@ -2,12 +2,38 @@
 // loopback with SQLite in a temp dir, a tiny HTTP client that never throws on a status, polling,
 // and reading the marker files tasks append their ids to.
 import { readFileSync } from 'node:fs';
-import type { TestContext } from 'node:test';
+import { after, type TestContext } from 'node:test';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cleanEnv, startDaemon, type Daemon } from './processes.ts';
 
 export const FAULT_TOKEN = 'fault-token-0123456789abcdef';
+
+/**
+ * Every daemon a fault test started. A test that timed out may skip its cleanup, or restart a
+ * server after the cleanup ran; a live child's pipes would then keep the test process (and the
+ * whole suite) waiting forever. So when the file's tests are done, whatever is left is killed.
+ */
+const daemons = new Set<Daemon>();
+let finished = false;
+const killLeftovers = (): void => {
+  for (const daemon of daemons) daemon.child.kill('SIGKILL');
+};
+after(() => {
+  finished = true;
+  killLeftovers();
+});
+process.on('exit', killLeftovers);
+
+function track<D extends Daemon>(daemon: D): D {
+  if (finished) {
+    daemon.child.kill('SIGKILL');
+    throw new Error("started a daemon after the file's tests ended");
+  }
+  daemons.add(daemon);
+  daemon.child.once('exit', () => daemons.delete(daemon));
+  return daemon;
+}
 
 export interface ServeOptions {
   /** Holds the database (`outpost.db`) unless `OUTPOST_DB` is set in `env`. */
@@ -37,7 +63,7 @@ export async function startServe(opts: ServeOptions): Promise<ServerProcess> {
   const as = opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.gid ?? opts.uid };
   const daemon = await startDaemon(args, env, /listening on (http:\/\/\S+)/, 60_000, as);
   const url = daemon.match[1]!;
-  return { ...daemon, url, port: Number(new URL(url).port) };
+  return track({ ...daemon, url, port: Number(new URL(url).port) });
 }
 
 export interface RunnerOptions {
@@ -61,7 +87,7 @@ export async function startRunnerProcess(opts: RunnerOptions): Promise<Daemon> {
     OUTPOST_RETRY_MAX_MS: '1000',
     ...opts.env,
   });
-  return startDaemon(['runner'], env, /polling/, 60_000);
+  return track(await startDaemon(['runner'], env, /polling/, 60_000));
 }
 
 export interface Reply<T = unknown> {

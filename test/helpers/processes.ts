@@ -56,10 +56,11 @@ export async function startDaemon(
   });
   let output = '';
   const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`not ready after ${timeoutMs} ms:\n${output}`)),
-      timeoutMs,
-    );
+    // A daemon that never got ready is killed, so it cannot keep the test process alive.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`not ready after ${timeoutMs} ms:\n${output}`));
+    }, timeoutMs);
     const onData = (d: Buffer): void => {
       output += d.toString();
       const m = output.match(ready);
