@@ -38,23 +38,29 @@ export interface Daemon {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts a long-running `outpost` command and resolves once its output matches `ready`. */
+/**
+ * Starts a long-running `outpost` command and resolves once its output matches `ready`.
+ * `as` runs it as another user (fault tests drop root so file permissions apply).
+ */
 export async function startDaemon(
   args: string[],
   env: NodeJS.ProcessEnv,
   ready: RegExp,
   timeoutMs = 30_000,
+  as: { uid?: number; gid?: number } = {},
 ): Promise<Daemon & { match: RegExpMatchArray }> {
   const child = spawn(process.execPath, [OUTPOST_BIN, ...args], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...as,
   });
   let output = '';
   const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`not ready after ${timeoutMs} ms:\n${output}`)),
-      timeoutMs,
-    );
+    // A daemon that never got ready is killed, so it cannot keep the test process alive.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`not ready after ${timeoutMs} ms:\n${output}`));
+    }, timeoutMs);
     const onData = (d: Buffer): void => {
       output += d.toString();
       const m = output.match(ready);
