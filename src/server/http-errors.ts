@@ -12,7 +12,11 @@ export function toAppError(err: unknown): AppError {
   const fe = err as Partial<FastifyError> & { validation?: unknown };
   if (Array.isArray(fe.validation)) return validationError(fe.validation, fe.validationContext);
   if (isJsonParseError(fe)) return new AppError('bad_request', 'Invalid JSON body');
-  const status = fe.statusCode ?? 500;
+  // Only framework errors (with a status) are the client's to read; anything else is a bug whose
+  // message may hold internals, so the client gets a generic one and the log gets the rest.
+  if (fe.statusCode === undefined || fe.statusCode >= 500)
+    return new AppError('internal', 'Internal server error');
+  const status = fe.statusCode;
   const code = BAD_REQUEST_STATUSES.has(status) ? 'bad_request' : codeForStatus(status);
   if (code) return new AppError(code, fe.message ?? code);
   return new AppError('internal', 'Internal server error');

@@ -5,6 +5,7 @@ import type { Claim, LeaseRef } from '../../protocol/runner.ts';
 import type { RunnerInfo, TokenInfo } from '../../protocol/auth.ts';
 import type * as S from '../types.ts';
 import { migrateSqlite } from './migrations.ts';
+import { BUSY_TIMEOUT_MS, translateSqliteError, withSqliteRetry } from './sqlite-errors.ts';
 import { TaskQueries } from './task-queries.ts';
 import { LeaseQueries } from './lease-queries.ts';
 import { RegistryQueries } from './registry-queries.ts';
@@ -16,26 +17,24 @@ import type { LogPage } from '../../protocol/output.ts';
 import type { Attempt } from '../../protocol/tasks.ts';
 
 /**
- * How long a writer waits for another connection's write lock before SQLITE_BUSY. A claim holds
- * the lock for well under a millisecond, so 5 s rides out a WAL checkpoint or a burst of hundreds
- * of writers, yet still fails fast enough for a readiness probe to notice a wedged database.
- */
-const BUSY_TIMEOUT_MS = 5_000;
-
-/**
  * Opens (creating if needed) and migrates a SQLite database; `:memory:` works for tests.
  * Migrating on open lets every statement be prepared once, here, against the current schema.
  * @example const store = openSqliteStore('/var/lib/outpost/outpost.db');
  */
 export function openSqliteStore(path: string): SqliteStore {
-  const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+  let db: Database.Database;
+  try {
+    db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+  } catch (error) {
+    throw translateSqliteError(error, path);
+  }
   try {
     configureConnection(db);
     migrateSqlite(db);
-    return new SqliteStore(db);
+    return new SqliteStore(db, path);
   } catch (error) {
     db.close();
-    throw error;
+    throw translateSqliteError(error, path);
   }
 }
 
@@ -58,7 +57,10 @@ export class SqliteStore implements S.Store {
   private readonly output: OutputQueries;
   private readonly pingStatement: Database.Statement;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly path = db.name,
+  ) {
     this.events = new EventLog(db);
     this.attempts = new AttemptLog(db);
     this.tasks = new TaskQueries(db, this.events);
@@ -69,136 +71,143 @@ export class SqliteStore implements S.Store {
     this.pingStatement = db.prepare('SELECT 1');
   }
 
-  async migrate(): Promise<void> {
-    migrateSqlite(this.db);
+  migrate(): Promise<void> {
+    return this.run(() => migrateSqlite(this.db));
   }
 
-  async ping(): Promise<void> {
-    this.pingStatement.get();
+  ping(): Promise<void> {
+    return this.run(() => {
+      this.pingStatement.get();
+    });
+  }
+
+  /** Every call goes through here: busy waits happen on a timer, and errors get clear words. */
+  private run<T>(call: () => T): Promise<T> {
+    return withSqliteRetry(this.path, call);
   }
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
 
-  async createTask(task: S.NewTask, now: number): Promise<S.CreateTaskResult> {
-    return this.tasks.createTask(task, now);
+  createTask(task: S.NewTask, now: number): Promise<S.CreateTaskResult> {
+    return this.run(() => this.tasks.createTask(task, now));
   }
 
-  async getTask(id: string): Promise<S.StoredTask | undefined> {
-    return this.tasks.getTask(id);
+  getTask(id: string): Promise<S.StoredTask | undefined> {
+    return this.run(() => this.tasks.getTask(id));
   }
 
-  async listTasks(filter: S.TaskFilter): Promise<S.TaskPage> {
-    return this.tasks.listTasks(filter);
+  listTasks(filter: S.TaskFilter): Promise<S.TaskPage> {
+    return this.run(() => this.tasks.listTasks(filter));
   }
 
-  async countTasks(): Promise<S.StateCounts> {
-    return this.tasks.countTasks();
+  countTasks(): Promise<S.StateCounts> {
+    return this.run(() => this.tasks.countTasks());
   }
 
-  async cancelTask(id: string, now: number): Promise<S.StoredTask | undefined> {
-    return this.tasks.cancelTask(id, now);
+  cancelTask(id: string, now: number): Promise<S.StoredTask | undefined> {
+    return this.run(() => this.tasks.cancelTask(id, now));
   }
 
-  async appendOutput(req: S.AppendOutputRequest): Promise<S.AppendOutputResult | undefined> {
-    return this.output.append(req);
+  appendOutput(req: S.AppendOutputRequest): Promise<S.AppendOutputResult | undefined> {
+    return this.run(() => this.output.append(req));
   }
 
-  async readOutput(taskId: string, after: number, limit: number): Promise<LogPage | undefined> {
-    return this.output.read(taskId, after, limit);
+  readOutput(taskId: string, after: number, limit: number): Promise<LogPage | undefined> {
+    return this.run(() => this.output.read(taskId, after, limit));
   }
 
-  async listAttempts(taskId: string): Promise<Attempt[]> {
-    return this.attempts.list(taskId);
+  listAttempts(taskId: string): Promise<Attempt[]> {
+    return this.run(() => this.attempts.list(taskId));
   }
 
-  async markResultRead(id: string, now: number): Promise<boolean> {
-    return this.tasks.markResultRead(id, now);
+  markResultRead(id: string, now: number): Promise<boolean> {
+    return this.run(() => this.tasks.markResultRead(id, now));
   }
 
-  async countUnreadResults(): Promise<number> {
-    return this.tasks.countUnreadResults();
+  countUnreadResults(): Promise<number> {
+    return this.run(() => this.tasks.countUnreadResults());
   }
 
-  async claimTasks(req: S.ClaimRequest): Promise<Claim[]> {
-    return this.leases.claimTasks(req);
+  claimTasks(req: S.ClaimRequest): Promise<Claim[]> {
+    return this.run(() => this.leases.claimTasks(req));
   }
 
-  async extendLeases(
+  extendLeases(
     runner: string,
     leases: LeaseRef[],
     leaseMs: number,
     now: number,
   ): Promise<S.HeartbeatResult> {
-    return this.leases.extendLeases(runner, leases, leaseMs, now);
+    return this.run(() => this.leases.extendLeases(runner, leases, leaseMs, now));
   }
 
-  async getLease(taskId: string): Promise<S.LeaseInfo | undefined> {
-    return this.leases.getLease(taskId);
+  getLease(taskId: string): Promise<S.LeaseInfo | undefined> {
+    return this.run(() => this.leases.getLease(taskId));
   }
 
-  async finishAttempt(req: S.FinishRequest): Promise<S.StoredTask | undefined> {
-    return this.leases.finishAttempt(req);
+  finishAttempt(req: S.FinishRequest): Promise<S.StoredTask | undefined> {
+    return this.run(() => this.leases.finishAttempt(req));
   }
 
-  async releaseLeases(leases: LeaseRef[], now: number): Promise<S.StoredTask[]> {
-    return this.leases.releaseLeases(leases, now);
+  releaseLeases(leases: LeaseRef[], now: number): Promise<S.StoredTask[]> {
+    return this.run(() => this.leases.releaseLeases(leases, now));
   }
 
-  async requeueExpired(now: number, limit: number): Promise<S.StoredTask[]> {
-    return this.leases.requeueExpired(now, limit);
+  requeueExpired(now: number, limit: number): Promise<S.StoredTask[]> {
+    return this.run(() => this.leases.requeueExpired(now, limit));
   }
 
-  async extendRunningLeases(until: number, now: number): Promise<number> {
-    return this.leases.extendRunningLeases(until, now);
+  extendRunningLeases(until: number, now: number): Promise<number> {
+    return this.run(() => this.leases.extendRunningLeases(until, now));
   }
 
-  async releaseInstance(runner: string, instanceId: string, now: number): Promise<S.StoredTask[]> {
-    return this.leases.releaseInstance(runner, instanceId, now);
+  releaseInstance(runner: string, instanceId: string, now: number): Promise<S.StoredTask[]> {
+    return this.run(() => this.leases.releaseInstance(runner, instanceId, now));
   }
 
-  async appendEvent(event: S.NewEvent, now: number): Promise<S.StoredEvent> {
-    return this.events.append(event, now);
+  appendEvent(event: S.NewEvent, now: number): Promise<S.StoredEvent> {
+    return this.run(() => this.events.append(event, now));
   }
 
-  async listEvents(filter: S.EventFilter): Promise<S.StoredEvent[]> {
-    return this.events.list(filter);
+  listEvents(filter: S.EventFilter): Promise<S.StoredEvent[]> {
+    return this.run(() => this.events.list(filter));
   }
 
-  async eventStats(): Promise<S.EventStats> {
-    return this.events.stats();
+  eventStats(): Promise<S.EventStats> {
+    return this.run(() => this.events.stats());
   }
 
-  async prune(rules: S.RetentionRules): Promise<S.PruneResult> {
-    return this.retention.prune(rules);
+  prune(rules: S.RetentionRules): Promise<S.PruneResult> {
+    return this.run(() => this.retention.prune(rules));
   }
 
-  async compact(): Promise<void> {
-    this.retention.compact();
+  compact(): Promise<void> {
+    return this.run(() => this.retention.compact());
   }
 
-  async touchRunner(hello: S.RunnerHello, now: number): Promise<void> {
-    this.registry.touchRunner(hello, now);
+  touchRunner(hello: S.RunnerHello, now: number): Promise<void> {
+    return this.run(() => this.registry.touchRunner(hello, now));
   }
 
-  async listRunners(now: number, onlineWithinMs: number): Promise<RunnerInfo[]> {
-    return this.registry.listRunners(now, onlineWithinMs);
+  listRunners(now: number, onlineWithinMs: number): Promise<RunnerInfo[]> {
+    return this.run(() => this.registry.listRunners(now, onlineWithinMs));
   }
 
-  async createToken(token: S.NewToken, now: number): Promise<TokenInfo> {
-    return this.registry.createToken(token, now);
+  createToken(token: S.NewToken, now: number): Promise<TokenInfo> {
+    return this.run(() => this.registry.createToken(token, now));
   }
 
-  async findToken(hash: string, now: number): Promise<TokenInfo | undefined> {
-    return this.registry.findToken(hash, now);
+  findToken(hash: string, now: number): Promise<TokenInfo | undefined> {
+    return this.run(() => this.registry.findToken(hash, now));
   }
 
-  async listTokens(): Promise<TokenInfo[]> {
-    return this.registry.listTokens();
+  listTokens(): Promise<TokenInfo[]> {
+    return this.run(() => this.registry.listTokens());
   }
 
-  async revokeToken(idOrName: string, now: number): Promise<boolean> {
-    return this.registry.revokeToken(idOrName, now);
+  revokeToken(idOrName: string, now: number): Promise<boolean> {
+    return this.run(() => this.registry.revokeToken(idOrName, now));
   }
 }
