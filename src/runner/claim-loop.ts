@@ -1,6 +1,6 @@
 // The claim loop: long-poll for as many tasks as there are free slots, hand each to `start`, and
 // when full wait for a slot to free (no timer polling). Failures back off with jitter.
-import type { Claim } from '../protocol/runner.ts';
+import type { Claim, HeartbeatReply, LeaseRef } from '../protocol/runner.ts';
 import type { Kind } from '../protocol/tasks.ts';
 import { delay } from '../sdk/delay.ts';
 import type { OutpostClient } from '../sdk/client.ts';
@@ -46,7 +46,7 @@ async function claimOnce(deps: ClaimLoopDeps, failures: number): Promise<number>
   try {
     const reply = await client.claimTasks(body, { signal });
     // Tasks in a reply are leased to us even if a drain began meanwhile: run them, never strand them.
-    for (const claim of reply.tasks) deps.start(claim);
+    if (reply.tasks.length > 0) await startAcknowledged(deps, reply.tasks);
     return 0;
   } catch (err) {
     if (signal.aborted) return failures;
@@ -55,6 +55,53 @@ async function claimOnce(deps: ClaimLoopDeps, failures: number): Promise<number>
     await delay(waitMs, signal);
     return failures + 1;
   }
+}
+
+/** Acknowledgement tries, each bounded, before the claims are left for the server to take back. */
+const ACK_TRIES = 4;
+const ACK_TIMEOUT_MS = 5_000;
+
+/**
+ * Acknowledges the claims (a heartbeat) and only then starts them. Until acknowledged, a lease
+ * that expires gives the task back without counting an attempt, so a claim reply lost on the
+ * way costs nothing; acknowledging first means nothing runs that the server could give away.
+ */
+async function startAcknowledged(deps: ClaimLoopDeps, claims: Claim[]): Promise<void> {
+  const leases = claims.map((c) => ({ taskId: c.task.id, leaseToken: c.leaseToken }));
+  const reply = await acknowledge(deps, leases);
+  if (reply === undefined) {
+    const taskIds = claims.map((c) => c.task.id);
+    deps.log('warn', 'could not acknowledge claimed tasks; the server will hand them out again', {
+      taskIds,
+    });
+    return;
+  }
+  const lost = new Set(reply.lost);
+  const cancel = new Set(reply.cancel);
+  for (const claim of claims) {
+    const taskId = claim.task.id;
+    if (lost.has(taskId)) continue;
+    deps.start(claim);
+    if (cancel.has(taskId))
+      deps.attempts.get(taskId)?.controller.abort(new Error('cancelled by a client'));
+  }
+}
+
+async function acknowledge(
+  deps: ClaimLoopDeps,
+  leases: LeaseRef[],
+): Promise<HeartbeatReply | undefined> {
+  for (let failures = 1; failures <= ACK_TRIES; failures++) {
+    try {
+      const body = { runner: deps.config.name, leases };
+      return await deps.client.heartbeat(body, { timeoutMs: ACK_TIMEOUT_MS });
+    } catch (err) {
+      if (isAuthError(err) || failures === ACK_TRIES) return undefined;
+      // Not cut short by a drain: these tasks are ours until the server hears otherwise.
+      await delay(retryDelayMs(err, failures, deps.config));
+    }
+  }
+  return undefined;
 }
 
 function logClaimFailure(log: RunnerLog, err: unknown, retryInMs: number): void {

@@ -47,7 +47,9 @@ async function beat(deps: LeaseKeeperDeps): Promise<void> {
   const leases = deps.attempts.leases();
   if (leases.length > 0) {
     try {
-      const reply = await deps.client.heartbeat({ runner: deps.runnerName, leases });
+      // A beat stuck on a dead connection must not outlive the next one: it would cost the lease.
+      const body = { runner: deps.runnerName, leases };
+      const reply = await deps.client.heartbeat(body, { timeoutMs: deps.heartbeatMs });
       applyReply(deps, reply, Date.now());
     } catch (err) {
       deps.log('warn', 'heartbeat failed; will retry at the next interval', errorFields(err));

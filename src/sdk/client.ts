@@ -218,8 +218,9 @@ export class OutpostClient {
    * Extends every listed lease in one call; the reply names leases `lost` and tasks to `cancel`.
    * @example const { lost, cancel } = await client.heartbeat({ runner: 'box', leases: [{ taskId, leaseToken }] });
    */
-  heartbeat(body: HeartbeatBody): Promise<HeartbeatReply> {
-    return this.send(HeartbeatReply, { method: 'POST', path: '/v1/runner/heartbeat', body });
+  heartbeat(body: HeartbeatBody, opts: { timeoutMs?: number } = {}): Promise<HeartbeatReply> {
+    const req = { method: 'POST', path: '/v1/runner/heartbeat', body } as const;
+    return this.send(HeartbeatReply, { ...req, timeoutMs: opts.timeoutMs });
   }
 
   /**

@@ -145,13 +145,19 @@ describe('runner SIGKILLed mid-task', { timeout: 150_000 }, () => {
     assert.equal(done.outcome?.error?.kind, 'lost');
   });
 
-  /** A fake runner: claims over HTTP, then "dies" (never heartbeats again). */
+  /**
+   * A fake runner: claims over HTTP and acknowledges the claim as a real runner does before it
+   * starts the task, then "dies" (never heartbeats again).
+   */
   async function claimAs(runner: string): Promise<ClaimView> {
     const body = { runner, max: 1, waitMs: 5_000 };
     const res = await api<{ tasks: ClaimView[] }>(server.url, 'POST', '/v1/runner/claim', body);
     assert.equal(res.status, 200, JSON.stringify(res.body));
     const [claim] = res.body.tasks;
     assert.ok(claim, 'a task was claimed');
+    const leases = [{ taskId: claim.task.id, leaseToken: claim.leaseToken }];
+    const ack = await api(server.url, 'POST', '/v1/runner/heartbeat', { runner, leases });
+    assert.equal(ack.status, 200);
     return claim;
   }
 

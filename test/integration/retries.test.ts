@@ -33,10 +33,14 @@ describe('retries and runner restarts', () => {
     (await t.app.inject({ method: 'GET', url: `/v1/tasks/${id}`, headers: t.admin })).json<Task>();
   const create = async (extra: object = {}) =>
     (await post('/v1/tasks', { kind: 'shell', spec: { command: 'x' }, ...extra })).json<Task>();
-  const claim = async (instanceId: string) =>
-    (await post('/v1/runner/claim', { runner: 'r1', instanceId, max: 4 })).json<{
-      tasks: Claim[];
-    }>().tasks;
+  /** Claims and acknowledges, as a runner does before it starts anything. */
+  const claim = async (instanceId: string) => {
+    const claimed = await post('/v1/runner/claim', { runner: 'r1', instanceId, max: 4 });
+    const { tasks } = claimed.json<{ tasks: Claim[] }>();
+    const leases = tasks.map((c) => ({ taskId: c.task.id, leaseToken: c.leaseToken }));
+    await post('/v1/runner/heartbeat', { runner: 'r1', leases });
+    return tasks;
+  };
   const finish = (c: Claim, outcome: Outcome) =>
     post('/v1/runner/finish', { taskId: c.task.id, leaseToken: c.leaseToken, outcome });
 

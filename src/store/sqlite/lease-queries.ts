@@ -46,17 +46,19 @@ const FINISH_EVENT: Record<Outcome['status'], string> = {
   lost: 'task.lost',
 };
 
-const CLEAR_LEASE =
-  'lease_token = NULL, lease_expires_at = NULL, lease_legacy = 0, lease_instance = NULL';
+const CLEAR_LEASE = `lease_token = NULL, lease_expires_at = NULL, lease_legacy = 0,
+  lease_instance = NULL, lease_acked = 0`;
 const FENCE = "id = @id AND lease_token = @token AND state = 'running'";
 
 const SQL = {
   lease: `UPDATE tasks SET state = 'running', attempt = attempt + 1, runner = @runner,
       lease_token = @token, lease_expires_at = @expiresAt, lease_legacy = @legacy,
-      lease_instance = @instance, started_at = @now, updated_at = @now
+      lease_instance = @instance, lease_acked = @acked, started_at = @now, updated_at = @now
     WHERE id = @id AND state IN ('queued', 'scheduled') RETURNING ${TASK_COLUMNS}`,
   // MAX: a heartbeat never shortens a lease (a legacy lease already runs to timeout + leaseMs).
-  extend: `UPDATE tasks SET lease_expires_at = MAX(lease_expires_at, @expiresAt), updated_at = @now
+  // A heartbeat also acknowledges the claim: from then on the attempt counts if the lease expires.
+  extend: `UPDATE tasks SET lease_expires_at = MAX(lease_expires_at, @expiresAt), updated_at = @now,
+      lease_acked = 1
     WHERE ${FENCE} AND runner = @runner AND lease_expires_at > @now
     RETURNING lease_expires_at, cancel_requested_at`,
   leaseOf: `SELECT lease_token, runner, lease_legacy, attempt, lease_expires_at FROM tasks
@@ -76,14 +78,19 @@ const SQL = {
   release: `UPDATE tasks SET state = 'queued', attempt = attempt - 1, updated_at = @now,
       started_at = CASE WHEN attempt = 1 THEN NULL ELSE started_at END, ${CLEAR_LEASE}
     WHERE ${FENCE} RETURNING ${TASK_COLUMNS}`,
-  expired: `SELECT id, attempt, max_attempts, cancel_requested_at FROM tasks INDEXED BY tasks_expiry
+  expired: `SELECT id, attempt, max_attempts, cancel_requested_at, lease_acked
+    FROM tasks INDEXED BY tasks_expiry
     WHERE state = 'running' AND lease_expires_at <= ? ORDER BY lease_expires_at LIMIT ?`,
   extendRunning: `UPDATE tasks SET lease_expires_at = @until, updated_at = @now
     WHERE state = 'running' AND lease_expires_at < @until`,
   // Legacy leases carry no instance, so a restart of a v1 runner never touches them.
-  otherInstances: `SELECT id, attempt, max_attempts, cancel_requested_at FROM tasks
+  otherInstances: `SELECT id, attempt, max_attempts, cancel_requested_at, lease_acked FROM tasks
     INDEXED BY tasks_runner_instance
     WHERE state = 'running' AND runner = ? AND lease_instance IS NOT NULL AND lease_instance <> ?`,
+  // An unacknowledged claim never reached its runner (or the runner never started it): undo it.
+  undeliver: `UPDATE tasks SET state = 'queued', attempt = attempt - 1, updated_at = @now,
+      started_at = CASE WHEN attempt = 1 THEN NULL ELSE started_at END, ${CLEAR_LEASE}
+    WHERE id = @id AND state = 'running' RETURNING ${TASK_COLUMNS}`,
   requeue: `UPDATE tasks SET state = 'queued', updated_at = @now, ${CLEAR_LEASE}
     WHERE id = @id AND state = 'running' RETURNING ${TASK_COLUMNS}`,
   endExpired: `UPDATE tasks SET state = @status, outcome = @outcome, finished_at = @now,
@@ -101,6 +108,7 @@ interface ExpiredRow {
   attempt: number;
   max_attempts: number;
   cancel_requested_at: number | null;
+  lease_acked: number;
 }
 
 interface ExtendedRow {
@@ -205,6 +213,8 @@ export class LeaseQueries {
       expiresAt,
       legacy: legacy ? 1 : 0,
       instance: instanceId ?? null,
+      // Legacy pollers cannot acknowledge: their claim counts from the start.
+      acked: legacy ? 1 : 0,
       now,
     };
     const values = this.statements.lease.get(params) as TaskValues;
@@ -284,6 +294,15 @@ export class LeaseQueries {
     return values;
   }
 
+  /** The runner never acknowledged the claim, so it never started: the attempt is not counted. */
+  private undeliver(row: ExpiredRow, now: number): TaskValues {
+    const values = this.statements.undeliver.get({ id: row.id, now }) as TaskValues;
+    this.attempts.remove(row.id, row.attempt);
+    const reason = 'the runner never acknowledged the claim';
+    this.events.logTask('lease.released', values, now, { attempt: row.attempt, reason });
+    return values;
+  }
+
   releaseLeases(refs: LeaseRef[], now: number): S.StoredTask[] {
     if (refs.length === 0) return [];
     return this.releaseTx.immediate(refs, now).map(taskFromValues);
@@ -319,6 +338,7 @@ export class LeaseQueries {
    */
   private endUnreported(row: ExpiredRow, now: number, why: Unreported): TaskValues {
     const { id, attempt } = row;
+    if (row.lease_acked === 0 && row.cancel_requested_at === null) return this.undeliver(row, now);
     this.attempts.end(id, attempt, 'lost', why.reason, now);
     const end = (outcome: Outcome) => {
       const { status } = outcome;

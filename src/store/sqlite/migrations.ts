@@ -76,6 +76,7 @@ export const MIGRATIONS: readonly string[] = [
   // cursor never skips a new event that reused an old id.
   `ALTER TABLE tasks ADD COLUMN retry_on_failure INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE tasks ADD COLUMN lease_instance TEXT;
+   ALTER TABLE tasks ADD COLUMN lease_acked INTEGER NOT NULL DEFAULT 0;
    CREATE INDEX tasks_runner_instance ON tasks (runner, lease_instance) WHERE state = 'running';
    CREATE INDEX tasks_finished ON tasks (finished_at) WHERE finished_at IS NOT NULL;
    CREATE INDEX tasks_result_read ON tasks (result_read_at) WHERE result_read_at IS NOT NULL;

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Store, StoredEvent } from '../../../src/store/types.ts';
 import {
+  ack,
   claimOne,
   claimRequest,
   FAILED,
@@ -161,6 +162,7 @@ export function describeEvents(store: () => Store): void {
       for (let i = 0; i < 4; i++)
         await store().createTask(newTask({ maxAttempts: i < 3 ? 2 : 1 }), T0);
       const old = await store().claimTasks(claimRequest({ instanceId: 'old', max: 2 }));
+      await ack(store(), old);
       const current = await claimOne(store(), { instanceId: 'new' });
       const other = await claimOne(store(), { runner: 'r2', instanceId: 'old' });
       const released = await store().releaseInstance('r1', 'new', T0 + 7);
@@ -181,7 +183,9 @@ export function describeEvents(store: () => Store): void {
     it('ends a released task lost on its last attempt, cancelled when cancel was asked', async () => {
       await store().createTask(newTask({ maxAttempts: 1 }), T0);
       await store().createTask(newTask({ maxAttempts: 3 }), T0 + 1);
-      const [last, asked] = await store().claimTasks(claimRequest({ instanceId: 'old', max: 2 }));
+      const claims = await store().claimTasks(claimRequest({ instanceId: 'old', max: 2 }));
+      await ack(store(), claims);
+      const [last, asked] = claims;
       await store().cancelTask(asked!.task.id, T0 + 1);
       const legacy = await store().createTask(newTask(), T0 + 2);
       await claimOne(store(), { legacy: true, now: T0 + 2 });

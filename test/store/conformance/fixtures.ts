@@ -65,14 +65,32 @@ export async function addTasks(
   return ids;
 }
 
-/** Claims exactly one task, failing the test when the claim returns anything else. */
+/**
+ * Claims exactly one task and acknowledges it as a runner does before starting it (a heartbeat
+ * at claim time, which leaves the expiry where it was), failing the test on anything else.
+ */
 export async function claimOne(
   store: Store,
   overrides: Partial<ClaimRequest> = {},
 ): Promise<Claim> {
-  const claims = await store.claimTasks(claimRequest({ max: 1, ...overrides }));
+  const request = claimRequest({ max: 1, ...overrides });
+  const claims = await store.claimTasks(request);
   assert.equal(claims.length, 1, 'expected exactly one claim');
+  await ack(store, claims, request.runner, request.now, request.leaseMs);
   return claims[0]!;
+}
+
+/** Acknowledges claims with a heartbeat at `now`, as a runner does before it starts them. */
+export async function ack(
+  store: Store,
+  claims: Claim[],
+  runner = 'r1',
+  now = T0,
+  leaseMs = LEASE_MS,
+): Promise<void> {
+  const leases = claims.map((c) => ({ taskId: c.task.id, leaseToken: c.leaseToken }));
+  const beat = await store.extendLeases(runner, leases, leaseMs, now);
+  assert.deepEqual(beat.lost, [], 'acknowledged');
 }
 
 /** Creates one task and claims it: the common start of lease tests. */

@@ -201,6 +201,25 @@ export function describeLeases(store: () => Store): void {
   });
 
   describe('expired leases', () => {
+    it('gives back a claim its runner never acknowledged, without counting the attempt', async () => {
+      const [id] = await addTasks(store(), 1, { maxAttempts: 1 });
+      const [claim] = await store().claimTasks(claimRequest({ max: 1 }));
+      assert.equal(claim?.task.id, id);
+      const [back] = await store().requeueExpired(EXPIRED, 10);
+      assert.deepEqual([back?.state, back?.attempt, back?.startedAt], ['queued', 0, undefined]);
+      assert.deepEqual(await store().listAttempts(id!), []);
+      const [event] = await store().listEvents({ type: 'lease.released', limit: 1 });
+      assert.equal(event?.data?.reason, 'the runner never acknowledged the claim');
+      assert.equal((await claimOne(store(), { now: EXPIRED })).attempt, 1, 'runs after all');
+    });
+
+    it('counts a legacy claim from the start, since a legacy poller cannot acknowledge', async () => {
+      await addTasks(store(), 1, { maxAttempts: 1, timeoutMs: 1_000 });
+      await store().claimTasks(claimRequest({ max: 1, legacy: true }));
+      const [lost] = await store().requeueExpired(T0 + 1_000 + LEASE_MS, 10);
+      assert.equal(lost?.state, 'lost');
+    });
+
     it('extends running leases after a restart, never shortening one or touching others', async () => {
       const soon = await startTask(store());
       const later = await startTask(store());
