@@ -15,6 +15,7 @@ import { reportOutcome } from './report-outcome.ts';
 import { isAuthError, retryDelayMs } from './retry-delay.ts';
 import { RunningAttempts, type RunningAttempt } from './running-attempts.ts';
 import { errorFields, jsonLineLog, type RunnerLog } from './runner-log.ts';
+import { runnerTagPrefix, sweepRunnerLeftovers } from './process-sweep.ts';
 
 export type RunnerState = 'starting' | 'running' | 'draining' | 'stopped';
 
@@ -113,6 +114,7 @@ class TaskRunner implements Runner {
   }
 
   private async boot(): Promise<void> {
+    await this.sweepLeftovers();
     const hello = await this.sayHello();
     if (!hello || this.claiming.signal.aborted) return;
     this.keeper = startLeaseKeeper({
@@ -244,6 +246,14 @@ class TaskRunner implements Runner {
     this.log('info', 'runner stopped', { ran: { ...this.ran } });
   }
 
+  /** A runner killed outright leaves its tasks' processes running; they end here, before hello. */
+  private async sweepLeftovers(): Promise<void> {
+    const prefix = this.settings.tagPrefix;
+    const killed = prefix === undefined ? 0 : await sweepRunnerLeftovers(prefix);
+    if (killed > 0)
+      this.log('warn', 'stopped processes left by an earlier run of this runner', { killed });
+  }
+
   private count(status: string): void {
     this.ran[status] = (this.ran[status] ?? 0) + 1;
   }
@@ -265,5 +275,6 @@ function execSettingsOf(config: Readonly<RunnerConfig>): ExecSettings {
     maxOutputBytes: config.maxOutputBytes,
     maxReadBytes: config.maxReadBytes,
     killGraceMs: config.killGraceMs,
+    tagPrefix: runnerTagPrefix(config.name, config.dataDir),
   };
 }

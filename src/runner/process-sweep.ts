@@ -1,7 +1,7 @@
 // Finds and kills processes that left a task's process group (setsid, double fork) but still carry
 // its env tag, the way GitHub's runner uses RUNNER_TRACKING_ID; and tells a live group from one of
 // zombies. Linux only, via /proc; elsewhere the sweep does nothing and every group counts as live.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -13,15 +13,37 @@ const MAX_PASSES = 5;
 const PASS_PAUSE_MS = 20;
 
 /** A tag unique to one attempt, safe to put in an environment variable. */
-export function createTaskTag(taskId: string, attempt: number): string {
+export function createTaskTag(taskId: string, attempt: number, prefix?: string): string {
   const safeId = taskId.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64);
-  return `${safeId}.${attempt}.${randomBytes(6).toString('hex')}`;
+  const tag = `${safeId}.${attempt}.${randomBytes(6).toString('hex')}`;
+  return prefix ? `${prefix}.${tag}` : tag;
+}
+
+/**
+ * The tag prefix of one runner: stable across its restarts (same name, same data directory),
+ * different for any other runner on the machine.
+ */
+export function runnerTagPrefix(name: string, dataDir: string): string {
+  return `r${createHash('sha256').update(`${name}\0${dataDir}`).digest('hex').slice(0, 12)}`;
 }
 
 /** SIGKILLs every process whose initial environment holds `OUTPOST_TASK_TAG=<tag>`; returns how many. */
 export async function sweepTaggedProcesses(tag: string): Promise<number> {
-  if (process.platform !== 'linux' || tag === '') return 0;
-  const needle = Buffer.from(`${TASK_TAG_VAR}=${tag}\0`);
+  if (tag === '') return 0;
+  return sweepMatching(Buffer.from(`${TASK_TAG_VAR}=${tag}\0`));
+}
+
+/**
+ * SIGKILLs every process tagged by the runner with this prefix: at start, what a killed earlier
+ * run of the same runner left behind (its attempts are being handed to other runners).
+ */
+export async function sweepRunnerLeftovers(prefix: string): Promise<number> {
+  if (prefix === '') return 0;
+  return sweepMatching(Buffer.from(`${TASK_TAG_VAR}=${prefix}.`));
+}
+
+async function sweepMatching(needle: Buffer): Promise<number> {
+  if (process.platform !== 'linux') return 0;
   let killed = 0;
   for (let pass = 0; pass < MAX_PASSES; pass++) {
     const pids = await findTaggedPids(needle);
@@ -47,11 +69,15 @@ async function hasTag(pid: number, needle: Buffer): Promise<boolean> {
   }
 }
 
-/** True when `entry` (ending in NUL) is one whole NUL-separated entry of `environ`. */
+/**
+ * True when `entry` (ending in NUL) is one whole NUL-separated entry of `environ`, or, for a
+ * prefix (not ending in NUL), when an entry starts with it.
+ */
 function containsEntry(environ: Buffer, entry: Buffer): boolean {
   for (let at = environ.indexOf(entry); at !== -1; at = environ.indexOf(entry, at + 1)) {
     if (at === 0 || environ[at - 1] === 0) return true;
   }
+  if (entry.at(-1) !== 0) return false;
   // The last entry of environ may lack its trailing NUL.
   const last = entry.subarray(0, -1);
   return (

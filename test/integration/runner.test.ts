@@ -3,6 +3,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CreateTaskBody, Task } from '../../src/protocol/tasks.ts';
@@ -10,6 +12,7 @@ import { OutpostClient } from '../../src/sdk/client.ts';
 import { loadRunnerConfig, type RunnerConfig } from '../../src/runner/config.ts';
 import { nodeTransport } from '../../src/runner/node-transport.ts';
 import { createRunner, type Runner } from '../../src/runner/create-runner.ts';
+import { runnerTagPrefix } from '../../src/runner/process-sweep.ts';
 import type { LogLevel } from '../../src/runner/runner-log.ts';
 import { startRawServer, startTestServer, type TestServer } from '../helpers/server.ts';
 
@@ -232,6 +235,31 @@ describe('runner', () => {
       summaries.map((l) => l.fields),
       [{ ran: { succeeded: 1 } }],
     );
+  });
+
+  it('a restarted runner first stops the processes a killed run of it left behind', T, async () => {
+    const config = configFor();
+    const tag = (prefix: string) => `${prefix}.task.1.abc`;
+    const spawnTagged = (prefix: string) =>
+      spawn('sleep', ['30'], {
+        detached: true,
+        stdio: 'ignore',
+        env: { PATH: process.env.PATH, OUTPOST_TASK_TAG: tag(prefix) },
+      });
+    const leftover = spawnTagged(runnerTagPrefix(config.name, config.dataDir));
+    const stranger = spawnTagged(runnerTagPrefix('another-runner', config.dataDir));
+    const exited = once(leftover, 'exit');
+    const { runner, logs } = startRunner(config);
+    await runner.start();
+    await exited;
+    assert.equal(leftover.signalCode, 'SIGKILL');
+    assert.equal(stranger.exitCode, null, "another runner's process is left alone");
+    assert.equal(stranger.signalCode, null);
+    stranger.kill('SIGKILL');
+    assert.ok(
+      logs.some((l) => l.msg === 'stopped processes left by an earlier run of this runner'),
+    );
+    await runner.stop();
   });
 
   it('drain cancels what is still running when its grace ends', T, async () => {

@@ -32,7 +32,7 @@ async function runShell(spec: ShellSpec, ctx: ExecContext): Promise<Outcome> {
     signal: ctx.signal,
     maxOutputBytes: settings.maxOutputBytes,
     killGraceMs: settings.killGraceMs,
-    tag: createTaskTag(ctx.taskId, ctx.attempt),
+    tag: createTaskTag(ctx.taskId, ctx.attempt, settings.tagPrefix),
   });
   return toShellOutcome(result, ctx.timeoutMs, Date.now() - startedAt);
 }

@@ -17,6 +17,8 @@ export interface ExecSettings {
   maxReadBytes: number;
   /** Time between TERM and KILL when a process tree is stopped. */
   killGraceMs: number;
+  /** Starts every process tag of this runner, so a restart can find what a killed run left. */
+  tagPrefix?: string;
 }
 
 export interface ExecContext {
