@@ -1,0 +1,96 @@
+// Cuts one attempt's stdout and stderr into sequenced chunks of at most 64 KiB without ever
+// splitting a UTF-8 character, and encodes each for the wire: utf8 text, or base64 for other bytes.
+import type { OutputChunk, OutputStream } from '../protocol/output.ts';
+
+/** The flush size: a stream is cut as soon as this much is buffered (base64 fits MAX_CHUNK_CHARS). */
+export const MAX_CHUNK_BYTES = 64 * 1024;
+
+/** A chunk before encoding: raw bytes, so the spool and the local file keep them exactly. */
+export interface RawChunk {
+  seq: number;
+  stream: OutputStream;
+  bytes: Buffer;
+}
+
+/** Buffers each stream and emits chunks in one seq order across both, counting from 1. */
+export class OutputChunker {
+  private readonly pending: Record<OutputStream, Buffer> = {
+    stdout: Buffer.alloc(0),
+    stderr: Buffer.alloc(0),
+  };
+  private nextSeq = 1;
+
+  constructor(private readonly emit: (chunk: RawChunk) => void) {}
+
+  /** Takes bytes of one stream; emits every full 64 KiB chunk at once. */
+  write(stream: OutputStream, bytes: Buffer): void {
+    // Concat copies, so a kept remainder never pins the child's 64 KiB read buffer.
+    let buffered = Buffer.concat([this.pending[stream], bytes]);
+    while (buffered.length >= MAX_CHUNK_BYTES) {
+      const end = MAX_CHUNK_BYTES - incompleteTail(buffered.subarray(0, MAX_CHUNK_BYTES));
+      this.cut(stream, buffered.subarray(0, end));
+      buffered = buffered.subarray(end);
+    }
+    this.pending[stream] = Buffer.from(buffered);
+  }
+
+  /**
+   * Emits what is buffered. A trailing incomplete character is held back for the next write,
+   * unless `final` (the stream ended): then its bytes go out as they are.
+   */
+  flush(final = false): void {
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const buffered = this.pending[stream];
+      const end = final ? buffered.length : buffered.length - incompleteTail(buffered);
+      if (end > 0) this.cut(stream, buffered.subarray(0, end));
+      this.pending[stream] = Buffer.from(buffered.subarray(end));
+    }
+  }
+
+  /** Bytes written but not yet emitted as a chunk. */
+  bufferedBytes(): number {
+    return this.pending.stdout.length + this.pending.stderr.length;
+  }
+
+  /** The seq the next chunk will get; one less is the number of chunks emitted. */
+  get seq(): number {
+    return this.nextSeq;
+  }
+
+  private cut(stream: OutputStream, bytes: Buffer): void {
+    this.emit({ seq: this.nextSeq++, stream, bytes: Buffer.from(bytes) });
+  }
+}
+
+/**
+ * How many trailing bytes of `buf` are the start of a UTF-8 sequence still waiting for its
+ * continuation bytes (0 to 3). Bytes that cannot become valid UTF-8 are never held back.
+ */
+export function incompleteTail(buf: Buffer): number {
+  for (let back = 1; back <= Math.min(3, buf.length); back++) {
+    const byte = buf[buf.length - back] ?? 0;
+    if ((byte & 0xc0) === 0x80) continue; // a continuation byte: look further back for its lead
+    const needed = byte >= 0xf0 && byte <= 0xf4 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc2 ? 2 : 1;
+    return byte < 0xf5 && needed > back ? back : 0;
+  }
+  return 0;
+}
+
+// ignoreBOM: a leading EF BB BF is part of what the task printed; the default would drop it.
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * The wire form of a chunk: utf8 text when its bytes are valid UTF-8, base64 otherwise. Text with
+ * a NUL byte goes as base64 too: it is valid UTF-8, but PostgreSQL text columns refuse NUL.
+ */
+export function encodeChunk(chunk: RawChunk): OutputChunk {
+  const { seq, stream, bytes } = chunk;
+  if (!bytes.includes(0)) {
+    try {
+      return { seq, stream, data: strictUtf8.decode(bytes) };
+    } catch {
+      // not valid UTF-8: fall through to base64
+    }
+  }
+  return { seq, stream, data: bytes.toString('base64'), encoding: 'base64' };
+}
