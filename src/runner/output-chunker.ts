@@ -1,5 +1,6 @@
 // Cuts one attempt's stdout and stderr into sequenced chunks of at most 64 KiB without ever
 // splitting a UTF-8 character, and encodes each for the wire: utf8 text, or base64 for other bytes.
+import { isUtf8 } from 'node:buffer';
 import type { OutputChunk, OutputStream } from '../protocol/output.ts';
 
 /** The flush size: a stream is cut as soon as this much is buffered (base64 fits MAX_CHUNK_CHARS). */
@@ -76,21 +77,36 @@ export function incompleteTail(buf: Buffer): number {
   return 0;
 }
 
-// ignoreBOM: a leading EF BB BF is part of what the task printed; the default would drop it.
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
 /**
  * The wire form of a chunk: utf8 text when its bytes are valid UTF-8, base64 otherwise. Text with
  * a NUL byte goes as base64 too: it is valid UTF-8, but PostgreSQL text columns refuse NUL.
+ * (isUtf8 is the fatal decoder's check without building a string that is thrown away; and
+ * Buffer#toString keeps a leading byte order mark, which TextDecoder would drop.)
  */
 export function encodeChunk(chunk: RawChunk): OutputChunk {
   const { seq, stream, bytes } = chunk;
-  if (!bytes.includes(0)) {
-    try {
-      return { seq, stream, data: strictUtf8.decode(bytes) };
-    } catch {
-      // not valid UTF-8: fall through to base64
-    }
-  }
+  if (isText(bytes)) return { seq, stream, data: bytes.toString('utf8') };
   return { seq, stream, data: bytes.toString('base64'), encoding: 'base64' };
+}
+
+/**
+ * Bytes the chunk's `data` takes in a JSON body, computed from the raw bytes without encoding
+ * them: JSON escapes control characters (6 bytes each, 2 for \n \t and friends), quotes and backslashes.
+ */
+export function wireBytes(chunk: RawChunk): number {
+  const { bytes } = chunk;
+  if (!isText(bytes)) return Math.ceil(bytes.length / 3) * 4;
+  let size = bytes.length + 2;
+  // An indexed loop over a table: for-of over a Buffer is ~10x slower (4 s per 200 MB, measured).
+  for (let i = 0; i < bytes.length; i++) size += ESCAPE_EXTRA[bytes[i]!]!;
+  return size;
+}
+
+/** Extra bytes JSON needs per byte: 1 for " \\ \b \t \n \f \r, 5 for other controls (\u00XX). */
+const ESCAPE_EXTRA = new Uint8Array(256);
+for (let byte = 0; byte < 0x20; byte++) ESCAPE_EXTRA[byte] = 5;
+for (const byte of [0x08, 0x09, 0x0a, 0x0c, 0x0d, 0x22, 0x5c]) ESCAPE_EXTRA[byte] = 1;
+
+function isText(bytes: Buffer): boolean {
+  return !bytes.includes(0) && isUtf8(bytes);
 }

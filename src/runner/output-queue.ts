@@ -1,7 +1,7 @@
 // The unsent chunks of one attempt, in seq order: the oldest in memory (at most `windowBytes`),
 // the rest spooled to disk, so memory stays flat however much the task prints.
 import type { OutputChunk } from '../protocol/output.ts';
-import { encodeChunk, type RawChunk } from './output-chunker.ts';
+import { encodeChunk, wireBytes, type RawChunk } from './output-chunker.ts';
 import { OutputSpool, type SpoolDrops } from './output-spool.ts';
 
 export interface OutputQueueOptions {
@@ -70,18 +70,14 @@ export class OutputQueue {
   /** The oldest chunks within `limits`, encoded; they stay queued until `ack`. Always at least one. */
   peek(limits: BatchLimits): OutputBatch | undefined {
     this.refill();
-    const chunks: OutputChunk[] = [];
-    let wireBytes = 0;
+    let count = 0;
+    let wire = 0;
     for (const raw of this.memory) {
-      const chunk = encodeChunk(raw);
-      wireBytes += wireSize(chunk);
-      if (
-        chunks.length > 0 &&
-        (chunks.length >= limits.maxChunks || wireBytes > limits.maxWireBytes)
-      )
-        break;
-      chunks.push(chunk);
+      wire += wireBytes(raw);
+      if (count > 0 && (count >= limits.maxChunks || wire > limits.maxWireBytes)) break;
+      count += 1;
     }
+    const chunks = this.memory.slice(0, count).map(encodeChunk);
     const last = chunks.at(-1);
     return last ? { chunks, lastSeq: last.seq } : undefined;
   }
@@ -136,11 +132,4 @@ export class OutputQueue {
       next = this.spool.peekBytes();
     }
   }
-}
-
-/** Bytes `data` takes in the JSON body: escapes included, so control characters count 6 each. */
-function wireSize(chunk: OutputChunk): number {
-  return chunk.encoding === 'base64'
-    ? chunk.data.length
-    : Buffer.byteLength(JSON.stringify(chunk.data));
 }

@@ -212,8 +212,12 @@ export class OutpostClient {
    * Rejects with `lease_lost` once the lease is gone.
    * @example const { storedThrough } = await client.appendOutput({ taskId, leaseToken, chunks: [{ seq: 1, stream: 'stdout', data: 'hi\n' }] });
    */
-  appendOutput(body: AppendOutputBody): Promise<AppendOutputReply> {
-    return this.send(AppendOutputReply, { method: 'POST', path: '/v1/runner/logs', body });
+  appendOutput(
+    body: AppendOutputBody,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<AppendOutputReply> {
+    const req = { method: 'POST', path: '/v1/runner/logs', body, signal: opts.signal } as const;
+    return this.send(AppendOutputReply, req);
   }
 
   /**
