@@ -2,11 +2,13 @@
 // as utf8 text only when its bytes are valid UTF-8 (and NUL-free); everything else as base64.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import {
   MAX_CHUNK_BYTES,
   OutputChunker,
   encodeChunk,
   incompleteTail,
+  wireBytes,
   type RawChunk,
 } from '../../../src/runner/output-chunker.ts';
 
@@ -113,5 +115,41 @@ describe('output chunker', () => {
       assert.equal(chunk.encoding, 'base64');
       assert.deepEqual(Buffer.from(chunk.data, 'base64'), bytes);
     }
+  });
+
+  it('knows how many bytes a chunk takes in the JSON body without encoding it', () => {
+    const anyBytes = fc.oneof(
+      fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)),
+      fc.string({ unit: 'binary', maxLength: 64 }).map((t) => Buffer.from(t)),
+    );
+    fc.assert(
+      fc.property(anyBytes, (bytes) => {
+        const chunk = encodeChunk({ seq: 1, stream: 'stdout', bytes });
+        const json = chunk.encoding === 'base64' ? chunk.data : JSON.stringify(chunk.data);
+        assert.equal(wireBytes({ seq: 1, stream: 'stdout', bytes }), Buffer.byteLength(json));
+      }),
+    );
+  });
+
+  it('reassembles any bytes written in any pieces exactly, never splitting a character', () => {
+    const pieces = fc.array(fc.string({ unit: 'binary', maxLength: 8 }), { maxLength: 20 });
+    fc.assert(
+      fc.property(pieces, fc.array(fc.boolean()), (texts, flushes) => {
+        const { chunker, chunks } = collect();
+        texts.forEach((text, i) => {
+          const bytes = Buffer.from(text);
+          // Split each piece's bytes in two, possibly inside a character.
+          const at = Math.floor(bytes.length / 2);
+          chunker.write('stdout', bytes.subarray(0, at));
+          if (flushes[i]) chunker.flush();
+          chunker.write('stdout', bytes.subarray(at));
+        });
+        chunker.flush(true);
+        assert.equal(Buffer.concat(chunks.map((c) => c.bytes)).toString(), texts.join(''));
+        assert.ok(
+          chunks.every((c) => encodeChunk(c).encoding === undefined || c.bytes.includes(0)),
+        );
+      }),
+    );
   });
 });
