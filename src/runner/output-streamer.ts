@@ -43,7 +43,7 @@ export interface OutputSummary {
   /** Chunks lost for good (spool full, or refused by the server), and their bytes. */
   droppedChunks: number;
   droppedBytes: number;
-  /** Chunks still unsent when the flush before finish ran out of time. */
+  /** Chunks never stored: the flush before finish ran out of time, or the server stopped taking them. */
   unsentChunks: number;
   outputFile?: string;
 }
@@ -65,6 +65,8 @@ export class OutputStreamer {
   private readonly stopped = new AbortController();
   private timer?: ReturnType<typeof setTimeout>;
   private spoolFailed = false;
+  /** Chunks the server acknowledged. */
+  private delivered = 0;
   private sending?: Promise<void>;
   private limits = BATCH_LIMITS;
 
@@ -85,15 +87,13 @@ export class OutputStreamer {
   /** The executor's output hook: called synchronously from the child's data events. */
   write(stream: OutputStream, bytes: Buffer): void {
     this.file?.write(bytes, this.deps.log);
-    if (this.stopped.signal.aborted) return;
+    // Chunking goes on after a stop, so the outcome can count the chunks that were never sent.
     this.chunker.write(stream, bytes);
-    this.timer ??= setTimeout(() => this.flushNow(), FLUSH_INTERVAL_MS);
+    if (this.stopped.signal.aborted) return;
+    if (this.chunker.bufferedBytes() > 0) {
+      this.timer ??= setTimeout(() => this.flushNow(), FLUSH_INTERVAL_MS);
+    }
     this.kick();
-  }
-
-  /** Chunk bytes this attempt holds in memory now (tests check the bound). */
-  get bytesInMemory(): number {
-    return this.queue.bytesInMemory + this.chunker.bufferedBytes();
   }
 
   /**
@@ -102,14 +102,13 @@ export class OutputStreamer {
    */
   async close(waitMs: number): Promise<OutputSummary> {
     clearTimeout(this.timer);
-    if (!this.stopped.signal.aborted) this.chunker.flush(true);
+    this.chunker.flush(true);
     this.kick();
     const deadline = new AbortController();
     await Promise.race([this.sending, delay(waitMs, deadline.signal)]);
     deadline.abort();
-    const unsentChunks = this.stopped.signal.aborted ? 0 : this.queue.size;
     this.stop();
-    return { ...this.summary(), unsentChunks };
+    return this.summary();
   }
 
   /** Ends at once without sending more: the lease is gone, so the server would refuse it. */
@@ -118,19 +117,22 @@ export class OutputStreamer {
     this.stop();
   }
 
-  private summary(): Omit<OutputSummary, 'unsentChunks'> {
+  private summary(): OutputSummary {
     const dropped = this.queue.dropped;
+    const chunks = this.chunker.seq - 1;
     const written = this.file?.close(this.deps.log);
     return {
-      chunks: this.chunker.seq - 1,
+      chunks,
       droppedChunks: dropped.chunks,
       droppedBytes: dropped.bytes,
+      unsentChunks: chunks - this.delivered - dropped.chunks,
       ...(written ? { outputFile: written } : {}),
     };
   }
 
   /** Never throws: it runs inside the child's data handler, where a throw would end the runner. */
   private enqueue(chunk: RawChunk): void {
+    if (this.stopped.signal.aborted) return;
     try {
       this.queue.push(chunk);
     } catch (err) {
@@ -175,6 +177,7 @@ export class OutputStreamer {
         const body = { taskId: task.id, leaseToken, chunks: batch.chunks };
         await this.deps.client.appendOutput(body, { signal: this.stopped.signal });
         this.queue.ack(batch.lastSeq);
+        this.delivered += batch.chunks.length;
         failures = 0;
       } catch (err) {
         if (this.stopped.signal.aborted) return;

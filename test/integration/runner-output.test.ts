@@ -268,6 +268,19 @@ describe('runner live output', () => {
     },
   );
 
+  it('finishes after a bounded wait when the output cannot be sent, and says so', T, async () => {
+    const { config, proxy } = await startRunner();
+    proxy.mode = 'unavailable';
+    const started = Date.now();
+    const done = await finished(await runShell(config.name, 'echo hi'));
+    const tookMs = Date.now() - started;
+    assert.equal(done.state, 'succeeded');
+    assert.equal(done.outcome?.stdout, 'hi\n');
+    assert.equal(done.outcome?.metadata?.outputUnsentChunks, 1);
+    assert.ok(tookMs >= 4_500 && tookMs < 9_000, `finished after ${tookMs} ms (flush wait 5 s)`);
+    assert.ok(proxy.failed >= 3, 'it kept retrying during the wait');
+  });
+
   it('stops sending output once the server says the lease is lost', T, async () => {
     const { config, proxy } = await startRunner();
     proxy.mode = 'lease-lost';
@@ -275,6 +288,8 @@ describe('runner live output', () => {
     const done = await finished(task);
     assert.equal(done.state, 'succeeded', 'the finish itself still goes through');
     assert.equal(proxy.requests, 1, 'one refused append, and no more after it');
+    const unsent = Number(done.outcome?.metadata?.outputUnsentChunks);
+    assert.ok(unsent >= 2, `the outcome says ${unsent} chunks were never stored`);
   });
 });
 
