@@ -2,5 +2,6 @@
 export * from './errors.ts';
 export * from './tasks.ts';
 export * from './runner.ts';
+export * from './output.ts';
 export * from './auth.ts';
 export * from './validate.ts';

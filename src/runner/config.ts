@@ -7,6 +7,7 @@ import { AppError } from '../protocol/errors.ts';
 import { DEFAULT_ENV_ALLOWLIST } from './child-env.ts';
 import {
   argvField,
+  boolField,
   createFieldReader,
   formatConfigProblems,
   intField,
@@ -44,6 +45,10 @@ export interface RunnerConfig {
   /** DEFAULT_ENV_ALLOWLIST plus OUTPOST_ENV_ALLOW. */
   envAllowlist: readonly string[];
   maxOutputBytes: number;
+  /** Bound on each attempt's spool of live output while the server is unreachable; the oldest goes first. */
+  outputSpoolBytes: number;
+  /** Also keep each attempt's whole output in `<dataDir>/output/<taskId>-<attempt>.log`. */
+  keepOutput: boolean;
   maxReadBytes: number;
   /** Time between TERM and KILL when a process tree is stopped. */
   killGraceMs: number;
@@ -62,6 +67,7 @@ export interface LoadRunnerConfigOptions {
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
 const MINUTE_MS = 60_000;
 // The same rules the server applies to a runner's hello (protocol/runner.ts).
 const RUNNER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -74,6 +80,7 @@ const RUNNER_SECRETS = ['OUTPOST_TOKEN', 'WORKER_TOKEN'];
 const nameField = stringField(RUNNER_NAME, NAME_RULE);
 const labelField = stringField(LABEL, LABEL_RULE);
 const bytesField = intField(KiB, 1024 * MiB);
+const spoolField = intField(MiB, 1024 * GiB);
 const envNameField = stringField(ENV_NAME, ENV_RULE);
 const graceField = msField(0, 60 * MINUTE_MS);
 
@@ -157,6 +164,14 @@ function readExecutionFields(
     shell: r.read('shell', ['OUTPOST_SHELL'], argvField(), ['/bin/sh', '-c']),
     envAllowlist: readEnvAllowlist(r),
     maxOutputBytes: r.read('maxOutputBytes', ['OUTPOST_MAX_OUTPUT_BYTES'], bytesField, MiB),
+    // 1 MiB floor: the spool drops in sixteenths, and a sixteenth must hold a 64 KiB chunk.
+    outputSpoolBytes: r.read(
+      'outputSpoolBytes',
+      ['OUTPOST_OUTPUT_SPOOL_BYTES'],
+      spoolField,
+      64 * MiB,
+    ),
+    keepOutput: r.read('keepOutput', ['OUTPOST_KEEP_OUTPUT'], boolField(), false),
     maxReadBytes: r.read('maxReadBytes', ['OUTPOST_MAX_READ_BYTES'], bytesField, 10 * MiB),
     killGraceMs: r.read('killGraceMs', ['OUTPOST_KILL_GRACE_MS'], msField(0, 10 * MINUTE_MS), 5000),
     drainGraceMs: r.read('drainGraceMs', ['OUTPOST_DRAIN_GRACE_MS'], graceField, 30_000),

@@ -11,6 +11,11 @@ import { failedOutcome } from './executors/outcome.ts';
 import type { ExecContext, ExecSettings } from './executors/types.ts';
 import { runClaimLoop } from './claim-loop.ts';
 import { startLeaseKeeper, type LeaseKeeper } from './lease-keeper.ts';
+import {
+  createOutputStreamer,
+  withOutputMetadata,
+  type OutputStreamer,
+} from './output-streamer.ts';
 import { reportOutcome } from './report-outcome.ts';
 import { isAuthError, retryDelayMs } from './retry-delay.ts';
 import { RunningAttempts, type RunningAttempt } from './running-attempts.ts';
@@ -54,6 +59,8 @@ export interface Runner {
 export const RUNNER_VERSION = '0.1.0';
 /** How long a finished outcome is retried through a server outage before it is dropped. */
 const REPORT_WINDOW_MS = 5 * 60_000;
+/** How long the last output may hold up the finish; the outcome says how many chunks stayed unsent. */
+const OUTPUT_FLUSH_MS = 5_000;
 
 /**
  * Builds a runner over an SDK client; nothing happens until `start()`.
@@ -188,12 +195,23 @@ class TaskRunner implements Runner {
   }
 
   private async runAttempt(attempt: RunningAttempt): Promise<void> {
-    const { task, leaseToken } = attempt.claim;
-    const outcome = await this.executeSafely(attempt);
-    if (attempt.lost) {
-      this.count('lease_lost');
-      return;
+    const { client, config } = this.deps;
+    const output = createOutputStreamer({ client, log: this.log, config }, attempt.claim);
+    try {
+      const executed = await this.executeSafely(attempt, output);
+      if (attempt.lost) {
+        this.count('lease_lost');
+        return;
+      }
+      const summary = await output.close(OUTPUT_FLUSH_MS);
+      await this.finishAttempt(attempt, withOutputMetadata(executed, summary));
+    } finally {
+      output.discard(); // after close a no-op; on a lost lease or a bug it deletes the spool
     }
+  }
+
+  private async finishAttempt(attempt: RunningAttempt, outcome: Outcome): Promise<void> {
+    const { task, leaseToken } = attempt.claim;
     this.count(outcome.status);
     const result = await reportOutcome(
       {
@@ -207,7 +225,7 @@ class TaskRunner implements Runner {
     this.log('info', 'task ended', { taskId: task.id, status: outcome.status, report: result });
   }
 
-  private async executeSafely(attempt: RunningAttempt): Promise<Outcome> {
+  private async executeSafely(attempt: RunningAttempt, output: OutputStreamer): Promise<Outcome> {
     const { task, attempt: number } = attempt.claim;
     const ctx: ExecContext = {
       taskId: task.id,
@@ -215,6 +233,7 @@ class TaskRunner implements Runner {
       timeoutMs: task.timeoutMs,
       signal: attempt.controller.signal,
       settings: this.settings,
+      onOutput: (stream, bytes) => output.write(stream, bytes),
     };
     try {
       return await this.execute(task.kind, task.spec, ctx);

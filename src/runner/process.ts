@@ -13,6 +13,8 @@ export interface RunProcessOptions {
   signal?: AbortSignal;
   /** Kept per stream; the rest is counted and drained, never buffered. */
   maxOutputBytes: number;
+  /** Sees every byte of both streams as it arrives (live output), before and beyond the cap. */
+  onOutput?: (stream: 'stdout' | 'stderr', bytes: Buffer) => void;
   killGraceMs: number;
   /** Set as OUTPOST_TASK_TAG in the child so processes that leave the group can still be found. */
   tag: string;
@@ -56,8 +58,14 @@ export async function runProcess(opts: RunProcessOptions): Promise<ProcessResult
   if ('spawnError' in started) return emptyResult({ spawnError: started.spawnError });
   const { child, pid } = started;
   const closed = new Promise<void>((res) => child.once('close', () => res()));
-  child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
-  child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout.push(chunk);
+    opts.onOutput?.('stdout', chunk);
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr.push(chunk);
+    opts.onOutput?.('stderr', chunk);
+  });
   const ended = await superviseChild(child, pid, opts);
   await Promise.race([closed, delay(STREAM_CLOSE_MS)]);
   child.stdout?.destroy();

@@ -3,6 +3,7 @@
 import type { Static, TSchema } from 'typebox';
 import { AppError } from '../protocol/errors.ts';
 import { CreatedToken, type CreateTokenBody } from '../protocol/auth.ts';
+import { AppendOutputReply, type AppendOutputBody } from '../protocol/output.ts';
 import {
   ClaimReply,
   FinishReply,
@@ -229,6 +230,20 @@ export class OutpostClient {
    */
   finishAttempt(body: FinishBody): Promise<FinishReply> {
     return this.send(FinishReply, { method: 'POST', path: '/v1/runner/finish', body });
+  }
+
+  /**
+   * Appends chunks of a running attempt's live output (`POST /v1/runner/logs`), fenced by the lease
+   * token; a chunk whose seq is already stored is skipped, so a resend after a lost reply is safe.
+   * Rejects with `lease_lost` once the lease is gone.
+   * @example const { storedThrough } = await client.appendOutput({ taskId, leaseToken, chunks: [{ seq: 1, stream: 'stdout', data: 'hi\n' }] });
+   */
+  appendOutput(
+    body: AppendOutputBody,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<AppendOutputReply> {
+    const req = { method: 'POST', path: '/v1/runner/logs', body, signal: opts.signal } as const;
+    return this.send(AppendOutputReply, req);
   }
 
   /**

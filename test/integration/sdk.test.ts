@@ -294,3 +294,48 @@ describe('OutpostClient against a misbehaving server', () => {
     }
   });
 });
+
+describe('OutpostClient.appendOutput', () => {
+  const body = {
+    taskId: 't1',
+    leaseToken: 'lease-1',
+    chunks: [{ seq: 1, stream: 'stdout' as const, data: 'hi\n' }],
+  };
+
+  it('posts the chunks to /v1/runner/logs and returns storedThrough', T, async () => {
+    let received: unknown;
+    const raw = await startRawServer((_req, res, text) => {
+      received = JSON.parse(text);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"storedThrough":1}');
+    });
+    try {
+      const client = new OutpostClient({ baseUrl: raw.url, token: 't' });
+      assert.deepEqual(await client.appendOutput(body), { storedThrough: 1 });
+      assert.deepEqual(raw.requests, ['POST /v1/runner/logs']);
+      assert.deepEqual(received, body);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('turns a reply without storedThrough into unavailable', T, async () => {
+    const raw = await startRawServer((_req, res) => res.writeHead(200).end('{"stored":1}'));
+    try {
+      const client = new OutpostClient({ baseUrl: raw.url, token: 't' });
+      await rejectsWith(client.appendOutput(body), 'unavailable');
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('surfaces a 409 lease_lost as lease_lost', T, async () => {
+    const lost = JSON.stringify({ error: { code: 'lease_lost', message: 'lease gone' } });
+    const raw = await startRawServer((_req, res) => res.writeHead(409).end(lost));
+    try {
+      const client = new OutpostClient({ baseUrl: raw.url, token: 't' });
+      await rejectsWith(client.appendOutput(body), 'lease_lost');
+    } finally {
+      await raw.close();
+    }
+  });
+});

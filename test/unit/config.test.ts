@@ -225,6 +225,7 @@ describe('loadRunnerConfig', () => {
     assert.deepEqual(config.envAllowlist, DEFAULT_ENV_ALLOWLIST);
     assert.deepEqual([config.maxOutputBytes, config.maxReadBytes], [1024 * 1024, 10 * 1024 * 1024]);
     assert.deepEqual([config.killGraceMs, config.drainGraceMs], [5000, 30_000]);
+    assert.deepEqual([config.outputSpoolBytes, config.keepOutput], [64 * 1024 * 1024, false]);
     assert.equal(config.configPath, undefined);
     assert.ok(Object.isFrozen(config) && Object.isFrozen(config.roots));
   });
@@ -303,6 +304,26 @@ describe('loadRunnerConfig', () => {
       `config file ${file}: key 'shell': must name a program, got []`,
       "OUTPOST_ENV_ALLOW: must not pass the runner's own secrets (WORKER_TOKEN)",
       `config file ${file}: unknown key 'runnerName'`,
+    ]);
+  });
+
+  it('reads the live output settings and refuses a spool under 1 MiB', () => {
+    const config = loadRunnerConfig({
+      OUTPOST_TOKEN: TOKEN,
+      OUTPOST_OUTPUT_SPOOL_BYTES: '2097152',
+      OUTPOST_KEEP_OUTPUT: 'yes',
+    });
+    assert.deepEqual([config.outputSpoolBytes, config.keepOutput], [2 * 1024 * 1024, true]);
+    const problems = problemsOf(() =>
+      loadRunnerConfig({
+        OUTPOST_TOKEN: TOKEN,
+        OUTPOST_OUTPUT_SPOOL_BYTES: '1000',
+        OUTPOST_KEEP_OUTPUT: 'sometimes',
+      }),
+    );
+    assert.deepEqual(problems, [
+      'OUTPOST_OUTPUT_SPOOL_BYTES: must be an integer between 1048576 and 1099511627776, got "1000"',
+      'OUTPOST_KEEP_OUTPUT: must be true or false, got "sometimes"',
     ]);
   });
 

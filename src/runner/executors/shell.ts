@@ -31,6 +31,7 @@ async function runShell(spec: ShellSpec, ctx: ExecContext): Promise<Outcome> {
     timeoutMs: ctx.timeoutMs,
     signal: ctx.signal,
     maxOutputBytes: settings.maxOutputBytes,
+    onOutput: ctx.onOutput,
     killGraceMs: settings.killGraceMs,
     tag: createTaskTag(ctx.taskId, ctx.attempt, settings.tagPrefix),
   });

@@ -1,4 +1,5 @@
 // The contract between the runner loop and the executors that do the work of each kind.
+import type { OutputStream } from '../../protocol/output.ts';
 import type { Kind, Outcome } from '../../protocol/tasks.ts';
 
 /** Settings every executor reads; built once from the runner config. */
@@ -28,6 +29,11 @@ export interface ExecContext {
   /** Aborted when the task is cancelled or the runner stops; executors end promptly. */
   signal: AbortSignal;
   settings: ExecSettings;
+  /**
+   * Live output: every byte a task's process prints, per stream, as it arrives. Executors that
+   * run no process (file.*) ignore it; their result is in the outcome alone.
+   */
+  onOutput?: (stream: OutputStream, bytes: Buffer) => void;
 }
 
 /** Runs one task's spec and returns its outcome as data; it never throws for task failures. */

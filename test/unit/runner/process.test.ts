@@ -161,6 +161,19 @@ describe('runProcess', () => {
     );
   });
 
+  it('hands every byte of each stream to onOutput, past the in-memory cap too', async () => {
+    const seen = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
+    const result = await runProcess(
+      options(['/bin/sh', '-c', 'head -c 100000 /dev/zero | tr "\\0" o; echo err >&2'], {
+        maxOutputBytes: 1024,
+        onOutput: (stream, bytes) => seen[stream].push(bytes),
+      }),
+    );
+    assert.equal(result.truncated, true, 'the outcome keeps its 1 KiB cap');
+    assert.equal(Buffer.concat(seen.stdout).toString(), 'o'.repeat(100_000));
+    assert.equal(Buffer.concat(seen.stderr).toString(), 'err\n');
+  });
+
   it('stops what a finished command left running in its group', { timeout: 20_000 }, async () => {
     const result = await runProcess(options(['/bin/sh', '-c', 'sleep 30 & echo $!']));
     assert.equal(result.exitCode, 0);

@@ -1,0 +1,116 @@
+// End to end: live output from a real runner to `outpost run` and `outpost logs -f` while the
+// task is still running, and Ctrl-C on `outpost run` (cancel, then detach).
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { OUTPOST_BIN, cleanEnv, runCli, startDaemon, type Daemon } from '../helpers/processes.ts';
+
+const TOKEN = 'live-token-0123456789abcdef';
+
+describe('live output end to end', { timeout: 120_000 }, () => {
+  let dir: string;
+  let server: Daemon;
+  let runner: Daemon;
+  let url: string;
+  let env: NodeJS.ProcessEnv;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'outpost-live-'));
+    const serverEnv = cleanEnv({
+      OUTPOST_TOKEN: TOKEN,
+      OUTPOST_DATA_DIR: join(dir, 'server'),
+      OUTPOST_LOG_LEVEL: 'warn',
+    });
+    server = await startDaemon(['serve', '--port', '0'], serverEnv, /listening on (http:\/\/\S+)/);
+    url = (server as Daemon & { match: RegExpMatchArray }).match[1]!;
+    env = cleanEnv({ OUTPOST_URL: url, OUTPOST_TOKEN: TOKEN, OUTPOST_DATA_DIR: join(dir, 'c') });
+    const runnerEnv = {
+      ...env,
+      OUTPOST_DATA_DIR: join(dir, 'runner'),
+      OUTPOST_ROOTS: dir,
+      OUTPOST_RUNNER_NAME: 'live',
+    };
+    runner = await startDaemon(['runner'], runnerEnv, /polling/);
+  });
+
+  after(async () => {
+    await runner?.stop();
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const taskState = async (id: string): Promise<string> => {
+    const res = await fetch(`${url}/v1/tasks/${id}`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    return ((await res.json()) as { state: string }).state;
+  };
+
+  /** Spawns `outpost <args>` and collects its output as it arrives. */
+  function spawnCli(args: string[]) {
+    const child = spawn(process.execPath, [OUTPOST_BIN, ...args], { env, stdio: 'pipe' });
+    const out = { stdout: '', stderr: '' };
+    child.stdout.on('data', (d: Buffer) => (out.stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out.stderr += d.toString()));
+    const exited = once(child, 'exit').then(([code]) => code as number | null);
+    const until = async (test: () => boolean, what: string) => {
+      const deadline = Date.now() + 30_000;
+      while (!test()) {
+        if (Date.now() > deadline)
+          assert.fail(`timed out waiting for ${what}: ${JSON.stringify(out)}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    return { child, out, exited, until };
+  }
+
+  it('outpost run shows the first line while the task still runs', async () => {
+    const run = spawnCli(['run', '--', 'echo first; echo oops >&2; sleep 2; echo second']);
+    await run.until(() => run.out.stdout.includes('first\n'), 'the first line');
+    assert.equal(run.out.stdout, 'first\n', 'the second line has not been printed yet');
+    const listed = await runCli(['tasks', '--state', 'running', '--json'], env);
+    assert.match(listed.stdout, /running/, 'the task is still running');
+    assert.equal(await run.exited, 0);
+    assert.equal(run.out.stdout, 'first\nsecond\n');
+    assert.equal(run.out.stderr, 'oops\n');
+  });
+
+  it('outpost logs -f follows a task to its end, and --json gives one chunk per line', async () => {
+    const submitted = await runCli(['submit', '--', 'echo a; sleep 1; echo b'], env);
+    const id = submitted.stdout.trim();
+    const follow = await runCli(['logs', id, '-f'], env);
+    assert.equal(follow.code, 0, follow.stderr);
+    assert.equal(follow.stdout, 'a\nb\n');
+    assert.equal(await taskState(id), 'succeeded');
+    const json = await runCli(['logs', id, '--json'], env);
+    const chunks = json.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { seq: number; stream: string; data: string });
+    assert.equal(chunks.map((c) => c.data).join(''), 'a\nb\n');
+    assert.deepEqual(
+      chunks.map((c) => c.seq),
+      chunks.map((_, i) => i + 1),
+    );
+  });
+
+  it('the first Ctrl-C cancels the remote task, the second detaches', async () => {
+    const run = spawnCli(['run', '--', 'echo started; sleep 30']);
+    await run.until(() => run.out.stdout.includes('started'), 'the task to start');
+    run.child.kill('SIGINT');
+    assert.equal(await run.exited, 130);
+    assert.match(run.out.stderr, /cancelling task/);
+    const detached = spawnCli(['run', '--', 'echo again; sleep 30']);
+    await detached.until(() => detached.out.stdout.includes('again'), 'the second task');
+    detached.child.kill('SIGINT');
+    await detached.until(() => detached.out.stderr.includes('cancelling'), 'the cancel');
+    detached.child.kill('SIGINT');
+    // The runner hears of the cancel at its next heartbeat (seconds away): this is a detach.
+    assert.equal(await detached.exited, 130);
+    assert.match(detached.out.stderr, /detached; task \S+ goes on/);
+  });
+});
