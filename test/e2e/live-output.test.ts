@@ -98,6 +98,26 @@ describe('live output end to end', { timeout: 120_000 }, () => {
     );
   });
 
+  it('keeps output that is not UTF-8 byte for byte, and prints it raw', async () => {
+    const submitted = await runCli(['submit', '--', "printf '\\377\\376ok\\n'"], env);
+    const id = submitted.stdout.trim();
+    const json = await runCli(['logs', id, '-f', '--json'], env);
+    const chunks = json.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { data: string; encoding?: string });
+    const bytes = Buffer.concat(
+      chunks.map((c) => Buffer.from(c.data, c.encoding === 'base64' ? 'base64' : 'utf8')),
+    );
+    assert.deepEqual([...bytes], [0xff, 0xfe, 0x6f, 0x6b, 0x0a]);
+    assert.ok(chunks.some((c) => c.encoding === 'base64'));
+    const raw = spawnCli(['logs', id]);
+    const rawBytes: Buffer[] = [];
+    raw.child.stdout.on('data', (d: Buffer) => rawBytes.push(d));
+    assert.equal(await raw.exited, 0);
+    assert.deepEqual([...Buffer.concat(rawBytes)], [0xff, 0xfe, 0x6f, 0x6b, 0x0a]);
+  });
+
   it('the first Ctrl-C cancels the remote task, the second detaches', async () => {
     const run = spawnCli(['run', '--', 'echo started; sleep 30']);
     await run.until(() => run.out.stdout.includes('started'), 'the task to start');
