@@ -42,6 +42,9 @@ export interface ServerConfig {
   maxBodyBytes: number;
   /** Live output kept per task: the first half as the head, the last half as a rolling tail. */
   outputCapBytes: number;
+  /** Backoff before a failed attempt runs again: doubles per attempt from base, up to max. */
+  retryBaseMs: number;
+  retryMaxMs: number;
   logLevel: LogLevel;
   /** Finished tasks are deleted this long after they finished, read or not. */
   taskRetentionMs: number;
@@ -68,7 +71,8 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 const GiB = 1024 * MiB;
 const MINUTE_MS = 60_000;
-const DAY_MS = 24 * 60 * MINUTE_MS;
+const HOUR_MS = 60 * MINUTE_MS;
+const DAY_MS = 24 * HOUR_MS;
 
 /**
  * Loads and validates the server config; throws AppError('bad_request') listing every problem.
@@ -156,6 +160,8 @@ function readQueueFields(
       intField(KiB, 4 * GiB),
       16 * MiB,
     ),
+    retryBaseMs: r.read('retryBaseMs', ['OUTPOST_RETRY_BASE_MS'], msField(0, HOUR_MS), 1_000),
+    retryMaxMs: r.read('retryMaxMs', ['OUTPOST_RETRY_MAX_MS'], msField(0, DAY_MS), 5 * MINUTE_MS),
   };
 }
 

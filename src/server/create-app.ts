@@ -37,7 +37,7 @@ export type AppOptions = Pick<
   | keyof RetentionSettings
   | 'retentionIntervalMs'
 > &
-  Partial<Pick<ServerConfig, 'logLevel' | 'outputCapBytes'>>;
+  Partial<Pick<ServerConfig, 'logLevel' | 'outputCapBytes' | 'retryBaseMs' | 'retryMaxMs'>>;
 
 /** The output cap when the app is built without one (tests); `outpost serve` reads its config. */
 const DEFAULT_OUTPUT_CAP = 16 * 1024 * 1024;
@@ -81,6 +81,9 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
     heartbeatMs: options.heartbeatMs,
     legacyLeaseMarginMs: options.legacyLeaseMarginMs,
     serverVersion: SERVER_VERSION,
+    ...(options.retryBaseMs !== undefined && options.retryMaxMs !== undefined
+      ? { retry: { baseMs: options.retryBaseMs, maxMs: options.retryMaxMs } }
+      : {}),
   });
   app.decorate('tasks', tasks);
   // First of the onRequest hooks, so every request (even one refused by auth) is counted.

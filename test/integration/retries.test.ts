@@ -91,6 +91,25 @@ describe('retries and runner restarts', () => {
   });
 });
 
+describe('retry backoff settings', () => {
+  it('waits retryBaseMs (times a jitter in [0.5, 1]) before the first retry', async () => {
+    const t = await buildTestApp({ retryBaseMs: 60_000, retryMaxMs: 600_000 });
+    try {
+      const post = (url: string, payload: unknown) =>
+        t.app.inject({ method: 'POST', url, payload: payload as object, headers: t.admin });
+      await post('/v1/tasks', { kind: 'shell', spec: { command: 'x' }, maxAttempts: 2 });
+      const claimed = await post('/v1/runner/claim', { runner: 'r1', max: 1 });
+      const [c] = claimed.json<{ tasks: Claim[] }>().tasks;
+      const body = { taskId: c!.task.id, leaseToken: c!.leaseToken, outcome: BUSY };
+      const { task } = (await post('/v1/runner/finish', body)).json<{ task: Task }>();
+      const delay = task.runAt - task.updatedAt;
+      assert.ok(delay >= 30_000 && delay <= 60_000, `backoff ${delay} ms`);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('a server restarting after an outage longer than a lease', () => {
   it('gives running work one lease period to report instead of running it twice', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'outpost-restart-'));

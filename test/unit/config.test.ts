@@ -53,6 +53,8 @@ describe('loadServerConfig', () => {
       reapIntervalMs: 1000,
       maxBodyBytes: 5 * 1024 * 1024,
       outputCapBytes: 16 * 1024 * 1024,
+      retryBaseMs: 1_000,
+      retryMaxMs: 300_000,
       logLevel: 'info',
       taskRetentionMs: 7 * DAY_MS,
       resultRetentionMs: DAY_MS,
