@@ -2,50 +2,25 @@
 // `outpost run` and by curl-style HTTP against both APIs, as the README shows.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cleanEnv, runCli, startDaemon, type Daemon } from '../helpers/processes.ts';
+import { runCli, startCluster, type Cluster } from '../helpers/processes.ts';
 
 const TOKEN = 'e2e-token-0123456789abcdef';
 
 describe('outpost serve + outpost runner + outpost run', { timeout: 120_000 }, () => {
+  let cluster: Cluster;
   let dir: string;
-  let server: Daemon;
-  let runner: Daemon;
   let url: string;
   let env: NodeJS.ProcessEnv;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'outpost-e2e-'));
-    const serverEnv = cleanEnv({
-      OUTPOST_TOKEN: TOKEN,
-      OUTPOST_DATA_DIR: join(dir, 'server'),
-      OUTPOST_LOG_LEVEL: 'warn',
-    });
-    const s = await startDaemon(['serve', '--port', '0'], serverEnv, /listening on (http:\/\/\S+)/);
-    server = s;
-    url = s.match[1]!;
-    env = cleanEnv({
-      OUTPOST_URL: url,
-      OUTPOST_TOKEN: TOKEN,
-      OUTPOST_DATA_DIR: join(dir, 'client'),
-    });
-    const runnerEnv = {
-      ...env,
-      OUTPOST_DATA_DIR: join(dir, 'runner'),
-      OUTPOST_ROOTS: dir,
-      OUTPOST_RUNNER_NAME: 'e2e',
-    };
-    runner = await startDaemon(['runner'], runnerEnv, /polling/);
+    cluster = await startCluster('e2e', TOKEN);
+    ({ dir, url, env } = cluster);
   });
 
-  after(async () => {
-    await runner?.stop();
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => cluster?.close());
 
   it('runs a command remotely with separate streams and the remote exit code', async () => {
     const res = await runCli(['run', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3'], env);

@@ -2,6 +2,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export const OUTPOST_BIN = fileURLToPath(new URL('../../bin/outpost.js', import.meta.url));
 
@@ -96,4 +99,51 @@ export function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
     if (!/^(OUTPOST_|WORKER_|MAX_CONCURRENT|LONG_POLL_WAIT|POLL_INTERVAL)/.test(k)) env[k] = v;
   }
   return { ...env, ...extra };
+}
+
+/** A real `outpost serve` and `outpost runner` on loopback, with a client environment for both. */
+export interface Cluster {
+  /** Temp directory: the runner's root, and where server, runner and client keep their data. */
+  dir: string;
+  url: string;
+  token: string;
+  /** Environment for `outpost` client commands (URL, token, a client data dir). */
+  env: NodeJS.ProcessEnv;
+  server: Daemon;
+  runner: Daemon;
+  close(): Promise<void>;
+}
+
+/** Starts a server and a runner named `runnerName`, as the README's deployment does. */
+export async function startCluster(runnerName: string, token: string): Promise<Cluster> {
+  const dir = mkdtempSync(join(tmpdir(), `outpost-${runnerName}-`));
+  const serverEnv = cleanEnv({
+    OUTPOST_TOKEN: token,
+    OUTPOST_DATA_DIR: join(dir, 'server'),
+    OUTPOST_LOG_LEVEL: 'warn',
+  });
+  const listening = /listening on (http:\/\/\S+)/;
+  const server = await startDaemon(['serve', '--port', '0'], serverEnv, listening);
+  const url = server.match[1]!;
+  const env = cleanEnv({
+    OUTPOST_URL: url,
+    OUTPOST_TOKEN: token,
+    OUTPOST_DATA_DIR: join(dir, 'client'),
+  });
+  const runnerEnv = {
+    ...env,
+    OUTPOST_DATA_DIR: join(dir, 'runner'),
+    OUTPOST_ROOTS: dir,
+    OUTPOST_RUNNER_NAME: runnerName,
+  };
+  const runner = await startDaemon(['runner'], runnerEnv, /polling/).catch(async (err: unknown) => {
+    await server.stop();
+    throw err;
+  });
+  const close = async (): Promise<void> => {
+    await runner.stop();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { dir, url, token, env, server, runner, close };
 }
