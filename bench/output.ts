@@ -11,7 +11,8 @@ import {
   type Received,
 } from './follow.ts';
 import { BenchHttp, field, taskOf } from './http.ts';
-import { rssMiB } from './processes.ts';
+import { cpuMs, markProfileWindow, rssMiB, selfCpuMs } from './processes.ts';
+import { performance } from 'node:perf_hooks';
 
 export interface OutputPlan {
   /** Bytes the bulk task prints (1 GiB; less with --quick). */
@@ -44,6 +45,8 @@ export interface BulkRun {
   peakMiB: Record<'server' | 'runner', number>;
   hwmMiB: Record<'server' | 'runner', number>;
   rssSamples: number;
+  /** CPU used from submit to the follower's end, ms: server, runner, the bench (the follower). */
+  cpuMs: Record<'server' | 'runner' | 'bench', number>;
 }
 
 /** Per line: time the client parsed it − the epoch ms printed in it, split at the server's `at`. */
@@ -78,10 +81,18 @@ export async function measureOutput(
     const submit = async (command: string, timeoutMs: number): Promise<string> =>
       taskOf(await http.ok('POST', '/v1/tasks', { kind: 'shell', spec: { command }, timeoutMs }))
         .id;
+    const mark = (name: string, start: number): void => {
+      for (const d of [cluster.server, runner])
+        markProfileWindow(d, name, start, performance.now());
+    };
+    const linesStart = performance.now();
     const latency = await measureLines(cluster.url, cluster.clientToken, http, plan, submit);
+    mark('output-lines', linesStart);
     await sleep(1_000); // let the latency task's garbage settle before reading idle memory
     const pids = { server: cluster.server.pid, runner: runner.pid };
     const idleMiB = { server: rssMiB(pids.server), runner: rssMiB(pids.runner) };
+    const cpuBefore = cpuOf(pids);
+    const bulkStart = performance.now();
     const sampler = new RssSampler(pids, 50);
     let rss;
     let id: string;
@@ -92,6 +103,8 @@ export async function measureOutput(
     } finally {
       rss = sampler.stop();
     }
+    mark('output-bulk', bulkStart);
+    const cpuAfter = cpuOf(pids);
     const bulk = await bulkResult(http, id, follow);
     return {
       latency,
@@ -101,12 +114,21 @@ export async function measureOutput(
         peakMiB: rss.peak,
         hwmMiB: rss.hwm,
         rssSamples: rss.samples,
+        cpuMs: {
+          server: cpuAfter.server - cpuBefore.server,
+          runner: cpuAfter.runner - cpuBefore.runner,
+          bench: cpuAfter.bench - cpuBefore.bench,
+        },
       },
     };
   } finally {
     http.close();
     await cluster.close();
   }
+}
+
+function cpuOf(pids: { server: number; runner: number }): BulkRun['cpuMs'] {
+  return { server: cpuMs(pids.server), runner: cpuMs(pids.runner), bench: selfCpuMs() };
 }
 
 async function measureLines(
@@ -149,7 +171,7 @@ async function bulkResult(
   http: BenchHttp,
   id: string,
   follow: FollowResult,
-): Promise<Omit<BulkRun, 'idleMiB' | 'peakMiB' | 'hwmMiB' | 'rssSamples'>> {
+): Promise<Omit<BulkRun, 'idleMiB' | 'peakMiB' | 'hwmMiB' | 'rssSamples' | 'cpuMs'>> {
   const task = await http.ok('GET', `/v1/tasks/${id}`);
   const outcome = field(task, 'outcome');
   const metadata = field(outcome, 'metadata');

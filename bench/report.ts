@@ -97,6 +97,7 @@ export function outputNotes(r: OutputRun): string[] {
     `output: task printed ${mb(b.printedBytes)} in ${fmtInt(b.processMs)} ms (${rate(b.printedBytes, b.processMs)}); task start → end ${fmtInt(b.taskMs)} ms (${rate(b.printedBytes, b.taskMs)})`,
     `output: logs follower got ${mb(b.follow.bytes)} in ${fmtInt(b.follow.requests)} requests, ${fmtInt(b.followMs)} ms after the task started (${rate(b.follow.bytes, b.followMs)})`,
     `output: stored ${mb(b.storedBytes)}, left out by the cap ${mb(b.omittedBytes)}, dropped by the runner's spool ${mb(b.droppedBytes)} (${fmtInt(b.droppedChunks)} chunks), unsent ${fmtInt(b.unsentChunks)} chunks`,
+    `output: CPU from submit to the follower's end: ${cpuText(Object.fromEntries(Object.entries(b.cpuMs).map(([k, v]) => [k, (v / b.followMs) * 100])))} of one core`,
     `output: peak RSS sampled every 50 ms (${fmtInt(b.rssSamples)} samples) server ${b.peakMiB.server.toFixed(0)}, runner ${b.peakMiB.runner.toFixed(0)} MiB; kernel VmHWM server ${b.hwmMiB.server.toFixed(0)}, runner ${b.hwmMiB.runner.toFixed(0)} MiB`,
     split('logs long poll', r.latency.logs),
     split('SSE', r.latency.sse),
