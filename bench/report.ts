@@ -1,8 +1,9 @@
 // Formats benchmark results: the bars table (PASS/MISS), the machine calibration and the notes.
 import type { Calibration } from './calibrate.ts';
 import type { IdlePolls } from './idle.ts';
+import type { BulkRun, LineLatency, OutputRun } from './output.ts';
 import type { ThroughputRun } from './throughput.ts';
-import { fmtInt, fmtMs, renderTable, type Summary } from './stats.ts';
+import { fmtInt, fmtMs, renderTable, summarize, type Summary } from './stats.ts';
 
 export interface Row {
   measure: string;
@@ -54,6 +55,53 @@ export function idleRow(r: IdlePolls): Row {
     bar: `RSS ≤ 150 MB (${IDLE_RSS_BAR_MIB.toFixed(0)} MiB), ~0 CPU`,
     pass: r.rssWithMiB <= IDLE_RSS_BAR_MIB && cpuPct < 2,
   };
+}
+
+/** The issue's bound on live output's memory: 100 MB (decimal) above idle, in MiB. */
+const OUTPUT_RSS_BAR_MIB = 100e6 / 2 ** 20;
+const MB = 1e6;
+
+export function outputRssRow(b: BulkRun): Row {
+  const above = (p: 'server' | 'runner'): number => b.peakMiB[p] - b.idleMiB[p];
+  const text = (p: 'server' | 'runner'): string =>
+    `${p} ${b.idleMiB[p].toFixed(0)} → ${b.peakMiB[p].toFixed(0)} MiB`;
+  return {
+    measure: `output: ${fmtInt(b.printedBytes / 2 ** 20)} MiB printed, peak RSS`,
+    result: `${text('server')}, ${text('runner')}`,
+    bar: `≤ idle + 100 MB (${OUTPUT_RSS_BAR_MIB.toFixed(0)} MiB) each`,
+    pass:
+      b.state === 'succeeded' &&
+      above('server') <= OUTPUT_RSS_BAR_MIB &&
+      above('runner') <= OUTPUT_RSS_BAR_MIB,
+  };
+}
+
+export function lineLatencyRow(how: string, l: LineLatency, printed: number): Row {
+  const s = summarize(l.total);
+  return {
+    measure: `output: line printed → ${how} has it`,
+    result: `${latencyText(s)}${s.n < printed ? `, ${printed - s.n} lines missing` : ''}`,
+    bar: 'p99 ≤ 300 ms',
+    pass: s.p99 <= 300 && s.n === printed,
+  };
+}
+
+export function outputNotes(r: OutputRun): string[] {
+  const b = r.bulk;
+  const rate = (bytes: number, ms: number): string =>
+    `${(bytes / MB / (ms / 1000)).toFixed(1)} MB/s`;
+  const mb = (bytes: number): string => `${(bytes / MB).toFixed(1)} MB`;
+  const split = (name: string, l: LineLatency): string =>
+    `output: ${name} line latency split at the server's \`at\`: line → stored ${latencyText(summarize(l.toServer))}; stored → client ${latencyText(summarize(l.toClient))}`;
+  return [
+    `output: task printed ${mb(b.printedBytes)} in ${fmtInt(b.processMs)} ms (${rate(b.printedBytes, b.processMs)}); task start → end ${fmtInt(b.taskMs)} ms (${rate(b.printedBytes, b.taskMs)})`,
+    `output: logs follower got ${mb(b.follow.bytes)} in ${fmtInt(b.follow.requests)} requests, ${fmtInt(b.followMs)} ms after the task started (${rate(b.follow.bytes, b.followMs)})`,
+    `output: stored ${mb(b.storedBytes)}, left out by the cap ${mb(b.omittedBytes)}, dropped by the runner's spool ${mb(b.droppedBytes)} (${fmtInt(b.droppedChunks)} chunks), unsent ${fmtInt(b.unsentChunks)} chunks`,
+    `output: CPU from submit to the follower's end: ${cpuText(Object.fromEntries(Object.entries(b.cpuMs).map(([k, v]) => [k, (v / b.followMs) * 100])))} of one core`,
+    `output: peak RSS sampled every 50 ms (${fmtInt(b.rssSamples)} samples) server ${b.peakMiB.server.toFixed(0)}, runner ${b.peakMiB.runner.toFixed(0)} MiB; kernel VmHWM server ${b.hwmMiB.server.toFixed(0)}, runner ${b.hwmMiB.runner.toFixed(0)} MiB`,
+    split('logs long poll', r.latency.logs),
+    split('SSE', r.latency.sse),
+  ];
 }
 
 /** CPU ms each process spent per completed task: the least noisy throughput figure. */

@@ -9,12 +9,13 @@ import { calibrate } from './calibrate.ts';
 import { startCluster, type ClusterOptions } from './cluster.ts';
 import { measureIdle } from './idle.ts';
 import { measureEndToEnd, measurePickup } from './latency.ts';
+import { measureOutput } from './output.ts';
 import { describeMachine, markProfileWindow, type Daemon } from './processes.ts';
 import * as report from './report.ts';
 import { summarize } from './stats.ts';
 import { measureThroughput, type ThroughputRun } from './throughput.ts';
 
-const SCENARIOS = ['calib', 'pickup', 'e2e', 'queue', 'spawn', 'idle'] as const;
+const SCENARIOS = ['calib', 'pickup', 'e2e', 'queue', 'spawn', 'idle', 'output'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const USAGE = `npm run bench -- [options]
@@ -55,6 +56,8 @@ const loadPlan = quick
   ? { concurrency: 16, warmupMs: 500, durationMs: 2_000 }
   : { concurrency: 16, warmupMs: 1_000, durationMs: 5_000 };
 const idlePlan = { polls: 1_000, idleMs: quick ? 2_000 : 3_000 };
+/** 1 GiB of ~100-byte lines; 200 timestamp lines 50 ms apart (10 s). */
+const outputPlan = quick ? { bytes: 256 * 2 ** 20, lines: 60 } : { bytes: 2 ** 30, lines: 200 };
 
 function parseScenario(s: string): Scenario {
   if ((SCENARIOS as readonly string[]).includes(s)) return s as Scenario;
@@ -160,6 +163,18 @@ async function main(): Promise<void> {
   if (only.has('idle')) {
     log(`idle: ${idlePlan.polls} long polls, each on its own keep-alive connection`);
     for (const r of await measureIdle(idlePlan, opts)) rows.push(report.idleRow(r));
+  }
+
+  if (only.has('output')) {
+    const mib = outputPlan.bytes / 2 ** 20;
+    log(
+      `output: ${outputPlan.lines} timestamp lines 50 ms apart, then ${mib} MiB of 100-byte lines`,
+    );
+    const r = await measureOutput(outputPlan, opts);
+    rows.push(report.lineLatencyRow('logs long poll', r.latency.logs, r.latency.printed));
+    rows.push(report.lineLatencyRow('SSE', r.latency.sse, r.latency.printed));
+    rows.push(report.outputRssRow(r.bulk));
+    notes.push(...report.outputNotes(r));
   }
 
   if (rows.length > 0) console.log(`\n${report.barsTable(rows)}`);
