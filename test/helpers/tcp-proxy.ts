@@ -68,6 +68,7 @@ export async function startTcpProxy(targetPort: number, random: () => number): P
   const pairs = new Set<Pair>();
   let faults: Faults | undefined;
   let cutReplyTo: string | undefined;
+  let closed = false;
 
   const cut = (pair: Pair): void => {
     pair.client.resetAndDestroy();
@@ -115,6 +116,8 @@ export async function startTcpProxy(targetPort: number, random: () => number): P
   };
 
   const server: Server = createServer((client) => {
+    // A runner keeps reconnecting while the test tears down; once closing, nothing gets through.
+    if (closed) return void client.destroy();
     stats.connections += 1;
     const upstream = connect(targetPort, '127.0.0.1');
     const pair: Pair = { client, upstream, dropped: false, cutReply: false };
@@ -144,8 +147,9 @@ export async function startTcpProxy(targetPort: number, random: () => number): P
     },
     close: () =>
       new Promise<void>((resolve) => {
-        for (const pair of pairs) cut(pair);
+        closed = true;
         server.close(() => resolve());
+        for (const pair of pairs) cut(pair);
       }),
   };
 }
