@@ -25,14 +25,16 @@ export class OutputChunker {
 
   /** Takes bytes of one stream; emits every full 64 KiB chunk at once. */
   write(stream: OutputStream, bytes: Buffer): void {
-    // Concat copies, so a kept remainder never pins the child's 64 KiB read buffer.
+    // Concat copies, once: chunks and the remainder are views of this buffer (each at most
+    // 128 KiB), never of the child's read buffers. One copy per byte, not three, cut the runner's
+    // garbage while a task prints a gigabyte.
     let buffered = Buffer.concat([this.pending[stream], bytes]);
     while (buffered.length >= MAX_CHUNK_BYTES) {
       const end = MAX_CHUNK_BYTES - incompleteTail(buffered.subarray(0, MAX_CHUNK_BYTES));
       this.cut(stream, buffered.subarray(0, end));
       buffered = buffered.subarray(end);
     }
-    this.pending[stream] = Buffer.from(buffered);
+    this.pending[stream] = buffered;
   }
 
   /**
@@ -59,7 +61,7 @@ export class OutputChunker {
   }
 
   private cut(stream: OutputStream, bytes: Buffer): void {
-    this.emit({ seq: this.nextSeq++, stream, bytes: Buffer.from(bytes) });
+    this.emit({ seq: this.nextSeq++, stream, bytes });
   }
 }
 
