@@ -30,6 +30,8 @@ export const AppendOutputBody = Type.Object(
     taskId: Type.String({ minLength: 1, maxLength: 128 }),
     leaseToken: Type.String({ minLength: 1, maxLength: 128 }),
     chunks: Type.Array(OutputChunk, { minItems: 1, maxItems: 64 }),
+    /** Bytes of this attempt's output the runner dropped so far (its spool was full). */
+    droppedBytes: Type.Optional(Type.Integer({ minimum: 0 })),
   },
   { additionalProperties: false },
 );

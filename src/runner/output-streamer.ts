@@ -188,7 +188,14 @@ export class OutputStreamer {
       if (!batch) return;
       try {
         const { task, leaseToken } = this.ref;
-        const body = { taskId: task.id, leaseToken, chunks: batch.chunks };
+        // The running total of dropped output rides along, so the server can mark the gap.
+        const droppedBytes = this.queue.dropped.bytes;
+        const body = {
+          taskId: task.id,
+          leaseToken,
+          chunks: batch.chunks,
+          ...(droppedBytes > 0 ? { droppedBytes } : {}),
+        };
         await this.deps.client.appendOutput(body, { signal: this.stopped.signal });
         this.queue.ack(batch.lastSeq);
         this.delivered += batch.chunks.length;

@@ -136,6 +136,8 @@ export interface AppendOutputRequest {
   chunks: OutputChunk[];
   /** Bytes kept per task: the first half as the head, the last half as a rolling tail. */
   capBytes: number;
+  /** The runner's running total of this attempt's dropped bytes; growth is marked and counted. */
+  droppedBytes?: number;
   now: number;
 }
 

@@ -31,6 +31,8 @@ export interface OutputServer {
   failed: number;
   /** Chunks received again after they were stored: resends after a lost reply. */
   resentChunks: number;
+  /** The highest `droppedBytes` any append reported. */
+  droppedBytes: number;
   /** Stored chunks of one task, by seq. */
   stored(taskId: string): StoredChunk[];
   /** The bytes of one stream of a task, concatenated in seq order. */
@@ -51,6 +53,7 @@ export async function startOutputServer(
     requests: 0,
     failed: 0,
     resentChunks: 0,
+    droppedBytes: 0,
     stored: (taskId) => [...(tasks.get(taskId)?.values() ?? [])].sort((a, b) => a.seq - b.seq),
     text: (taskId, stream) =>
       Buffer.concat(
@@ -67,6 +70,7 @@ export async function startOutputServer(
   };
 
   function store(body: AppendOutputBody): number {
+    state.droppedBytes = Math.max(state.droppedBytes, body.droppedBytes ?? 0);
     const chunks = tasks.get(body.taskId) ?? new Map<number, StoredChunk>();
     tasks.set(body.taskId, chunks);
     for (const chunk of body.chunks) {

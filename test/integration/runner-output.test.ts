@@ -263,6 +263,7 @@ describe('runner live output', () => {
       assert.ok(most > 0 && most <= MiB, `the spool held at most ${most} bytes`);
       assert.ok(Number(meta.outputDroppedChunks) > 0, 'the outcome counts the dropped chunks');
       assert.equal(received + Number(meta.outputDroppedBytes), full.length);
+      assert.equal(proxy.droppedBytes, Number(meta.outputDroppedBytes), 'the server was told');
       const seqs = seqsOf(chunks);
       assert.ok(
         seqs.some((s, i) => i > 0 && s > seqs[i - 1]! + 1),

@@ -128,6 +128,9 @@ export const MIGRATIONS: readonly string[] = [
      at INTEGER NOT NULL,
      PRIMARY KEY (task_id, seq)
    ) WITHOUT ROWID;`,
+
+  // Output the runner dropped from its full spool, as it last reported for the current attempt.
+  `ALTER TABLE tasks ADD COLUMN output_runner_dropped INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 export function readSchemaVersion(db: Database.Database): number {

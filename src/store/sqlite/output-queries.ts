@@ -8,7 +8,8 @@ import type * as S from '../types.ts';
 import { prepareStatements, type Prepared, type Transaction } from './statements.ts';
 
 const SQL = {
-  fenced: `SELECT attempt, output_seq, output_attempt, output_runner_seq, output_head_seq,
+  fenced: `SELECT attempt, output_seq, output_attempt, output_runner_seq, output_runner_dropped,
+      output_head_seq,
       output_head_bytes, output_tail_bytes, output_omitted_bytes
     FROM tasks WHERE id = ? AND lease_token = ? AND state = 'running'`,
   insert: `INSERT INTO output_chunks (task_id, seq, attempt, stream, data, encoding, bytes, at)
@@ -17,7 +18,8 @@ const SQL = {
     ORDER BY seq LIMIT 1`,
   drop: 'DELETE FROM output_chunks WHERE task_id = ? AND seq = ?',
   save: `UPDATE tasks SET output_seq = @seq, output_attempt = @attempt,
-      output_runner_seq = @runnerSeq, output_head_seq = @headSeq, output_head_bytes = @headBytes,
+      output_runner_seq = @runnerSeq, output_runner_dropped = @runnerDropped,
+      output_head_seq = @headSeq, output_head_bytes = @headBytes,
       output_tail_bytes = @tailBytes, output_omitted_bytes = @omittedBytes
     WHERE id = @taskId`,
   progress: 'SELECT state, output_seq, output_omitted_bytes FROM tasks WHERE id = ?',
@@ -31,10 +33,24 @@ interface Cursor {
   output_seq: number;
   output_attempt: number;
   output_runner_seq: number;
+  output_runner_dropped: number;
   output_head_seq: number;
   output_head_bytes: number;
   output_tail_bytes: number;
   output_omitted_bytes: number;
+}
+
+/** The task's output bookkeeping while one append runs; saved back at its end. */
+interface AppendState {
+  attempt: number;
+  runnerSeq: number;
+  runnerDropped: number;
+  seq: number;
+  headSeq: number;
+  headBytes: number;
+  tailBytes: number;
+  omittedBytes: number;
+  added: number;
 }
 
 interface ChunkRow {
@@ -63,50 +79,60 @@ export class OutputQueries {
     const row = this.statements.fenced.get(req.taskId, req.leaseToken) as Cursor | undefined;
     if (row === undefined) return undefined;
     const { attempt } = row;
-    // A new attempt starts its runner seq from 1 again; the server seq keeps counting.
-    let runnerSeq = row.output_attempt === attempt ? row.output_runner_seq : 0;
-    let seq = row.output_seq;
-    let headSeq = row.output_head_seq;
-    let headBytes = row.output_head_bytes;
-    let tailBytes = row.output_tail_bytes;
-    let omittedBytes = row.output_omitted_bytes;
+    const sameAttempt = row.output_attempt === attempt;
+    // A new attempt starts its runner seq (and its drop count) from 0 again; seq keeps counting.
+    const state: AppendState = {
+      attempt,
+      runnerSeq: sameAttempt ? row.output_runner_seq : 0,
+      runnerDropped: sameAttempt ? row.output_runner_dropped : 0,
+      seq: row.output_seq,
+      headSeq: row.output_head_seq,
+      headBytes: row.output_head_bytes,
+      tailBytes: row.output_tail_bytes,
+      omittedBytes: row.output_omitted_bytes,
+      added: 0,
+    };
+    const dropped = (req.droppedBytes ?? 0) - state.runnerDropped;
+    if (dropped > 0) {
+      // Output the runner had to drop (its spool was full) is marked where it was lost, and
+      // counted with what the cap left out, so readers are told about every missing byte.
+      state.runnerDropped += dropped;
+      state.omittedBytes += dropped;
+      const data = `\n[outpost: ${dropped} bytes of output were dropped by the runner (its spool was full)]\n`;
+      this.storeChunk(req, state, { seq: 0, stream: 'stderr', data });
+    }
+    for (const chunk of req.chunks) {
+      if (chunk.seq <= state.runnerSeq) continue;
+      state.runnerSeq = chunk.seq;
+      this.storeChunk(req, state, chunk);
+    }
+    this.statements.save.run({ taskId: req.taskId, ...state });
+    return { storedThrough: state.runnerSeq, lastSeq: state.seq, added: state.added };
+  }
+
+  /** Stores one chunk in the head while it fits, else in the tail, trimming the tail's oldest. */
+  private storeChunk(req: S.AppendOutputRequest, state: AppendState, chunk: OutputChunk): void {
     const headCap = Math.floor(req.capBytes / 2);
     const tailCap = req.capBytes - headCap;
-    let added = 0;
-    for (const chunk of req.chunks) {
-      if (chunk.seq <= runnerSeq) continue;
-      runnerSeq = chunk.seq;
-      seq += 1;
-      added += 1;
-      const bytes = byteLength(chunk);
-      this.insert(req, chunk, seq, attempt, bytes);
-      // The head grows while the whole chunk fits and nothing has gone to the tail yet.
-      if (headSeq === seq - 1 && headBytes + bytes <= headCap) {
-        headSeq = seq;
-        headBytes += bytes;
-        continue;
-      }
-      tailBytes += bytes;
-      while (tailBytes > tailCap) {
-        const oldest = this.statements.oldestTail.get(req.taskId, headSeq) as
-          { seq: number; bytes: number } | undefined;
-        if (oldest === undefined) break;
-        this.statements.drop.run(req.taskId, oldest.seq);
-        tailBytes -= oldest.bytes;
-        omittedBytes += oldest.bytes;
-      }
+    state.seq += 1;
+    state.added += 1;
+    const bytes = byteLength(chunk);
+    this.insert(req, chunk, state.seq, state.attempt, bytes);
+    // The head grows while the whole chunk fits and nothing has gone to the tail yet.
+    if (state.headSeq === state.seq - 1 && state.headBytes + bytes <= headCap) {
+      state.headSeq = state.seq;
+      state.headBytes += bytes;
+      return;
     }
-    this.statements.save.run({
-      taskId: req.taskId,
-      seq,
-      attempt,
-      runnerSeq,
-      headSeq,
-      headBytes,
-      tailBytes,
-      omittedBytes,
-    });
-    return { storedThrough: runnerSeq, lastSeq: seq, added };
+    state.tailBytes += bytes;
+    while (state.tailBytes > tailCap) {
+      const oldest = this.statements.oldestTail.get(req.taskId, state.headSeq) as
+        { seq: number; bytes: number } | undefined;
+      if (oldest === undefined) break;
+      this.statements.drop.run(req.taskId, oldest.seq);
+      state.tailBytes -= oldest.bytes;
+      state.omittedBytes += oldest.bytes;
+    }
   }
 
   private insert(

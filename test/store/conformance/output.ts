@@ -98,6 +98,30 @@ export function describeOutput(store: () => Store): void {
       );
     });
 
+    it('marks and counts output the runner dropped, once per reported increase', async () => {
+      const claim = await startTask(store());
+      const { leaseToken } = claim;
+      const taskId = claim.task.id;
+      const send = (chunks: OutputChunk[], droppedBytes: number) =>
+        store().appendOutput({ taskId, leaseToken, chunks, capBytes: CAP, droppedBytes, now: T0 });
+      await send([out(1, 'a')], 0);
+      await send([out(5, 'e')], 300);
+      await send([out(6, 'f')], 300);
+      await send([out(6, 'f')], 300);
+      const page = await store().readOutput(taskId, 0, 10);
+      assert.deepEqual(
+        page?.chunks.map((c) => c.data.trim()),
+        [
+          'a',
+          '[outpost: 300 bytes of output were dropped by the runner (its spool was full)]',
+          'e',
+          'f',
+        ],
+      );
+      assert.equal(page?.chunks[1]?.stream, 'stderr');
+      assert.equal(page?.omittedBytes, 300);
+    });
+
     it('numbers a retried attempt after the first and restarts the runner seq', async () => {
       const first = await startTask(store(), { maxAttempts: 2 });
       const id = first.task.id;
