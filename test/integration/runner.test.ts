@@ -77,6 +77,19 @@ describe('runner', () => {
   const createFor = (runner: string, body: CreateTaskBody): Promise<Task> =>
     client.createTask({ ...body, target: { runner } });
 
+  /** A started runner running one `sleep 30` task: the start of every drain and stop test. */
+  async function startSleeping(overrides: Partial<RunnerConfig> = {}) {
+    const started = startRunner(overrides);
+    const task = await createFor(started.config.name, {
+      kind: 'shell',
+      spec: { command: 'sleep 30' },
+      timeoutMs: 60_000,
+    });
+    await started.runner.start();
+    await untilState(task.id, 'running');
+    return { ...started, task };
+  }
+
   async function untilState(id: string, state: Task['state'], withinMs = 5_000): Promise<Task> {
     const deadline = Date.now() + withinMs;
     for (;;) {
@@ -263,14 +276,7 @@ describe('runner', () => {
   });
 
   it('drain cancels what is still running when its grace ends', T, async () => {
-    const { runner, config } = startRunner({ drainGraceMs: 300 });
-    const task = await createFor(config.name, {
-      kind: 'shell',
-      spec: { command: 'sleep 30' },
-      timeoutMs: 60_000,
-    });
-    await runner.start();
-    await untilState(task.id, 'running');
+    const { runner, task } = await startSleeping({ drainGraceMs: 300 });
     const started = Date.now();
     await runner.drain();
     assert.ok(Date.now() - started < 3_000, `drain took ${Date.now() - started} ms`);
@@ -278,14 +284,7 @@ describe('runner', () => {
   });
 
   it('a stop during a drain cancels at once and the summary is logged once', T, async () => {
-    const { runner, config, logs } = startRunner({ drainGraceMs: 30_000 });
-    const task = await createFor(config.name, {
-      kind: 'shell',
-      spec: { command: 'sleep 30' },
-      timeoutMs: 60_000,
-    });
-    await runner.start();
-    await untilState(task.id, 'running');
+    const { runner, task, logs } = await startSleeping({ drainGraceMs: 30_000 });
     const draining = runner.drain();
     const started = Date.now();
     await runner.stop();
@@ -300,14 +299,7 @@ describe('runner', () => {
   });
 
   it('stop cancels running tasks at once and still reports them', T, async () => {
-    const { runner, config } = startRunner();
-    const task = await createFor(config.name, {
-      kind: 'shell',
-      spec: { command: 'sleep 30' },
-      timeoutMs: 60_000,
-    });
-    await runner.start();
-    await untilState(task.id, 'running');
+    const { runner, task } = await startSleeping();
     const started = Date.now();
     await runner.stop();
     assert.ok(Date.now() - started < 3_000, `stop took ${Date.now() - started} ms`);
