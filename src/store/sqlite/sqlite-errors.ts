@@ -14,25 +14,23 @@ function codeOf(err: unknown): string {
   return typeof code === 'string' ? code : '';
 }
 
-const isBusy = (err: unknown): boolean => /^SQLITE_(BUSY|LOCKED)/.test(codeOf(err));
+const BUSY = /^SQLITE_(BUSY|LOCKED)/;
+const isBusy = (err: unknown): boolean => BUSY.test(codeOf(err));
+
+/** What each family of SQLite result codes means for the person reading the error. */
+const REASONS: readonly [RegExp, string][] = [
+  [BUSY, 'is locked by another process'],
+  [/^SQLITE_READONLY/, 'cannot be written (read-only file or directory)'],
+  [/^SQLITE_FULL/, 'is on a full disk'],
+  [/^SQLITE_CANTOPEN/, 'cannot be opened (check that the directory exists and is writable)'],
+  [/^SQLITE_IOERR/, 'hit an I/O error'],
+  [/^SQLITE_(CORRUPT|NOTADB)/, 'is damaged or not an Outpost database'],
+];
 
 /** A driver error as the AppError callers should see; anything else is returned unchanged. */
 export function translateSqliteError(err: unknown, path: string): unknown {
   const code = codeOf(err);
-  if (!code.startsWith('SQLITE_')) return err;
-  const reason = isBusy(err)
-    ? 'is locked by another process'
-    : code.startsWith('SQLITE_READONLY')
-      ? 'cannot be written (read-only file or directory)'
-      : code.startsWith('SQLITE_FULL')
-        ? 'is on a full disk'
-        : code.startsWith('SQLITE_CANTOPEN')
-          ? 'cannot be opened (check that the directory exists and is writable)'
-          : code.startsWith('SQLITE_IOERR')
-            ? 'hit an I/O error'
-            : code.startsWith('SQLITE_CORRUPT') || code.startsWith('SQLITE_NOTADB')
-              ? 'is damaged or not an Outpost database'
-              : undefined;
+  const reason = REASONS.find(([pattern]) => pattern.test(code))?.[1];
   if (reason === undefined) return err;
   return new AppError('unavailable', `The database ${path} ${reason}; try again later`, {
     sqlite: code,
