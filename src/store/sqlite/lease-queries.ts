@@ -1,5 +1,6 @@
-// The lease side of the SQLite store: claim, heartbeat, finish and expiry. A lease token fences
-// every write about a running attempt, so a runner that lost its lease can change nothing.
+// The lease side of the SQLite store: claim, heartbeat, finish, and giving back an undelivered
+// claim (expiry lives in expiry-queries.ts). A lease token fences every write about a running
+// attempt, so a runner that lost its lease can change nothing.
 import type Database from 'better-sqlite3';
 import { newSecret } from '../../lib/ids.ts';
 import type { Kind, Outcome } from '../../protocol/tasks.ts';
@@ -14,41 +15,7 @@ import {
 import { AT, TASK_COLUMNS, taskFromValues, type TaskValues } from './rows.ts';
 import type { EventLog } from './event-log.ts';
 import type { AttemptLog } from './attempt-log.ts';
-
-/** Why an attempt ended without a report, as its outcome, history and events say it. */
-interface Unreported {
-  event: 'lease.expired' | 'lease.released';
-  reason: string;
-  cancelled: string;
-}
-const EXPIRED: Unreported = {
-  event: 'lease.expired',
-  reason: 'Lease expired: the runner stopped reporting',
-  cancelled: 'Cancelled; the runner stopped reporting before confirming',
-};
-const RESTARTED: Unreported = {
-  event: 'lease.released',
-  reason: 'The runner restarted while the attempt ran',
-  cancelled: 'Cancelled; the runner restarted before confirming',
-};
-
-const endedOutcome = (status: 'lost' | 'cancelled', message: string): Outcome => ({
-  status,
-  error: { kind: status, message, retryable: false },
-});
-
-/** Event types of a finished attempt; the first four keep their legacy names. */
-const FINISH_EVENT: Record<Outcome['status'], string> = {
-  succeeded: 'task.completed',
-  failed: 'task.failed',
-  timed_out: 'task.failed',
-  cancelled: 'task.cancelled',
-  lost: 'task.lost',
-};
-
-const CLEAR_LEASE = `lease_token = NULL, lease_expires_at = NULL, lease_legacy = 0,
-  lease_instance = NULL, lease_acked = 0`;
-const FENCE = "id = @id AND lease_token = @token AND state = 'running'";
+import { CLEAR_LEASE, FENCE, FINISH_EVENT, type ClaimUndo } from './lease-shared.ts';
 
 const SQL = {
   lease: `UPDATE tasks SET state = 'running', attempt = attempt + 1, runner = @runner,
@@ -74,41 +41,11 @@ const SQL = {
   finish: `UPDATE tasks SET state = @status, outcome = @outcome, finished_at = @now,
       updated_at = @now, ${CLEAR_LEASE}
     WHERE ${FENCE} RETURNING ${TASK_COLUMNS}`,
-  // Undelivered: undo the claim itself, so the attempt is not counted and the task looks unclaimed.
-  release: `UPDATE tasks SET state = 'queued', attempt = attempt - 1, updated_at = @now,
-      started_at = CASE WHEN attempt = 1 THEN NULL ELSE started_at END, ${CLEAR_LEASE}
-    WHERE ${FENCE} RETURNING ${TASK_COLUMNS}`,
-  expired: `SELECT id, attempt, max_attempts, cancel_requested_at, lease_acked
-    FROM tasks INDEXED BY tasks_expiry
-    WHERE state = 'running' AND lease_expires_at <= ? ORDER BY lease_expires_at LIMIT ?`,
-  extendRunning: `UPDATE tasks SET lease_expires_at = @until, updated_at = @now
-    WHERE state = 'running' AND lease_expires_at < @until`,
-  // Legacy leases carry no instance, so a restart of a v1 runner never touches them.
-  otherInstances: `SELECT id, attempt, max_attempts, cancel_requested_at, lease_acked FROM tasks
-    INDEXED BY tasks_runner_instance
-    WHERE state = 'running' AND runner = ? AND lease_instance IS NOT NULL AND lease_instance <> ?`,
-  // An unacknowledged claim never reached its runner (or the runner never started it): undo it.
-  undeliver: `UPDATE tasks SET state = 'queued', attempt = attempt - 1, updated_at = @now,
-      started_at = CASE WHEN attempt = 1 THEN NULL ELSE started_at END, ${CLEAR_LEASE}
-    WHERE id = @id AND state = 'running' RETURNING ${TASK_COLUMNS}`,
-  requeue: `UPDATE tasks SET state = 'queued', updated_at = @now, ${CLEAR_LEASE}
-    WHERE id = @id AND state = 'running' RETURNING ${TASK_COLUMNS}`,
-  endExpired: `UPDATE tasks SET state = @status, outcome = @outcome, finished_at = @now,
-      updated_at = @now, ${CLEAR_LEASE}
-    WHERE id = @id AND state = 'running' RETURNING ${TASK_COLUMNS}`,
 } as const;
 
 interface Candidate {
   id: string;
   timeout_ms: number;
-}
-
-interface ExpiredRow {
-  id: string;
-  attempt: number;
-  max_attempts: number;
-  cancel_requested_at: number | null;
-  lease_acked: number;
 }
 
 interface ExtendedRow {
@@ -130,14 +67,13 @@ export class LeaseQueries {
   private readonly claimTx: Transaction<[S.ClaimRequest, Kind[]], Claim[]>;
   private readonly extendTx: Transaction<[string, LeaseRef[], number, number], S.HeartbeatResult>;
   private readonly finishTx: Transaction<[S.FinishRequest], TaskValues | undefined>;
-  private readonly requeueTx: Transaction<[number, number], TaskValues[]>;
   private readonly releaseTx: Transaction<[LeaseRef[], number], TaskValues[]>;
-  private readonly releaseInstanceTx: Transaction<[string, string, number], TaskValues[]>;
 
   constructor(
     db: Database.Database,
     private readonly events: EventLog,
     private readonly attempts: AttemptLog,
+    private readonly claims: ClaimUndo,
   ) {
     this.candidates = new StatementCache(db);
     this.statements = prepareStatements(db, SQL);
@@ -149,17 +85,13 @@ export class LeaseQueries {
         this.extendInTx(runner, refs, leaseMs, now),
     );
     this.finishTx = db.transaction((req: S.FinishRequest) => this.finishInTx(req));
-    this.requeueTx = db.transaction((now: number, limit: number) => {
-      const expired = this.statements.expired.all(now, limit) as ExpiredRow[];
-      return expired.map((row) => this.endUnreported(row, now, EXPIRED));
-    });
     this.releaseTx = db.transaction((refs: LeaseRef[], now: number) =>
-      refs.flatMap((ref) => this.releaseInTx(ref, now)),
+      refs.flatMap((ref) => {
+        // Wrapped: a row is itself an array, which flatMap would otherwise spread.
+        const values = this.claims.undo(ref, now, 'claim not delivered');
+        return values === undefined ? [] : [values];
+      }),
     );
-    this.releaseInstanceTx = db.transaction((runner: string, instance: string, now: number) => {
-      const held = this.statements.otherInstances.all(runner, instance) as ExpiredRow[];
-      return held.map((row) => this.endUnreported(row, now, RESTARTED));
-    });
   }
 
   /**
@@ -294,66 +226,9 @@ export class LeaseQueries {
     return values;
   }
 
-  /** The runner never acknowledged the claim, so it never started: the attempt is not counted. */
-  private undeliver(row: ExpiredRow, now: number): TaskValues {
-    const values = this.statements.undeliver.get({ id: row.id, now }) as TaskValues;
-    this.attempts.remove(row.id, row.attempt);
-    const reason = 'the runner never acknowledged the claim';
-    this.events.logTask('lease.released', values, now, { attempt: row.attempt, reason });
-    return values;
-  }
-
   releaseLeases(refs: LeaseRef[], now: number): S.StoredTask[] {
     if (refs.length === 0) return [];
     return this.releaseTx.immediate(refs, now).map(taskFromValues);
-  }
-
-  /** Undoes an undelivered claim: the attempt is forgotten, as if it had never been made. */
-  private releaseInTx({ taskId, leaseToken }: LeaseRef, now: number): TaskValues[] {
-    const values = this.statements.release.get({ id: taskId, token: leaseToken, now });
-    if (values === undefined) return [];
-    const row = values as TaskValues;
-    this.attempts.remove(taskId, row[AT.attempt] + 1);
-    this.events.logTask('lease.released', row, now, { reason: 'claim not delivered' });
-    return [row];
-  }
-
-  /** Reaps expired leases, oldest first; a plain read skips the write lock when none expired. */
-  requeueExpired(now: number, limit: number): S.StoredTask[] {
-    if (!(limit >= 1) || this.statements.expired.get(now, 1) === undefined) return [];
-    return this.requeueTx.immediate(now, limit).map(taskFromValues);
-  }
-
-  extendRunningLeases(until: number, now: number): number {
-    return this.statements.extendRunning.run({ until, now }).changes;
-  }
-
-  releaseInstance(runner: string, instanceId: string, now: number): S.StoredTask[] {
-    return this.releaseInstanceTx.immediate(runner, instanceId, now).map(taskFromValues);
-  }
-
-  /**
-   * Ends an attempt whose runner stopped reporting (lease expired, or the runner restarted):
-   * cancel requested → cancelled; attempts left → queued again; otherwise → lost.
-   */
-  private endUnreported(row: ExpiredRow, now: number, why: Unreported): TaskValues {
-    const { id, attempt } = row;
-    if (row.lease_acked === 0 && row.cancel_requested_at === null) return this.undeliver(row, now);
-    this.attempts.end(id, attempt, 'lost', why.reason, now);
-    const end = (outcome: Outcome) => {
-      const { status } = outcome;
-      const params = { id, now, status, outcome: JSON.stringify(outcome) };
-      return this.statements.endExpired.get(params) as TaskValues;
-    };
-    let values: TaskValues;
-    if (row.cancel_requested_at !== null) values = end(endedOutcome('cancelled', why.cancelled));
-    else if (attempt < row.max_attempts)
-      values = this.statements.requeue.get({ id, now }) as TaskValues;
-    else values = end(endedOutcome('lost', why.reason));
-    this.events.logTask(why.event, values, now, { attempt, reason: why.reason });
-    const state = values[AT.state] as Outcome['status'];
-    if (state in FINISH_EVENT) this.events.logTask(FINISH_EVENT[state], values, now, { attempt });
-    return values;
   }
 }
 

@@ -6,7 +6,8 @@ import type Database from 'better-sqlite3';
  * Index notes. The claim and expiry indexes are partial: they hold only pending or running rows,
  * so they stay small while finished tasks pile up, and the claim query walks the claim index in
  * `priority DESC, run_at, id` order and stops after `max` rows instead of sorting the backlog.
- * lease-queries.ts names both with INDEXED BY, so renaming one is a new migration plus that file.
+ * lease-queries.ts and expiry-queries.ts name them with INDEXED BY, so renaming one is a new
+ * migration plus those files.
  */
 export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE tasks (

@@ -8,6 +8,8 @@ import { migrateSqlite } from './migrations.ts';
 import { BUSY_TIMEOUT_MS, translateSqliteError, withSqliteRetry } from './sqlite-errors.ts';
 import { TaskQueries } from './task-queries.ts';
 import { LeaseQueries } from './lease-queries.ts';
+import { ExpiryQueries } from './expiry-queries.ts';
+import { ClaimUndo } from './lease-shared.ts';
 import { RegistryQueries } from './registry-queries.ts';
 import { EventLog } from './event-log.ts';
 import { AttemptLog } from './attempt-log.ts';
@@ -50,6 +52,7 @@ function configureConnection(db: Database.Database): void {
 export class SqliteStore implements S.Store {
   private readonly tasks: TaskQueries;
   private readonly leases: LeaseQueries;
+  private readonly expiry: ExpiryQueries;
   private readonly registry: RegistryQueries;
   private readonly events: EventLog;
   private readonly attempts: AttemptLog;
@@ -64,7 +67,9 @@ export class SqliteStore implements S.Store {
     this.events = new EventLog(db);
     this.attempts = new AttemptLog(db);
     this.tasks = new TaskQueries(db, this.events);
-    this.leases = new LeaseQueries(db, this.events, this.attempts);
+    const claims = new ClaimUndo(db, this.events, this.attempts);
+    this.leases = new LeaseQueries(db, this.events, this.attempts, claims);
+    this.expiry = new ExpiryQueries(db, this.events, this.attempts, claims);
     this.registry = new RegistryQueries(db);
     this.retention = new RetentionQueries(db, this.events);
     this.output = new OutputQueries(db);
@@ -156,15 +161,15 @@ export class SqliteStore implements S.Store {
   }
 
   requeueExpired(now: number, limit: number): Promise<S.StoredTask[]> {
-    return this.run(() => this.leases.requeueExpired(now, limit));
+    return this.run(() => this.expiry.requeueExpired(now, limit));
   }
 
   extendRunningLeases(until: number, now: number): Promise<number> {
-    return this.run(() => this.leases.extendRunningLeases(until, now));
+    return this.run(() => this.expiry.extendRunningLeases(until, now));
   }
 
   releaseInstance(runner: string, instanceId: string, now: number): Promise<S.StoredTask[]> {
-    return this.run(() => this.leases.releaseInstance(runner, instanceId, now));
+    return this.run(() => this.expiry.releaseInstance(runner, instanceId, now));
   }
 
   appendEvent(event: S.NewEvent, now: number): Promise<S.StoredEvent> {

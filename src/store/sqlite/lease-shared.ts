@@ -1,0 +1,53 @@
+// What the lease queries (claim, heartbeat, finish) and the expiry queries (reaper, runner
+// restarts) share: the fence, clearing a lease, finish event names, and undoing a claim.
+import type Database from 'better-sqlite3';
+import type { Outcome } from '../../protocol/tasks.ts';
+import type { LeaseRef } from '../../protocol/runner.ts';
+import { AT, TASK_COLUMNS, type TaskValues } from './rows.ts';
+import type { EventLog } from './event-log.ts';
+import type { AttemptLog } from './attempt-log.ts';
+
+export const CLEAR_LEASE = `lease_token = NULL, lease_expires_at = NULL, lease_legacy = 0,
+  lease_instance = NULL, lease_acked = 0`;
+export const FENCE = "id = @id AND lease_token = @token AND state = 'running'";
+
+/** Event types of a finished attempt; the first four keep their legacy names. */
+export const FINISH_EVENT: Record<Outcome['status'], string> = {
+  succeeded: 'task.completed',
+  failed: 'task.failed',
+  timed_out: 'task.failed',
+  cancelled: 'task.cancelled',
+  lost: 'task.lost',
+};
+
+/** Undoes the claim itself: the attempt is not counted and the task looks unclaimed. */
+const UNDO_CLAIM = `UPDATE tasks SET state = 'queued', attempt = attempt - 1, updated_at = @now,
+    started_at = CASE WHEN attempt = 1 THEN NULL ELSE started_at END, ${CLEAR_LEASE}
+  WHERE ${FENCE} RETURNING ${TASK_COLUMNS}`;
+
+/**
+ * Gives a claim back as if it had never been made, for a claim that never reached its runner
+ * (the poll's connection closed) or that its runner never acknowledged before the lease ran out.
+ */
+export class ClaimUndo {
+  private readonly statement: Database.Statement;
+
+  constructor(
+    db: Database.Database,
+    private readonly events: EventLog,
+    private readonly attempts: AttemptLog,
+  ) {
+    this.statement = db.prepare(UNDO_CLAIM).raw();
+  }
+
+  /** Call inside a transaction; undefined when the token no longer holds the task. */
+  undo({ taskId, leaseToken }: LeaseRef, now: number, reason: string): TaskValues | undefined {
+    const values = this.statement.get({ id: taskId, token: leaseToken, now }) as
+      TaskValues | undefined;
+    if (values === undefined) return undefined;
+    const attempt = values[AT.attempt] + 1;
+    this.attempts.remove(taskId, attempt);
+    this.events.logTask('lease.released', values, now, { attempt, reason });
+    return values;
+  }
+}
