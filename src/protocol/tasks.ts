@@ -1,7 +1,16 @@
 // Tasks on the wire: kinds and their specs, states, outcomes, and the create/list shapes.
 import { Type, type Static } from 'typebox';
+import { AgentSpec } from './agents.ts';
+import { CallbackRequest, CallbackStatus } from './callbacks.ts';
 
-export const KINDS = ['shell', 'file.read', 'file.write', 'file.edit', 'file.list'] as const;
+export const KINDS = [
+  'shell',
+  'file.read',
+  'file.write',
+  'file.edit',
+  'file.list',
+  'agent',
+] as const;
 export const Kind = Type.Enum(KINDS);
 export type Kind = (typeof KINDS)[number];
 
@@ -61,6 +70,7 @@ export const SPEC_SCHEMAS = {
   'file.write': FileWriteSpec,
   'file.edit': FileEditSpec,
   'file.list': FileListSpec,
+  agent: AgentSpec,
 } as const;
 
 export type ShellSpec = Static<typeof ShellSpec>;
@@ -147,6 +157,8 @@ export const Task = Type.Object({
   leaseExpiresAt: Type.Optional(Type.Integer()),
   cancelRequested: Type.Boolean(),
   outcome: Type.Optional(Outcome),
+  /** Where the answer is posted when the task ends, and how that went; only on a single task's read. */
+  callbacks: Type.Optional(Type.Array(CallbackStatus)),
   /** Every attempt so far, oldest first; only on a single task's read, not in lists. */
   attempts: Type.Optional(Type.Array(Attempt)),
 });
@@ -181,7 +193,10 @@ export const CreateTaskBody = Type.Object(
     labels: Type.Optional(
       Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 32 }),
     ),
+    /** Agent tasks: the conversation this turn belongs to (per agent); turns of a key run in order. */
     sessionKey: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    /** Where the server posts the answer when the task ends. */
+    callback: Type.Optional(CallbackRequest),
   },
   { additionalProperties: false },
 );

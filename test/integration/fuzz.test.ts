@@ -171,6 +171,16 @@ const SPEC_FIELDS: Record<
     ['path', 'oldString', 'newString'],
   ],
   'file.list': [{ path: val(path) }, ['path']],
+  agent: [
+    {
+      agent: val(fc.constantFrom('claude', 'codex', 'gemini', 'gpt')),
+      prompt: val(text),
+      model: val(fc.oneof(fc.constantFrom('sonnet', 'gpt-5'), fc.string())),
+      resume: val(fc.oneof(fc.uuid(), fc.constantFrom('--help', 'a b'))),
+      fresh: val(fc.boolean()),
+    },
+    ['agent', 'prompt'],
+  ],
 };
 const specFor = (kind: (typeof KINDS)[number]) => shaped(...SPEC_FIELDS[kind]);
 const anySpec = fc.constantFrom(...KINDS).chain(specFor);

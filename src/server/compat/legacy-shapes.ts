@@ -20,8 +20,9 @@ const LEGACY_TYPES = {
   'file.list': 'file-list',
 } as const;
 
-/** The old API's `type` of a task of this kind (`command`, `file-read`, ...). */
-export function legacyType(kind: Kind): string {
+/** The old API's `type` of a task of this kind (`command`, `file-read`, `claude-cli`, ...). */
+export function legacyType(kind: Kind, spec?: Record<string, unknown>): string {
+  if (kind === 'agent') return typeof spec?.agent === 'string' ? `${spec.agent}-cli` : 'agent';
   return LEGACY_TYPES[kind];
 }
 
@@ -61,7 +62,7 @@ export function legacyTaskObject(task: Task): Record<string, unknown> {
   const spec = task.spec;
   const base = {
     id: task.id,
-    type: legacyType(task.kind),
+    type: legacyType(task.kind, spec),
     status: 'running',
     createdAt: task.createdAt,
     startedAt: task.startedAt ?? null,

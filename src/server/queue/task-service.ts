@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { AppError } from '../../protocol/errors.ts';
 import {
   isTerminal,
+  KINDS,
   LIMITS,
   type CreateTaskBody,
   type Kind,
@@ -50,7 +51,7 @@ export interface CreateOptions {
   metadata?: Record<string, unknown>;
 }
 
-const ALL_KINDS: readonly Kind[] = ['shell', 'file.read', 'file.write', 'file.edit', 'file.list'];
+const ALL_KINDS: readonly Kind[] = KINDS;
 
 export class TaskService {
   readonly hub = new WaiterHub();
