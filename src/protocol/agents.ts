@@ -137,3 +137,6 @@ export const RecentSessionList = Type.Object({
   sessions: Type.Array(RecentSession),
 });
 export type RecentSessionList = Static<typeof RecentSessionList>;
+
+export const ReportAgentSessionsReply = Type.Object({ stored: Type.Integer({ minimum: 0 }) });
+export type ReportAgentSessionsReply = Static<typeof ReportAgentSessionsReply>;

@@ -1,5 +1,6 @@
 // The typed Outpost client: one method per v1 operation, each reply validated against its schema.
 // Used by the runner, CLI, MCP server and browser dashboard, so it speaks fetch only.
+import { ReportAgentSessionsReply, type ReportAgentSessionsBody } from '../protocol/agents.ts';
 import type { Static, TSchema } from 'typebox';
 import { AppError } from '../protocol/errors.ts';
 import { CreatedToken, type CreateTokenBody } from '../protocol/auth.ts';
@@ -244,6 +245,11 @@ export class OutpostClient {
   ): Promise<AppendOutputReply> {
     const req = { method: 'POST', path: '/v1/runner/logs', body, signal: opts.signal } as const;
     return this.send(AppendOutputReply, req);
+  }
+  /** A runner reports the sessions it found in its CLI's own storage, for "recent". */
+  reportAgentSessions(body: ReportAgentSessionsBody): Promise<ReportAgentSessionsReply> {
+    const req = { method: 'POST', path: '/v1/runner/agent-sessions', body } as const;
+    return this.send(ReportAgentSessionsReply, req);
   }
 
   /**
