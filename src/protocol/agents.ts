@@ -123,6 +123,7 @@ export type RecentSession = Static<typeof RecentSession>;
 
 export const ReportAgentSessionsBody = Type.Object(
   {
+    runner: Type.String({ minLength: 1, maxLength: 128 }),
     agent: AgentName,
     sessions: Type.Array(RecentSession, { maxItems: 100 }),
   },

@@ -19,6 +19,8 @@ import { registerTaskRoutes } from './routes/tasks.ts';
 import { registerRunnerRoutes } from './routes/runner.ts';
 import { registerOutputRoutes } from './routes/output.ts';
 import { OutputService } from './queue/output-service.ts';
+import { SessionService } from './queue/session-service.ts';
+import { registerSessionRoutes } from './routes/sessions.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
 import { registerEventRoutes, type EventRouteDeps } from './routes/events.ts';
 import { registerLegacyRoutes } from './compat/index.ts';
@@ -113,7 +115,9 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
   registerAdminRoutes(app, { store, tasks, clock, onRevoke: () => authenticate.forget() });
   const events: EventRouteDeps = { store, clock, retention: options };
   registerEventRoutes(app, events);
-  registerLegacyRoutes(app, { ...events, tasks });
+  const sessions = new SessionService(store, clock);
+  registerSessionRoutes(app, sessions);
+  registerLegacyRoutes(app, { ...events, tasks, sessions });
   manageLoops(app, { tasks, store, clock }, options);
   return app as unknown as OutpostApp;
 }

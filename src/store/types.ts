@@ -5,6 +5,7 @@ import type { Role, RunnerInfo, TokenInfo } from '../protocol/auth.ts';
 import type { Claim, LeaseRef } from '../protocol/runner.ts';
 import type { Event } from '../protocol/events.ts';
 import type { LogPage, OutputChunk } from '../protocol/output.ts';
+import type { AgentName, RecentSession, Session } from '../protocol/agents.ts';
 
 /** Where a task came from: legacy tasks keep the old API's result semantics. */
 export type TaskOrigin = 'v1' | 'legacy';
@@ -205,6 +206,27 @@ export interface PruneResult {
   /** True when a rule still matches rows: call again. */
   more: boolean;
 }
+export interface SessionFilter {
+  agent?: AgentName;
+  key?: string;
+  limit: number;
+}
+
+/** What one runner last reported of an agent's recent sessions in its own CLI storage. */
+export interface AgentSessionReport {
+  runner: string;
+  agent: AgentName;
+  reportedAt: number;
+  sessions: RecentSession[];
+}
+
+export interface SessionStats {
+  total: number;
+  /** Sessions with a turn submitted or finished within the window the caller gave. */
+  active: number;
+  byAgent: { agent: AgentName; count: number }[];
+}
+
 export interface Store {
   /** Applies pending migrations in order. Safe to call on every start. */
   migrate(): Promise<void>;
@@ -268,6 +290,23 @@ export interface Store {
   prune(rules: RetentionRules): Promise<PruneResult>;
   /** Gives freed space back to the file system (SQLite VACUUM); slow, for maintenance only. */
   compact(): Promise<void>;
+
+  /** Sessions, most recently used first. */
+  listSessions(filter: SessionFilter): Promise<Session[]>;
+  /** Forgets the provider session of a key (every agent's when `agent` is undefined). */
+  resetSession(key: string, agent: AgentName | undefined, now: number): Promise<Session[]>;
+  /** Points a key at a provider session, creating the session if needed. */
+  setProviderSession(
+    agent: AgentName,
+    key: string,
+    providerSessionId: string,
+    now: number,
+  ): Promise<Session>;
+  /** Known provider session ids of an agent starting with `prefix` (sessions and reports). */
+  findProviderSessions(agent: AgentName, prefix: string, limit: number): Promise<string[]>;
+  sessionStats(activeSince: number): Promise<SessionStats>;
+  saveAgentSessionReport(report: AgentSessionReport): Promise<void>;
+  listAgentSessionReports(agent: AgentName, runner?: string): Promise<AgentSessionReport[]>;
 
   touchRunner(hello: RunnerHello, now: number): Promise<void>;
   listRunners(now: number, onlineWithinMs: number): Promise<RunnerInfo[]>;

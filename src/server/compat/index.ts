@@ -5,13 +5,17 @@ import type { EventRouteDeps } from '../routes/events.ts';
 import { registerLegacyClientRoutes } from './legacy-client-routes.ts';
 import { registerLegacyWorkerRoutes } from './legacy-worker-routes.ts';
 import { registerLegacyEventRoutes } from './legacy-events.ts';
+import { registerLegacyAgentRoutes } from './legacy-agent-routes.ts';
+import type { SessionService } from '../queue/session-service.ts';
 
 export interface LegacyDeps extends EventRouteDeps {
   tasks: TaskService;
+  sessions: SessionService;
 }
 
 export function registerLegacyRoutes(app: FastifyInstance, deps: LegacyDeps): void {
   registerLegacyClientRoutes(app, deps.tasks, deps.retention);
   registerLegacyWorkerRoutes(app, deps);
   registerLegacyEventRoutes(app, deps);
+  registerLegacyAgentRoutes(app, deps.tasks, deps.sessions);
 }

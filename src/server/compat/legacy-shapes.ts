@@ -84,6 +84,15 @@ export function legacyTaskObject(task: Task): Record<string, unknown> {
         newString: spec.newString,
         replaceAll: spec.replaceAll === true,
       };
+    case 'agent':
+      // No callbackChannel: the server delivers callbacks, and the token never leaves it.
+      return {
+        ...base,
+        prompt: spec.prompt,
+        sessionId: spec.resume ?? spec.newSessionId ?? null,
+        model: spec.model ?? null,
+        resumeLatest: false,
+      };
     default:
       return base;
   }

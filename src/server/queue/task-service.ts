@@ -273,7 +273,11 @@ export class TaskService {
       if (task.runAt > this.clock.now()) this.wakeTimer.wakeAt(task.runAt);
       else this.hub.notify(QUEUE_KEY);
     }
-    if (isTerminal(task.state)) this.hub.notify(taskKey(task.id));
+    if (isTerminal(task.state)) {
+      this.hub.notify(taskKey(task.id));
+      // The end of an agent turn may have released the next turn of its session.
+      if (task.kind === 'agent' && task.sessionKey !== undefined) this.hub.notify(QUEUE_KEY);
+    }
   }
 
   private async mustGet(id: string): Promise<StoredTask> {

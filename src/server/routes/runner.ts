@@ -18,7 +18,7 @@ import { connectionSignal } from './connection-signal.ts';
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 
 /** A runner token is bound to one runner name; it cannot act as another runner. */
-function assertRunner(request: FastifyRequest, name: string): void {
+export function assertRunner(request: FastifyRequest, name: string): void {
   const bound = request.principal?.runner;
   if (bound !== undefined && bound !== name) {
     throw new AppError('forbidden', `This token belongs to runner '${bound}', not '${name}'`);

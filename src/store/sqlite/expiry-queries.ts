@@ -8,6 +8,7 @@ import { AT, TASK_COLUMNS, taskFromValues, type TaskValues } from './rows.ts';
 import type { EventLog } from './event-log.ts';
 import type { AttemptLog } from './attempt-log.ts';
 import { CLEAR_LEASE, FINISH_EVENT, type ClaimUndo } from './lease-shared.ts';
+import type { SessionTurns } from './session-turns.ts';
 
 /** Why an attempt ended without a report, as its outcome, history and events say it. */
 interface Unreported {
@@ -67,6 +68,7 @@ export class ExpiryQueries {
     private readonly events: EventLog,
     private readonly attempts: AttemptLog,
     private readonly claims: ClaimUndo,
+    private readonly turns: SessionTurns,
   ) {
     this.statements = prepareStatements(db, SQL);
     this.requeueTx = db.transaction((now: number, limit: number) => {
@@ -117,6 +119,7 @@ export class ExpiryQueries {
     this.events.logTask(why.event, values, now, { attempt, reason: why.reason });
     const state = values[AT.state] as Outcome['status'];
     if (state in FINISH_EVENT) this.events.logTask(FINISH_EVENT[state], values, now, { attempt });
+    this.turns.ended(values, now);
     return values;
   }
 }

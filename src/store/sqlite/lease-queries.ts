@@ -16,6 +16,7 @@ import { AT, TASK_COLUMNS, taskFromValues, type TaskValues } from './rows.ts';
 import type { EventLog } from './event-log.ts';
 import type { AttemptLog } from './attempt-log.ts';
 import { CLEAR_LEASE, FENCE, FINISH_EVENT, type ClaimUndo } from './lease-shared.ts';
+import type { SessionTurns } from './session-turns.ts';
 
 const SQL = {
   lease: `UPDATE tasks SET state = 'running', attempt = attempt + 1, runner = @runner,
@@ -74,6 +75,7 @@ export class LeaseQueries {
     private readonly events: EventLog,
     private readonly attempts: AttemptLog,
     private readonly claims: ClaimUndo,
+    private readonly turns: SessionTurns,
   ) {
     this.candidates = new StatementCache(db);
     this.statements = prepareStatements(db, SQL);
@@ -151,6 +153,8 @@ export class LeaseQueries {
     };
     const values = this.statements.lease.get(params) as TaskValues;
     const task = taskFromValues(values);
+    const resume = this.turns.resumeFor(task);
+    if (resume !== undefined) task.spec = { ...task.spec, resume };
     this.attempts.start(id, task.attempt, runner, instanceId, now);
     this.events.logTask('task.started', values, now, { attempt: task.attempt });
     return { task, attempt: task.attempt, leaseToken: token, leaseExpiresAt: expiresAt };
@@ -215,6 +219,7 @@ export class LeaseQueries {
           status,
           runAt: retried[AT.runAt],
         });
+        this.turns.ended(retried, now, outcome);
         return retried;
       }
     }
@@ -223,6 +228,7 @@ export class LeaseQueries {
     const attempt = values[AT.attempt];
     this.attempts.end(id, attempt, status, reason, now);
     this.events.logTask(FINISH_EVENT[status], values, now, finishData(attempt, outcome));
+    this.turns.ended(values, now, outcome);
     return values;
   }
 

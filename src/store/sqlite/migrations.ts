@@ -132,6 +132,34 @@ export const MIGRATIONS: readonly string[] = [
 
   // Output the runner dropped from its full spool, as it last reported for the current attempt.
   `ALTER TABLE tasks ADD COLUMN output_runner_dropped INTEGER NOT NULL DEFAULT 0;`,
+
+  // Agent sessions. session_scope ("<agent>:<session key>") is set on agent turns that name a
+  // session key; its partial index holds only unfinished turns, so "is a turn of this session
+  // still pending?" and "which held turn is next?" stay cheap however long the history grows.
+  `ALTER TABLE tasks ADD COLUMN session_scope TEXT;
+   CREATE INDEX tasks_session_turns ON tasks (session_scope)
+     WHERE session_scope IS NOT NULL AND state IN ('scheduled', 'held', 'queued', 'running');
+   CREATE TABLE sessions (
+     agent TEXT NOT NULL,
+     key TEXT NOT NULL,
+     provider_session_id TEXT,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL,
+     task_count INTEGER NOT NULL DEFAULT 0,
+     last_task_id TEXT,
+     callback_channel TEXT,
+     PRIMARY KEY (agent, key)
+   );
+   CREATE INDEX sessions_provider ON sessions (agent, provider_session_id)
+     WHERE provider_session_id IS NOT NULL;
+   CREATE INDEX sessions_updated ON sessions (updated_at);
+   CREATE TABLE agent_session_reports (
+     runner TEXT NOT NULL,
+     agent TEXT NOT NULL,
+     sessions TEXT NOT NULL,
+     reported_at INTEGER NOT NULL,
+     PRIMARY KEY (runner, agent)
+   );`,
 ];
 
 export function readSchemaVersion(db: Database.Database): number {

@@ -14,7 +14,7 @@ export const TASK_COLUMNS = `id, kind, spec, state, priority, run_at, timeout_ms
   lease_expires_at, cancel_requested_at, outcome, result_read_at, retry_on_failure`;
 
 /** Where single fields sit in TaskValues, for queries that read one field of a raw row. */
-export const AT = { id: 0, state: 3, runAt: 5, attempt: 8, runner: 18 } as const;
+export const AT = { id: 0, state: 3, runAt: 5, attempt: 8, sessionKey: 11, runner: 18 } as const;
 
 /** One raw row of TASK_COLUMNS; keep both in the same order. */
 export type TaskValues = [
@@ -148,12 +148,16 @@ function put<K extends keyof StoredTask>(
 }
 
 /** Named parameters for inserting a new task; every name the INSERT uses must be present. */
-export function taskInsertParams(task: NewTask, now: number): Record<string, unknown> {
+export function taskInsertParams(
+  task: NewTask,
+  now: number,
+  session?: { scope: string; held: boolean },
+): Record<string, unknown> {
   return {
     id: task.id,
     kind: task.kind,
     spec: JSON.stringify(task.spec),
-    state: task.runAt > now ? 'scheduled' : 'queued',
+    state: session?.held === true ? 'held' : task.runAt > now ? 'scheduled' : 'queued',
     priority: task.priority,
     run_at: task.runAt,
     timeout_ms: task.timeoutMs,
@@ -163,6 +167,7 @@ export function taskInsertParams(task: NewTask, now: number): Record<string, unk
     target_runner: task.target?.runner ?? null,
     labels: jsonOrNull(task.labels),
     session_key: task.sessionKey ?? null,
+    session_scope: session?.scope ?? null,
     origin: task.origin,
     metadata: jsonOrNull(task.metadata),
     legacy_compatible: task.legacyCompatible ? 1 : 0,

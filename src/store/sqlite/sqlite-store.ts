@@ -12,6 +12,9 @@ import { ExpiryQueries } from './expiry-queries.ts';
 import { ClaimUndo } from './lease-shared.ts';
 import { RegistryQueries } from './registry-queries.ts';
 import { EventLog } from './event-log.ts';
+import { SessionTurns } from './session-turns.ts';
+import { SessionQueries } from './session-queries.ts';
+import type { AgentName, Session } from '../../protocol/agents.ts';
 import { AttemptLog } from './attempt-log.ts';
 import { RetentionQueries } from './retention-queries.ts';
 import { OutputQueries } from './output-queries.ts';
@@ -58,6 +61,7 @@ export class SqliteStore implements S.Store {
   private readonly attempts: AttemptLog;
   private readonly retention: RetentionQueries;
   private readonly output: OutputQueries;
+  private readonly sessions: SessionQueries;
   private readonly pingStatement: Database.Statement;
 
   constructor(
@@ -66,13 +70,15 @@ export class SqliteStore implements S.Store {
   ) {
     this.events = new EventLog(db);
     this.attempts = new AttemptLog(db);
-    this.tasks = new TaskQueries(db, this.events);
+    const turns = new SessionTurns(db, this.events);
+    this.tasks = new TaskQueries(db, this.events, turns);
     const claims = new ClaimUndo(db, this.events, this.attempts);
-    this.leases = new LeaseQueries(db, this.events, this.attempts, claims);
-    this.expiry = new ExpiryQueries(db, this.events, this.attempts, claims);
+    this.leases = new LeaseQueries(db, this.events, this.attempts, claims, turns);
+    this.expiry = new ExpiryQueries(db, this.events, this.attempts, claims, turns);
     this.registry = new RegistryQueries(db);
     this.retention = new RetentionQueries(db, this.events);
     this.output = new OutputQueries(db);
+    this.sessions = new SessionQueries(db);
     this.pingStatement = db.prepare('SELECT 1');
   }
 
@@ -190,6 +196,34 @@ export class SqliteStore implements S.Store {
 
   compact(): Promise<void> {
     return this.run(() => this.retention.compact());
+  }
+
+  listSessions(filter: S.SessionFilter): Promise<Session[]> {
+    return this.run(() => this.sessions.listSessions(filter));
+  }
+
+  resetSession(key: string, agent: AgentName | undefined, now: number): Promise<Session[]> {
+    return this.run(() => this.sessions.resetSession(key, agent, now));
+  }
+
+  setProviderSession(agent: AgentName, key: string, id: string, now: number): Promise<Session> {
+    return this.run(() => this.sessions.setProviderSession(agent, key, id, now));
+  }
+
+  findProviderSessions(agent: AgentName, prefix: string, limit: number): Promise<string[]> {
+    return this.run(() => this.sessions.findProviderSessions(agent, prefix, limit));
+  }
+
+  sessionStats(activeSince: number): Promise<S.SessionStats> {
+    return this.run(() => this.sessions.sessionStats(activeSince));
+  }
+
+  saveAgentSessionReport(report: S.AgentSessionReport): Promise<void> {
+    return this.run(() => this.sessions.saveAgentSessionReport(report));
+  }
+
+  listAgentSessionReports(agent: AgentName, runner?: string): Promise<S.AgentSessionReport[]> {
+    return this.run(() => this.sessions.listAgentSessionReports(agent, runner));
   }
 
   touchRunner(hello: S.RunnerHello, now: number): Promise<void> {

@@ -13,6 +13,7 @@ import {
 } from './statements.ts';
 import { TASK_COLUMNS, taskFromValues, taskInsertParams, type TaskValues } from './rows.ts';
 import type { EventLog } from './event-log.ts';
+import { sessionScopeOf, type SessionTurns } from './session-turns.ts';
 
 const CANCELLED_BEFORE_START: Outcome = {
   status: 'cancelled',
@@ -23,10 +24,10 @@ const TERMINAL = TERMINAL_STATES.map((s) => `'${s}'`).join(', ');
 
 const SQL = {
   insert: `INSERT INTO tasks (id, kind, spec, state, priority, run_at, timeout_ms, max_attempts,
-      retry_on_failure, target, target_runner, labels, session_key, origin, metadata,
+      retry_on_failure, target, target_runner, labels, session_key, session_scope, origin, metadata,
       legacy_compatible, idempotency_key, request_hash, created_at, updated_at)
     VALUES (@id, @kind, @spec, @state, @priority, @run_at, @timeout_ms, @max_attempts,
-      @retry_on_failure, @target, @target_runner, @labels, @session_key, @origin, @metadata, @legacy_compatible,
+      @retry_on_failure, @target, @target_runner, @labels, @session_key, @session_scope, @origin, @metadata, @legacy_compatible,
       @idempotency_key, @request_hash, @now, @now)
     RETURNING ${TASK_COLUMNS}`,
   byId: `SELECT ${TASK_COLUMNS} FROM tasks WHERE id = ?`,
@@ -66,6 +67,7 @@ export class TaskQueries {
   constructor(
     db: Database.Database,
     private readonly events: EventLog,
+    private readonly turns: SessionTurns,
   ) {
     this.statements = prepareStatements(db, SQL);
     this.listVariants = new StatementCache(db);
@@ -96,8 +98,14 @@ export class TaskQueries {
         created: false,
       };
     }
-    const values = this.statements.insert.get(taskInsertParams(task, now)) as TaskValues;
+    const scope = sessionScopeOf(task.kind, task.spec, task.sessionKey);
+    const session = scope === undefined ? undefined : { scope, held: this.turns.mustHold(scope) };
+    const values = this.statements.insert.get(taskInsertParams(task, now, session)) as TaskValues;
     this.events.logTask('task.created', values, now, { origin: task.origin });
+    if (session !== undefined) {
+      this.turns.submitted(task, now);
+      if (session.held) this.events.logTask('task.held', values, now, { reason: 'session busy' });
+    }
     return { task: taskFromValues(values), created: true };
   }
 
@@ -153,6 +161,7 @@ export class TaskQueries {
     const cancelled = cancelPending.get({ id, now, outcome }) as TaskValues | undefined;
     if (cancelled !== undefined) {
       this.events.logTask('task.cancelled', cancelled, now, { reason: 'before start' });
+      this.turns.ended(cancelled, now);
       return cancelled;
     }
     const requested = requestCancel.get({ id, now }) as TaskValues | undefined;
