@@ -56,6 +56,8 @@ export interface ServerConfig {
   eventRetentionMs: number;
   /** Beyond this many events, the oldest are deleted. */
   maxEvents: number;
+  /** Agent sessions unused this long are forgotten: their next turn starts a fresh conversation. */
+  sessionRetentionMs: number;
   /** How often retention runs. */
   retentionIntervalMs: number;
 }
@@ -127,6 +129,7 @@ type RetentionFields = Pick<
   | 'resultRetentionMs'
   | 'maxFinishedTasks'
   | 'eventRetentionMs'
+  | 'sessionRetentionMs'
   | 'maxEvents'
   | 'retentionIntervalMs'
 >;
@@ -194,6 +197,12 @@ function readRetentionFields(r: FieldReader<ServerConfig>): RetentionFields {
       14 * DAY_MS,
     ),
     maxEvents: r.read('maxEvents', ['OUTPOST_MAX_EVENTS', 'WORKER_MAX_EVENTS'], count, 100_000),
+    sessionRetentionMs: r.read(
+      'sessionRetentionMs',
+      ['OUTPOST_SESSION_RETENTION_MS', 'WORKER_SESSION_RETENTION_MS'],
+      keep,
+      30 * DAY_MS,
+    ),
     // A minute keeps the tables near their limits without a busy loop; each run works in batches.
     retentionIntervalMs: r.read(
       'retentionIntervalMs',

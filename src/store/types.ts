@@ -196,6 +196,8 @@ export interface RetentionRules {
   maxFinished: number;
   eventsBefore: number;
   maxEvents: number;
+  /** Sessions not used since this go (their conversations start fresh); undefined keeps them. */
+  sessionsBefore?: number;
   /** At most this many rows of each table per call: small transactions never stall the server. */
   batch: number;
 }
@@ -203,6 +205,7 @@ export interface RetentionRules {
 export interface PruneResult {
   tasks: number;
   events: number;
+  sessions: number;
   /** True when a rule still matches rows: call again. */
   more: boolean;
 }

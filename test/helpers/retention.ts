@@ -9,5 +9,6 @@ export const RETENTION_DEFAULTS = {
   maxFinishedTasks: defaults.maxFinishedTasks,
   eventRetentionMs: defaults.eventRetentionMs,
   maxEvents: defaults.maxEvents,
+  sessionRetentionMs: defaults.sessionRetentionMs,
   retentionIntervalMs: defaults.retentionIntervalMs,
 };

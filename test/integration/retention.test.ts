@@ -16,7 +16,7 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
 interface Report {
-  pruned: { tasks: number; events: number; batches: number };
+  pruned: { tasks: number; events: number; sessions: number; batches: number };
   vacuumed: boolean;
   before: { tasks: number; finishedTasks: number; events: number };
   after: { tasks: number; finishedTasks: number; events: number };
@@ -175,6 +175,31 @@ describe('the retention loop', () => {
     }
   });
 
+  it('forgets agent sessions unused for the session retention, and keeps the rest', async () => {
+    const app = await clockedApp({ sessionRetentionMs: 30 * DAY });
+    try {
+      const turn = (key: string) =>
+        app.post('/v1/tasks', {
+          kind: 'agent',
+          spec: { agent: 'claude', prompt: 'hi' },
+          sessionKey: key,
+        });
+      await turn('old-room');
+      app.clock.at += 20 * DAY;
+      await turn('new-room');
+      app.clock.at += 11 * DAY;
+      const report = await app.maintain();
+      assert.equal(report.pruned.sessions, 1);
+      const keys = (await app.get('/v1/sessions')).json<{ sessions: { key: string }[] }>();
+      assert.deepEqual(
+        keys.sessions.map((s) => s.key),
+        ['new-room'],
+      );
+    } finally {
+      await app.t.close();
+    }
+  });
+
   it('works in batches and yields to the event loop between them', async () => {
     const app = await clockedApp({ maxFinishedTasks: 1 });
     try {
@@ -234,5 +259,6 @@ function defaults() {
     maxFinishedTasks: 100_000,
     eventRetentionMs: 14 * DAY,
     maxEvents: 100_000,
+    sessionRetentionMs: 30 * DAY,
   };
 }

@@ -8,7 +8,12 @@ import type { ServerConfig } from '../config.ts';
 
 export type RetentionSettings = Pick<
   ServerConfig,
-  'taskRetentionMs' | 'resultRetentionMs' | 'maxFinishedTasks' | 'eventRetentionMs' | 'maxEvents'
+  | 'taskRetentionMs'
+  | 'resultRetentionMs'
+  | 'maxFinishedTasks'
+  | 'eventRetentionMs'
+  | 'maxEvents'
+  | 'sessionRetentionMs'
 >;
 
 /**
@@ -30,6 +35,7 @@ export function retentionRules(
     maxFinished: settings.maxFinishedTasks,
     eventsBefore: now - settings.eventRetentionMs,
     maxEvents: settings.maxEvents,
+    sessionsBefore: now - settings.sessionRetentionMs,
     batch,
   };
 }
@@ -37,6 +43,7 @@ export function retentionRules(
 export interface PruneTotals {
   tasks: number;
   events: number;
+  sessions: number;
   batches: number;
 }
 
@@ -49,14 +56,16 @@ export async function pruneAll(
   rules: RetentionRules,
   shouldStop: () => boolean = () => false,
 ): Promise<PruneTotals> {
-  const totals: PruneTotals = { tasks: 0, events: 0, batches: 0 };
+  const totals: PruneTotals = { tasks: 0, events: 0, sessions: 0, batches: 0 };
   for (;;) {
     const result = await store.prune(rules);
     totals.tasks += result.tasks;
     totals.events += result.events;
+    totals.sessions += result.sessions;
     totals.batches += 1;
     // "More" with nothing deleted would spin forever; the next run picks up whatever is left.
-    if (!result.more || result.tasks + result.events === 0 || shouldStop()) return totals;
+    const deleted = result.tasks + result.events + result.sessions;
+    if (!result.more || deleted === 0 || shouldStop()) return totals;
     await nextTurn();
   }
 }

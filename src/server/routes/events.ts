@@ -25,6 +25,7 @@ const MaintenanceReply = Type.Object({
   pruned: Type.Object({
     tasks: Type.Integer(),
     events: Type.Integer(),
+    sessions: Type.Integer(),
     batches: Type.Integer(),
   }),
   vacuumed: Type.Boolean(),

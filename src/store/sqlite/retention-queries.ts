@@ -25,6 +25,9 @@ const SQL = {
       SELECT id FROM events WHERE at < @before ORDER BY id LIMIT @batch)`,
   eventCount: 'SELECT COUNT(*) AS n FROM events',
   excessEvents: `DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT @n)`,
+  oldSessions: `DELETE FROM sessions WHERE rowid IN (
+      SELECT rowid FROM sessions INDEXED BY sessions_updated WHERE updated_at < @before LIMIT @batch)`,
+  oldReports: 'DELETE FROM agent_session_reports WHERE reported_at < @before',
 } as const;
 
 export class RetentionQueries {
@@ -47,10 +50,17 @@ export class RetentionQueries {
     const batch = Math.max(1, Math.trunc(rules.batch));
     const tasks = this.pruneTasks(rules, batch);
     const events = this.pruneEvents(rules, batch);
-    if (tasks > 0 || events > 0) {
-      this.events.append({ type: 'retention.pruned', data: { tasks, events } }, rules.now);
+    const sessions = this.pruneSessions(rules, batch);
+    if (tasks > 0 || events > 0 || sessions > 0) {
+      const data = { tasks, events, sessions };
+      this.events.append({ type: 'retention.pruned', data }, rules.now);
     }
-    return { tasks, events, more: tasks >= batch || events >= batch };
+    return {
+      tasks,
+      events,
+      sessions,
+      more: tasks >= batch || events >= batch || sessions >= batch,
+    };
   }
 
   private pruneTasks(rules: S.RetentionRules, batch: number): number {
@@ -80,6 +90,14 @@ export class RetentionQueries {
       if (n > 0) deleted += excessEvents.run({ n }).changes;
     }
     return deleted;
+  }
+
+  /** A session's turns keep its updated_at fresh, so an old one has no turn pending. */
+  private pruneSessions(rules: S.RetentionRules, batch: number): number {
+    const before = rules.sessionsBefore;
+    if (before === undefined) return 0;
+    this.statements.oldReports.run({ before });
+    return this.statements.oldSessions.run({ before, batch }).changes;
   }
 
   /** VACUUM cannot run inside a transaction; it rewrites the file, so it is for maintenance. */

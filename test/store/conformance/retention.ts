@@ -57,7 +57,7 @@ export function describeRetention(store: () => Store): void {
       assert.equal((await store().getTask(queued!))?.state, 'queued');
       assert.equal((await store().getTask(running.task.id))?.state, 'running');
       const [pruned] = await store().listEvents({ type: 'retention.pruned', limit: 5 });
-      assert.deepEqual(pruned?.data, { tasks: 2, events: 0 });
+      assert.deepEqual(pruned?.data, { tasks: 2, events: 0, sessions: 0 });
     });
 
     it('keeps an unread legacy result past the age rule until it is read', async () => {
@@ -101,7 +101,12 @@ export function describeRetention(store: () => Store): void {
     it('does nothing and logs nothing when no rule matches', async () => {
       await finishedTask(store(), T0);
       const before = (await store().eventStats()).total;
-      assert.deepEqual(await store().prune(keepAll()), { tasks: 0, events: 0, more: false });
+      assert.deepEqual(await store().prune(keepAll()), {
+        tasks: 0,
+        events: 0,
+        sessions: 0,
+        more: false,
+      });
       assert.equal((await store().eventStats()).total, before);
       await store().compact();
     });
