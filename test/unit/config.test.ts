@@ -61,6 +61,7 @@ describe('loadServerConfig', () => {
       maxFinishedTasks: 100_000,
       eventRetentionMs: 14 * DAY_MS,
       maxEvents: 100_000,
+      sessionRetentionMs: 30 * 86_400_000,
       retentionIntervalMs: 60_000,
     });
     assert.ok(Object.isFrozen(config));
@@ -101,10 +102,17 @@ describe('loadServerConfig', () => {
       WORKER_RESULT_RETENTION_MS: '600000',
       WORKER_EVENT_RETENTION_DAYS: '3',
       WORKER_MAX_EVENTS: '2000',
+      WORKER_SESSION_RETENTION_MS: '86400000',
     });
     assert.deepEqual(
-      [legacy.taskRetentionMs, legacy.resultRetentionMs, legacy.eventRetentionMs, legacy.maxEvents],
-      [3_600_000, 600_000, 3 * DAY_MS, 2000],
+      [
+        legacy.taskRetentionMs,
+        legacy.resultRetentionMs,
+        legacy.eventRetentionMs,
+        legacy.maxEvents,
+        legacy.sessionRetentionMs,
+      ],
+      [3_600_000, 600_000, 3 * DAY_MS, 2000, DAY_MS],
     );
     const own = loadServerConfig({
       WORKER_EVENT_RETENTION_DAYS: '3',
