@@ -295,5 +295,6 @@ function execSettingsOf(config: Readonly<RunnerConfig>): ExecSettings {
     maxReadBytes: config.maxReadBytes,
     killGraceMs: config.killGraceMs,
     tagPrefix: runnerTagPrefix(config.name, config.dataDir),
+    agents: config.agents,
   };
 }
