@@ -1,12 +1,12 @@
 // The runner: hello, then a claim loop that executes each claimed task at once, a lease keeper
 // that heartbeats them all, and reports of every outcome; drain and stop end it in order.
 import type { Claim, HelloBody, HelloReply } from '../protocol/runner.ts';
-import { KINDS, type Kind, type Outcome } from '../protocol/tasks.ts';
+import type { Kind, Outcome } from '../protocol/tasks.ts';
 import { newId } from '../lib/ids.ts';
 import { delay } from '../sdk/delay.ts';
 import type { OutpostClient } from '../sdk/client.ts';
 import { deniedPathsOf, type RunnerConfig } from './config.ts';
-import { executeTask } from './executors/index.ts';
+import { EXECUTOR_KINDS, executeTask } from './executors/index.ts';
 import { failedOutcome } from './executors/outcome.ts';
 import type { ExecContext, ExecSettings } from './executors/types.ts';
 import { runClaimLoop } from './claim-loop.ts';
@@ -143,7 +143,7 @@ class TaskRunner implements Runner {
       client: this.deps.client,
       config: this.deps.config,
       instanceId: this.instanceId,
-      kinds: KINDS,
+      kinds: EXECUTOR_KINDS,
       attempts: this.attempts,
       log: this.log,
       signal: this.claiming.signal,
@@ -178,7 +178,7 @@ class TaskRunner implements Runner {
       instanceId: this.instanceId,
       labels: [...config.labels],
       capacity: config.capacity,
-      kinds: [...KINDS],
+      kinds: [...EXECUTOR_KINDS],
       version: this.deps.version ?? RUNNER_VERSION,
     };
   }
