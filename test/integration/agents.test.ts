@@ -310,6 +310,27 @@ describe('agent tasks through a real runner', () => {
     );
   });
 
+  it('a runner with no agent CLI does not claim agent tasks', T, async () => {
+    const missing = {
+      CLAUDE_PATH: '/no/claude',
+      CODEX_PATH: '/no/codex',
+      GEMINI_PATH: '/no/gemini',
+    };
+    const { config, logs } = await startRunner(missing);
+    const agentTask = await submit({ agent: 'codex', prompt: 'hi' }, { runner: config.name });
+    const shell = await client.createTask({
+      kind: 'shell',
+      spec: { command: 'true' },
+      target: { runner: config.name },
+    });
+    assert.equal((await client.waitForTask(shell.id, { pollMs: 10_000 })).state, 'succeeded');
+    assert.equal((await client.getTask(agentTask.id)).state, 'queued');
+    await client.cancelTask(agentTask.id);
+    const found = logs.find((l) => l.msg === 'agent CLIs');
+    assert.deepEqual(found?.fields?.found, []);
+    assert.match(String(found?.fields?.missing), /codex \('\/no\/codex'; set CODEX_PATH/);
+  });
+
   for (const agent of AGENTS) {
     it(`${agent}: a cancelled run whose children ignore SIGTERM leaves no process`, T, async () => {
       const task = await submit(
@@ -335,4 +356,42 @@ describe('agent tasks through a real runner', () => {
       );
     });
   }
+
+  it(
+    'reports recent Claude and Codex sessions, newest first, with the first prompt as topic',
+    T,
+    async () => {
+      const claude = await run({ agent: 'claude', prompt: 'topic for the recent list' });
+      const codex = await run({ agent: 'codex', prompt: 'codex topic' });
+      const reported = (agent: AgentName, sessionId: string) =>
+        proxy.reports.find(
+          (r) => r.agent === agent && r.sessions.some((s) => s.sessionId === sessionId),
+        );
+      assert.ok(
+        await waitFor(() => reported('claude', claude.output.sessionId!) !== undefined, 3_000),
+      );
+      assert.ok(
+        await waitFor(() => reported('codex', codex.output.sessionId!) !== undefined, 3_000),
+      );
+      const claudeReport = reported('claude', claude.output.sessionId!)!;
+      const mine = claudeReport.sessions.find((s) => s.sessionId === claude.output.sessionId)!;
+      assert.equal(mine.topic, 'topic for the recent list');
+      assert.equal(mine.project, root);
+      assert.ok(claudeReport.sessions.length <= 20);
+      const times = claudeReport.sessions.map((s) => s.lastModified);
+      assert.deepEqual(
+        times,
+        [...times].sort((a, b) => b - a),
+      );
+      const codexReport = reported('codex', codex.output.sessionId!)!;
+      assert.equal(
+        codexReport.sessions.find((s) => s.sessionId === codex.output.sessionId)?.topic,
+        'codex topic',
+      );
+      assert.ok(
+        !proxy.reports.some((r) => r.agent === 'gemini'),
+        'gemini keeps no listable sessions',
+      );
+    },
+  );
 });
