@@ -224,6 +224,12 @@ describe('agent tasks through a real runner', () => {
     const newSessionId = '3b241101-e2bb-4255-8caf-4136c566a962';
     const { output } = await run({ agent: 'claude', prompt: 'hi', newSessionId });
     assert.equal(output.sessionId, newSessionId);
+    assert.equal(output.resumed, false);
+    // A second attempt of the same turn (its runner died) finds the session begun: it continues it.
+    const again = await run({ agent: 'claude', prompt: 'hi again', newSessionId });
+    assert.equal(again.task.state, 'succeeded', JSON.stringify(again.outcome.error));
+    assert.equal(again.outcome.stdout, `turn 2 of session ${newSessionId}: hi again`);
+    assert.equal(again.output.resumed, true);
   });
 
   const FAILURES: [AgentName, string, string, string][] = [

@@ -41,10 +41,8 @@ export function agentOutcome(input: AgentOutcomeInput): Outcome {
         ? 'cancelled'
         : 'failed';
   // A model refusal on the last model, or a refused resume with nothing left to try, is the provider's.
-  const kind =
-    verdict.kind === 'model_refused' || verdict.kind === 'resume_rejected'
-      ? 'provider'
-      : verdict.kind;
+  const again = ['model_refused', 'resume_rejected', 'session_taken'];
+  const kind = again.includes(verdict.kind) ? 'provider' : verdict.kind;
   // Agent turns are never retried automatically: the failed one may already have edited files.
   const error = { kind, message: verdict.message, exitCode, retryable: false };
   return { ...base, status, error: definedOnly(error) };

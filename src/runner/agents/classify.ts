@@ -16,10 +16,13 @@ export type AgentFailureKind =
   | 'crashed'
   | 'exit';
 
-/** `resume_rejected` and `model_refused` lead to another run; the rest end the attempt. */
+/** `resume_rejected`, `session_taken` and `model_refused` lead to another run; the rest end it. */
 export type Verdict =
   | { kind: 'ok' }
-  | { kind: 'resume_rejected' | 'model_refused' | AgentFailureKind; message: string };
+  | {
+      kind: 'resume_rejected' | 'session_taken' | 'model_refused' | AgentFailureKind;
+      message: string;
+    };
 
 export interface RunFacts {
   driver: AgentDriver;
@@ -33,6 +36,8 @@ export interface RunFacts {
   /** stdout lines that were not JSON events (warnings, usage text). */
   noise: string;
   resumed: boolean;
+  /** The run was given the id its new session must take (Claude's --session-id). */
+  newSession: boolean;
   model?: string;
   timeoutMs: number;
 }
@@ -69,6 +74,8 @@ export function classifyRun(facts: RunFacts): Verdict {
   const said = [report.errorMessage ?? '', p.stderr, facts.noise].join('\n');
   if (facts.resumed && driver.resumeRejected.test(said))
     return { kind: 'resume_rejected', message: firstMatchingLine(said, driver.resumeRejected) };
+  if (facts.newSession && driver.sessionTaken?.test(said))
+    return { kind: 'session_taken', message: firstMatchingLine(said, driver.sessionTaken) };
   if (report.status === 'turn_limit' || driver.turnLimitExitCodes.includes(code))
     return { kind: 'turn_limit', message: `${name} reached its turn limit: ${errorText(facts)}` };
   if (driver.badFlagsExitCodes.includes(code) || (facts.events === 0 && USAGE_ERROR.test(said)))

@@ -106,6 +106,9 @@ export const claudeDriver: AgentDriver = {
   // Printed when --resume names a session the CLI has no transcript of (e.g. a run that died
   // before its first model turn, or one started in another directory).
   resumeRejected: /No conversation found with session ID/i,
+  // --session-id names a session with a transcript already: an earlier attempt of the same turn
+  // (its runner died, the lease expired) started it.
+  sessionTaken: /Session ID \S+ is already in use/i,
   badFlagsExitCodes: [],
   turnLimitExitCodes: [],
 };

@@ -46,6 +46,12 @@ export class TurnPlan {
       this.resume = undefined;
       return `could not resume (${verdict.message}); starting a fresh session`;
     }
+    if (verdict.kind === 'session_taken' && this.newSessionId !== undefined) {
+      // An earlier attempt of this turn started the session (and may have done part of the work).
+      this.resume = this.newSessionId;
+      this.newSessionId = undefined;
+      return `${verdict.message}; continuing that session`;
+    }
     if (verdict.kind === 'model_refused' && this.modelIndex + 1 < this.models.length) {
       const refused = this.model ?? 'default';
       this.modelsSkipped.push(refused);

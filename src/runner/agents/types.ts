@@ -73,6 +73,8 @@ export interface AgentDriver {
   createParser(): StreamParser;
   /** This CLI's words for "the session you asked to resume does not exist". */
   readonly resumeRejected: RegExp;
+  /** Claude: its words for "the pre-assigned id of a new session already has a transcript". */
+  readonly sessionTaken?: RegExp;
   /** Exit codes this CLI uses for a refused command line, besides the usage-error messages. */
   readonly badFlagsExitCodes: readonly number[];
   readonly turnLimitExitCodes: readonly number[];

@@ -51,6 +51,7 @@ async function runAgentTask(spec: AgentSpec, ctx: ExecContext): Promise<Outcome>
       binary: settings.path,
       pathSetting: settings.pathSetting,
       resumed: turn.resume !== undefined,
+      newSession: turn.newSessionId !== undefined,
       model: turn.model,
       timeoutMs,
     });

@@ -30,6 +30,7 @@ function facts(extra: Partial<RunFacts> & { proc?: Partial<ProcessResult> } = {}
     events: 3,
     noise: '',
     resumed: false,
+    newSession: false,
     timeoutMs: 1000,
     ...rest,
   };
@@ -93,6 +94,20 @@ describe('classifyRun', () => {
       },
     });
     assert.equal(classifyRun(codex).kind, 'resume_rejected');
+  });
+
+  it('recognises a pre-assigned session id that already has a transcript', () => {
+    const stderr = 'Error: Session ID 3b241101-e2bb-4255-8caf-4136c566a962 is already in use.\n';
+    const failed = {
+      proc: { exitCode: 1, stderr },
+      report: { status: 'incomplete' as const, text: '' },
+      events: 0,
+    };
+    assert.deepEqual(classifyRun(facts({ ...failed, newSession: true })), {
+      kind: 'session_taken',
+      message: 'Error: Session ID 3b241101-e2bb-4255-8caf-4136c566a962 is already in use.',
+    });
+    assert.equal(classifyRun(facts({ ...failed, newSession: false })).kind, 'exit');
   });
 
   it('reads refused arguments from usage errors and from gemini exit 42 and codex exit 2', () => {
