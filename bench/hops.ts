@@ -10,6 +10,7 @@ import { openSqliteStore } from '../src/store/sqlite/sqlite-store.ts';
 import { newId } from '../src/lib/ids.ts';
 import { executeTask } from '../src/runner/executors/index.ts';
 import { resolveInRoots } from '../src/runner/roots.ts';
+import { defaultAgentSettings } from '../src/runner/agent-config.ts';
 import type { ExecContext } from '../src/runner/executors/types.ts';
 import type { NewTask } from '../src/store/types.ts';
 import { calibrate } from './calibrate.ts';
@@ -100,6 +101,7 @@ async function runnerHops(dir: string): Promise<void> {
     maxOutputBytes: 1 << 20,
     maxReadBytes: 10 << 20,
     killGraceMs: 5_000,
+    agents: defaultAgentSettings(['PATH', 'HOME']),
   };
   const ctx = (): ExecContext => ({
     taskId: newId(),

@@ -3,7 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { AgentName } from '../protocol/agents.ts';
 import { AppError } from '../protocol/errors.ts';
+import { readAgentSettings } from './agent-config.ts';
+import type { AgentSettings } from './agents/types.ts';
 import { DEFAULT_ENV_ALLOWLIST } from './child-env.ts';
 import {
   argvField,
@@ -18,6 +21,7 @@ import {
   secretField,
   stringField,
   urlField,
+  type ConfigFile,
   type FieldReader,
 } from '../lib/config-fields.ts';
 
@@ -56,11 +60,13 @@ export interface RunnerConfig {
   drainGraceMs: number;
   /** The config file used, if any; kept out of reach of tasks because it may hold the token. */
   configPath?: string;
+  /** Each agent CLI's binary, cwd, models, mode, extra args, timeout cap and env (agent-config.ts). */
+  agents: Readonly<Record<AgentName, AgentSettings>>;
 }
 
 export interface LoadRunnerConfigOptions {
   /** Values given on the command line, already typed; they beat every other source. */
-  flags?: Partial<RunnerConfig>;
+  flags?: Partial<Omit<RunnerConfig, 'agents'>>;
   /** A JSON config file; else env OUTPOST_CONFIG; else none. */
   file?: string;
 }
@@ -95,10 +101,23 @@ export function loadRunnerConfig(
   const path = opts.file || env.OUTPOST_CONFIG;
   const configPath = path ? resolve(path) : undefined;
   const loaded = configPath ? readConfigFile(configPath, (p) => readFileSync(p, 'utf8')) : {};
-  const reader = createFieldReader<RunnerConfig>({ flags: opts.flags, env, file: loaded.file });
-  const config = readRunnerFields(reader);
-  checkRunnerConfig(config, reader);
-  const problems = [...(loaded.problem ? [loaded.problem] : []), ...reader.finish()];
+  const { file, agentsFile } = splitAgents(loaded.file);
+  const reader = createFieldReader<RunnerConfig>({ flags: opts.flags, env, file });
+  const fields = readRunnerFields(reader);
+  checkRunnerConfig(fields, reader);
+  const agents = readAgentSettings({
+    env,
+    file: agentsFile,
+    home: homedir(),
+    resolve,
+    envAllowlist: fields.envAllowlist,
+  });
+  const config: RunnerConfig = { ...fields, agents: agents.agents };
+  const problems = [
+    ...(loaded.problem ? [loaded.problem] : []),
+    ...reader.finish(),
+    ...agents.problems,
+  ];
   if (problems.length > 0) {
     throw new AppError('bad_request', formatConfigProblems(problems), { problems });
   }
@@ -107,17 +126,30 @@ export function loadRunnerConfig(
 
 /** Freezes the list fields too, so no caller can edit roots or the allowlist after loading. */
 function freezeLists(config: RunnerConfig): RunnerConfig {
-  const { labels, roots, shell, envAllowlist } = config;
+  const { labels, roots, shell, envAllowlist, agents } = config;
   return {
     ...config,
     labels: Object.freeze([...labels]),
     roots: Object.freeze([...roots]),
     shell: Object.freeze([...shell]),
     envAllowlist: Object.freeze([...envAllowlist]),
+    agents: Object.freeze({ ...agents }),
   };
 }
 
-function readRunnerFields(r: FieldReader<RunnerConfig>): RunnerConfig {
+/** `agents` is an object of objects read by agent-config.ts; the flat fields are read here. */
+function splitAgents(file: ConfigFile | undefined): {
+  file?: ConfigFile;
+  agentsFile?: { label: string; agents: unknown };
+} {
+  if (!file || !Object.hasOwn(file.values, 'agents')) return { file };
+  const { agents, ...values } = file.values;
+  return { file: { label: file.label, values }, agentsFile: { label: file.label, agents } };
+}
+
+type RunnerFields = Omit<RunnerConfig, 'agents'>;
+
+function readRunnerFields(r: FieldReader<RunnerConfig>): RunnerFields {
   return { ...readConnectionFields(r), ...readExecutionFields(r) };
 }
 
@@ -153,7 +185,7 @@ function readConnectionFields(r: FieldReader<RunnerConfig>): ConnectionFields {
 /** Where and how tasks run: roots, shell, environment, output caps, stop timing. */
 function readExecutionFields(
   r: FieldReader<RunnerConfig>,
-): Omit<RunnerConfig, keyof ConnectionFields> {
+): Omit<RunnerFields, keyof ConnectionFields> {
   const home = homedir();
   // Roots confine file tasks, so a relative root (relative to wherever the runner started) is refused.
   const root = pathField({ home, resolve });
@@ -215,7 +247,7 @@ function defaultName(): string {
   return name === '' ? 'runner' : name;
 }
 
-function checkRunnerConfig(config: RunnerConfig, r: FieldReader<RunnerConfig>): void {
+function checkRunnerConfig(config: RunnerFields, r: FieldReader<RunnerConfig>): void {
   if (r.valid('retryBaseMs', 'retryMaxMs') && config.retryMaxMs < config.retryBaseMs) {
     r.addProblem(
       r.labelOf('retryMaxMs'),

@@ -1,12 +1,13 @@
 // The runner: hello, then a claim loop that executes each claimed task at once, a lease keeper
 // that heartbeats them all, and reports of every outcome; drain and stop end it in order.
 import type { Claim, HelloBody, HelloReply } from '../protocol/runner.ts';
-import { KINDS, type Kind, type Outcome } from '../protocol/tasks.ts';
+import type { AgentName } from '../protocol/agents.ts';
+import type { Kind, Outcome } from '../protocol/tasks.ts';
 import { newId } from '../lib/ids.ts';
 import { delay } from '../sdk/delay.ts';
 import type { OutpostClient } from '../sdk/client.ts';
 import { deniedPathsOf, type RunnerConfig } from './config.ts';
-import { executeTask } from './executors/index.ts';
+import { EXECUTOR_KINDS, executeTask } from './executors/index.ts';
 import { failedOutcome } from './executors/outcome.ts';
 import type { ExecContext, ExecSettings } from './executors/types.ts';
 import { runClaimLoop } from './claim-loop.ts';
@@ -21,6 +22,7 @@ import { isAuthError, retryDelayMs } from './retry-delay.ts';
 import { RunningAttempts, type RunningAttempt } from './running-attempts.ts';
 import { errorFields, jsonLineLog, type RunnerLog } from './runner-log.ts';
 import { runnerTagPrefix, sweepRunnerLeftovers } from './process-sweep.ts';
+import { prepareAgents, type SessionReporter } from './agents/session-reporter.ts';
 
 export type RunnerState = 'starting' | 'running' | 'draining' | 'stopped';
 
@@ -85,6 +87,9 @@ class TaskRunner implements Runner {
   private started?: Promise<void>;
   private claimLoop?: Promise<void>;
   private keeper?: LeaseKeeper;
+  /** The kinds it has executors for; `agent` only once some agent CLI is found installed. */
+  private kinds: readonly Kind[] = EXECUTOR_KINDS.filter((kind) => kind !== 'agent');
+  private sessions?: SessionReporter;
   private draining?: Promise<void>;
   private stopping?: Promise<void>;
   /** What this runner ran, by outcome (plus `lost` leases), for the summary it logs on stopping. */
@@ -122,6 +127,9 @@ class TaskRunner implements Runner {
 
   private async boot(): Promise<void> {
     await this.sweepLeftovers();
+    const agents = await prepareAgents(this.settings.agents, this.deps.client, this.log);
+    if (agents.found.length > 0) this.kinds = EXECUTOR_KINDS;
+    this.sessions = agents.reporter;
     const hello = await this.sayHello();
     if (!hello || this.claiming.signal.aborted) return;
     this.keeper = startLeaseKeeper({
@@ -134,6 +142,7 @@ class TaskRunner implements Runner {
     });
     this.current = 'running';
     this.claimLoop = this.runClaims();
+    this.sessions.start();
     const { leaseMs, heartbeatMs } = hello;
     this.log('info', 'runner started', { runner: hello.runner, leaseMs, heartbeatMs });
   }
@@ -143,7 +152,7 @@ class TaskRunner implements Runner {
       client: this.deps.client,
       config: this.deps.config,
       instanceId: this.instanceId,
-      kinds: KINDS,
+      kinds: this.kinds,
       attempts: this.attempts,
       log: this.log,
       signal: this.claiming.signal,
@@ -178,7 +187,7 @@ class TaskRunner implements Runner {
       instanceId: this.instanceId,
       labels: [...config.labels],
       capacity: config.capacity,
-      kinds: [...KINDS],
+      kinds: [...this.kinds],
       version: this.deps.version ?? RUNNER_VERSION,
     };
   }
@@ -191,7 +200,10 @@ class TaskRunner implements Runner {
       .catch((err: unknown) =>
         this.log('error', 'runner bug while running a task', { taskId: id, ...errorFields(err) }),
       )
-      .finally(() => this.attempts.remove(id));
+      .finally(() => {
+        this.attempts.remove(id);
+        if (kind === 'agent') void this.sessions?.report(claim.task.spec.agent as AgentName);
+      });
   }
 
   private async runAttempt(attempt: RunningAttempt): Promise<void> {
@@ -259,6 +271,7 @@ class TaskRunner implements Runner {
     );
     await this.attempts.whenEmpty();
     this.keeper?.stop();
+    this.sessions?.stop();
     // A stop during a drain runs this twice; the summary is logged once.
     if (this.current === 'stopped') return;
     this.current = 'stopped';
@@ -295,5 +308,6 @@ function execSettingsOf(config: Readonly<RunnerConfig>): ExecSettings {
     maxReadBytes: config.maxReadBytes,
     killGraceMs: config.killGraceMs,
     tagPrefix: runnerTagPrefix(config.name, config.dataDir),
+    agents: config.agents,
   };
 }

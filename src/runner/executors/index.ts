@@ -1,8 +1,9 @@
 // The executor for every task kind, and `executeTask`, which never throws: an invalid spec, an
 // unknown kind or an unexpected error all come back as a failed outcome.
 import { AppError } from '../../protocol/errors.ts';
-import type { Kind, Outcome } from '../../protocol/tasks.ts';
+import { KINDS, type Kind, type Outcome } from '../../protocol/tasks.ts';
 import { parseTaskSpec } from '../../protocol/validate.ts';
+import { executeAgent } from './agent.ts';
 import { executeFileEdit } from './file-edit.ts';
 import { executeFileList } from './file-list.ts';
 import { executeFileRead } from './file-read.ts';
@@ -18,10 +19,16 @@ export function createExecutors(): ExecutorTable {
     'file.write': executeFileWrite,
     'file.edit': executeFileEdit,
     'file.list': executeFileList,
+    agent: executeAgent,
   };
 }
 
 const defaultExecutors = createExecutors();
+
+/** The kinds the built-in executors run: what a runner may claim. */
+export const EXECUTOR_KINDS: readonly Kind[] = Object.freeze(
+  KINDS.filter((kind) => Object.hasOwn(defaultExecutors, kind)),
+);
 
 /**
  * Validates `spec` for `kind` and runs it; always resolves to an outcome.

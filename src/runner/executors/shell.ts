@@ -44,7 +44,8 @@ export function shellArgv(command: string | readonly string[], shell: readonly s
   return [...(shell.length > 0 ? shell : DEFAULT_SHELL), command];
 }
 
-async function resolveCwd(cwd: string | undefined, settings: ExecSettings): Promise<string> {
+/** `cwd` (default: the first root) confined to the roots; it must be an existing directory. */
+export async function resolveCwd(cwd: string | undefined, settings: ExecSettings): Promise<string> {
   const dir = await resolveInRoots(cwd ?? settings.roots[0] ?? '.', settings);
   try {
     if ((await stat(dir)).isDirectory()) return dir;
@@ -91,7 +92,8 @@ export function toShellOutcome(
   return { ...base, status: 'failed', error };
 }
 
-function exitCodeOf(result: ProcessResult): number {
+/** The exit code to report; a signal death becomes 128 + signum, a failed spawn 127 or 126. */
+export function exitCodeOf(result: ProcessResult): number {
   if (result.spawnError) return result.spawnError.code === 'ENOENT' ? 127 : 126; // as sh reports them
   if (result.exitCode !== null) return result.exitCode;
   const signum = result.signal ? osConstants.signals[result.signal] : undefined;

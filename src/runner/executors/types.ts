@@ -1,6 +1,8 @@
 // The contract between the runner loop and the executors that do the work of each kind.
+import type { AgentName } from '../../protocol/agents.ts';
 import type { OutputStream } from '../../protocol/output.ts';
 import type { Kind, Outcome } from '../../protocol/tasks.ts';
+import type { AgentSettings } from '../agents/types.ts';
 
 /** Settings every executor reads; built once from the runner config. */
 export interface ExecSettings {
@@ -20,6 +22,8 @@ export interface ExecSettings {
   killGraceMs: number;
   /** Starts every process tag of this runner, so a restart can find what a killed run left. */
   tagPrefix?: string;
+  /** How each agent CLI is run: binary, cwd, models, mode, extra args, env. */
+  agents: Readonly<Record<AgentName, AgentSettings>>;
 }
 
 export interface ExecContext {

@@ -5,6 +5,7 @@ import { mkdtemp, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { defaultAgentSettings } from '../../../src/runner/agent-config.ts';
 import { DEFAULT_ENV_ALLOWLIST } from '../../../src/runner/child-env.ts';
 import type { ExecContext, ExecSettings } from '../../../src/runner/executors/types.ts';
 
@@ -25,6 +26,7 @@ export function makeSettings(roots: string[], overrides: Partial<ExecSettings> =
     maxOutputBytes: 1 << 20,
     maxReadBytes: 1 << 20,
     killGraceMs: 300,
+    agents: defaultAgentSettings(DEFAULT_ENV_ALLOWLIST),
     ...overrides,
   };
 }
