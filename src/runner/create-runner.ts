@@ -127,7 +127,8 @@ class TaskRunner implements Runner {
 
   private async boot(): Promise<void> {
     await this.sweepLeftovers();
-    const agents = await prepareAgents(this.settings.agents, this.deps.client, this.log);
+    const { client, config } = this.deps;
+    const agents = await prepareAgents(this.settings.agents, client, this.log, config.name);
     if (agents.found.length > 0) this.kinds = EXECUTOR_KINDS;
     this.sessions = agents.reporter;
     const hello = await this.sayHello();

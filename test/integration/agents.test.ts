@@ -7,7 +7,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { AgentName, AgentOutput, AgentSpec } from '../../src/protocol/agents.ts';
+import type {
+  AgentName,
+  AgentOutput,
+  AgentSpec,
+  RecentSessionList,
+} from '../../src/protocol/agents.ts';
 import type { Task } from '../../src/protocol/tasks.ts';
 import { OutpostClient } from '../../src/sdk/client.ts';
 import { loadRunnerConfig, type RunnerConfig } from '../../src/runner/config.ts';
@@ -15,7 +20,7 @@ import { createRunner, type Runner } from '../../src/runner/create-runner.ts';
 import { nodeTransport } from '../../src/runner/node-transport.ts';
 import type { LogLevel } from '../../src/runner/runner-log.ts';
 import { isAlive, waitFor } from '../unit/runner/exec-fixtures.ts';
-import { startSessionsProxy, type SessionsProxy } from '../helpers/agent-sessions-proxy.ts';
+import { waitFor as waitUntil } from '../helpers/fault.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 const T = { timeout: 30_000 };
@@ -59,7 +64,6 @@ describe('agent tasks through a real runner', () => {
   let client: OutpostClient;
   let root: string;
   let home: string;
-  let proxy: SessionsProxy;
   let count = 0;
   const runners: Runner[] = [];
   /** The runner most tests share: all three fakes, two models each, room for every test at once. */
@@ -73,12 +77,10 @@ describe('agent tasks through a real runner', () => {
     process.env.ANTHROPIC_API_KEY = 'sk-ant-test';
     server = await startTestServer({ leaseMs: 2_000, heartbeatMs: 300 });
     client = new OutpostClient({ baseUrl: server.url, token: server.token });
-    proxy = await startSessionsProxy(server.url);
-    main = await startRunner(MODELS, { capacity: 16 }, proxy.url);
+    main = await startRunner(MODELS, { capacity: 16 });
   });
   after(async () => {
     await Promise.all(runners.map((r) => r.stop()));
-    await proxy.close();
     await server.close();
     await rm(root, { recursive: true, force: true });
     await rm(home, { recursive: true, force: true });
@@ -369,17 +371,26 @@ describe('agent tasks through a real runner', () => {
     async () => {
       const claude = await run({ agent: 'claude', prompt: 'topic for the recent list' });
       const codex = await run({ agent: 'codex', prompt: 'codex topic' });
-      const reported = (agent: AgentName, sessionId: string) =>
-        proxy.reports.find(
-          (r) => r.agent === agent && r.sessions.some((s) => s.sessionId === sessionId),
-        );
-      assert.ok(
-        await waitFor(() => reported('claude', claude.output.sessionId!) !== undefined, 3_000),
+      // What the server keeps of the shared runner's last report for the agent.
+      const report = async (agent: AgentName) => {
+        const url = `${server.url}/v1/runners/${main.config.name}/agent-sessions?agent=${agent}`;
+        const res = await fetch(url, { headers: { authorization: `Bearer ${server.token}` } });
+        return (await res.json()) as RecentSessionList;
+      };
+      const reported = async (agent: AgentName, sessionId: string) =>
+        (await report(agent)).sessions.some((s) => s.sessionId === sessionId);
+      const untilTrue = async (probe: Promise<boolean>) => ((await probe) ? true : undefined);
+      await waitUntil(
+        'claude report',
+        () => untilTrue(reported('claude', claude.output.sessionId!)),
+        3_000,
       );
-      assert.ok(
-        await waitFor(() => reported('codex', codex.output.sessionId!) !== undefined, 3_000),
+      await waitUntil(
+        'codex report',
+        () => untilTrue(reported('codex', codex.output.sessionId!)),
+        3_000,
       );
-      const claudeReport = reported('claude', claude.output.sessionId!)!;
+      const claudeReport = await report('claude');
       const mine = claudeReport.sessions.find((s) => s.sessionId === claude.output.sessionId)!;
       assert.equal(mine.topic, 'topic for the recent list');
       assert.equal(mine.project, root);
@@ -389,15 +400,13 @@ describe('agent tasks through a real runner', () => {
         times,
         [...times].sort((a, b) => b - a),
       );
-      const codexReport = reported('codex', codex.output.sessionId!)!;
+      const codexReport = await report('codex');
       assert.equal(
         codexReport.sessions.find((s) => s.sessionId === codex.output.sessionId)?.topic,
         'codex topic',
       );
-      assert.ok(
-        !proxy.reports.some((r) => r.agent === 'gemini'),
-        'gemini keeps no listable sessions',
-      );
+      const gemini = await report('gemini');
+      assert.equal(gemini.reportedAt, undefined, 'gemini keeps no listable sessions');
     },
   );
 });

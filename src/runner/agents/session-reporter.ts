@@ -50,19 +50,23 @@ export async function prepareAgents(
   agents: AgentTable,
   client: SessionReporterDeps['client'],
   log: RunnerLog,
+  runner: string,
 ): Promise<{ found: AgentName[]; reporter: SessionReporter }> {
   const found = await detectAgents(agents);
   const missing = AGENTS.filter((agent) => !found.includes(agent)).map(
     (agent) => `${agent} ('${agents[agent].path}'; set ${agents[agent].pathSetting})`,
   );
   log('info', 'agent CLIs', missing.length > 0 ? { found, missing } : { found });
-  const reporter = createSessionReporter({ client, log, scanners: recentScanners(agents, found) });
+  const scanners = recentScanners(agents, found);
+  const reporter = createSessionReporter({ client, log, runner, scanners });
   return { found, reporter };
 }
 
 export interface SessionReporterDeps {
   client: Pick<OutpostClient, 'reportAgentSessions'>;
   log: RunnerLog;
+  /** This runner's name: reports are kept per runner. */
+  runner: string;
   scanners: Partial<Record<AgentName, Scan>>;
   intervalMs?: number;
 }
@@ -85,7 +89,7 @@ export function createSessionReporter(deps: SessionReporterDeps): SessionReporte
   async function reportOnce(agent: AgentName, scan: Scan): Promise<void> {
     try {
       const sessions = await scan();
-      await deps.client.reportAgentSessions({ agent, sessions });
+      await deps.client.reportAgentSessions({ runner: deps.runner, agent, sessions });
       deps.log('debug', 'reported recent agent sessions', { agent, sessions: sessions.length });
     } catch (err) {
       // The same failure every few minutes (a server without the route) is worth one warning.

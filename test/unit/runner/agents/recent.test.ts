@@ -175,6 +175,7 @@ describe('session reporter', () => {
         fetch: nodeTransport,
       }),
       log: (level, msg) => logs.push([level, msg]),
+      runner: 'home',
       scanners: { claude: async () => [session] },
     });
     try {
@@ -184,8 +185,8 @@ describe('session reporter', () => {
       assert.deepEqual(
         bodies.map((b) => JSON.parse(b) as unknown),
         [
-          { agent: 'claude', sessions: [session] },
-          { agent: 'claude', sessions: [session] },
+          { runner: 'home', agent: 'claude', sessions: [session] },
+          { runner: 'home', agent: 'claude', sessions: [session] },
         ],
       );
       assert.deepEqual(logs, [
