@@ -20,18 +20,40 @@ export async function runCli(
   env: NodeJS.ProcessEnv,
   timeoutMs = 30_000,
 ): Promise<CliResult> {
+  const cli = spawnCli(args, env);
+  const timer = setTimeout(() => cli.child.kill('SIGKILL'), timeoutMs);
+  const code = await cli.exited;
+  clearTimeout(timer);
+  return { code, ...cli.out };
+}
+
+/** A running `outpost <args>`: its output so far, its exit, and a wait for its output to match. */
+export interface SpawnedCli {
+  child: ChildProcess;
+  out: { stdout: string; stderr: string };
+  exited: Promise<number | null>;
+  until(test: () => boolean, what: string, timeoutMs?: number): Promise<void>;
+}
+
+/** Starts `outpost <args>` and collects its output as it arrives (for signals and live output). */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv): SpawnedCli {
   const child = spawn(process.execPath, [OUTPOST_BIN, ...args], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const [code] = (await once(child, 'exit')) as [number | null];
-  clearTimeout(timer);
-  return { code, stdout, stderr };
+  const out = { stdout: '', stderr: '' };
+  child.stdout.on('data', (d: Buffer) => (out.stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out.stderr += d.toString()));
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  const until = async (test: () => boolean, what: string, timeoutMs = 30_000): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    while (!test()) {
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for ${what}: ${JSON.stringify(out)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  return { child, out, exited, until };
 }
 
 export interface Daemon {
