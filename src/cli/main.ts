@@ -10,6 +10,7 @@ import { registerLogs } from './commands/logs.ts';
 import { registerSubmit } from './commands/submit.ts';
 import { registerTaskCommands } from './commands/tasks.ts';
 import { registerToken } from './commands/token.ts';
+import { registerAgent } from './commands/agent.ts';
 import { CLI_VERSION } from './version.ts';
 
 export function createProgram(): Command {
@@ -25,6 +26,7 @@ export function createProgram(): Command {
   registerLogs(program);
   registerSubmit(program);
   registerTaskCommands(program);
+  registerAgent(program);
   registerToken(program);
   return program;
 }

@@ -136,9 +136,14 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-/** Starts a server and a runner named `runnerName`, as the README's deployment does. */
-export async function startCluster(runnerName: string, token: string): Promise<Cluster> {
-  const dir = mkdtempSync(join(tmpdir(), `outpost-${runnerName}-`));
+/**
+ * Starts `outpost serve` on a free loopback port with its data under `dir`/server; `env` is for
+ * client commands (URL, token, a client data dir under `dir`).
+ */
+export async function startServer(
+  dir: string,
+  token: string,
+): Promise<{ server: Daemon; url: string; env: NodeJS.ProcessEnv }> {
   const serverEnv = cleanEnv({
     OUTPOST_TOKEN: token,
     OUTPOST_DATA_DIR: join(dir, 'server'),
@@ -152,6 +157,13 @@ export async function startCluster(runnerName: string, token: string): Promise<C
     OUTPOST_TOKEN: token,
     OUTPOST_DATA_DIR: join(dir, 'client'),
   });
+  return { server, url, env };
+}
+
+/** Starts a server and a runner named `runnerName`, as the README's deployment does. */
+export async function startCluster(runnerName: string, token: string): Promise<Cluster> {
+  const dir = mkdtempSync(join(tmpdir(), `outpost-${runnerName}-`));
+  const { server, url, env } = await startServer(dir, token);
   const runnerEnv = {
     ...env,
     OUTPOST_DATA_DIR: join(dir, 'runner'),
