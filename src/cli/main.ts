@@ -11,6 +11,7 @@ import { registerSubmit } from './commands/submit.ts';
 import { registerTaskCommands } from './commands/tasks.ts';
 import { registerToken } from './commands/token.ts';
 import { registerAgent } from './commands/agent.ts';
+import { registerSessions } from './commands/sessions.ts';
 import { CLI_VERSION } from './version.ts';
 
 export function createProgram(): Command {
@@ -27,6 +28,7 @@ export function createProgram(): Command {
   registerSubmit(program);
   registerTaskCommands(program);
   registerAgent(program);
+  registerSessions(program);
   registerToken(program);
   return program;
 }
