@@ -50,29 +50,34 @@ describe('outpost sessions', { timeout: 120_000 }, () => {
   });
 
   it('lists sessions as a table by default, and as JSON filtered by agent', async () => {
-    const table = await cli();
+    // Read-only commands run side by side: each is a process start, and the test stays quick.
+    const [table, codex] = await Promise.all([
+      cli(),
+      json<{ sessions: Session[] }>('list', '--agent', 'codex'),
+    ]);
     assert.match(table, /^KEY +AGENT +PROVIDER SESSION +TURNS +UPDATED\n/);
     assert.match(table, new RegExp(`^chan-a +claude +${A} +1 +\\d{4}-`, 'm'));
     assert.match(table, new RegExp(`^chan-a +codex +${C} +1 `, 'm'));
     assert.match(table, new RegExp(`^chan-b +claude +${B} +1 `, 'm'));
-    const { sessions } = await json<{ sessions: Session[] }>('list', '--agent', 'codex');
     assert.deepEqual(
-      sessions.map((s) => [s.key, s.agent, s.providerSessionId]),
+      codex.sessions.map((s) => [s.key, s.agent, s.providerSessionId]),
       [['chan-a', 'codex', C]],
     );
   });
 
   it("shows a key's session for each agent; an unknown key fails", async () => {
-    const table = await cli('show', 'chan-a');
+    const [table, claude, missing] = await Promise.all([
+      cli('show', 'chan-a'),
+      json<{ sessions: Session[] }>('show', 'chan-a', '--agent', 'claude'),
+      fails('show', 'nope'),
+    ]);
     assert.match(table, /^KEY +AGENT +PROVIDER SESSION +TURNS +CREATED +UPDATED +LAST TASK\n/);
     assert.match(table, new RegExp(`^chan-a +claude +${A} +1 .* [0-9a-f-]{36}$`, 'm'));
     assert.match(table, new RegExp(`^chan-a +codex +${C} +1 `, 'm'));
-    const { sessions } = await json<{ sessions: Session[] }>('show', 'chan-a', '--agent', 'claude');
     assert.deepEqual(
-      sessions.map((s) => [s.agent, s.providerSessionId]),
+      claude.sessions.map((s) => [s.agent, s.providerSessionId]),
       [['claude', A]],
     );
-    const missing = await fails('show', 'nope');
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /No session with key 'nope'/);
   });
@@ -124,18 +129,20 @@ describe('outpost sessions', { timeout: 120_000 }, () => {
     };
     const body = { runner: runner.name, agent: 'claude' as const, sessions: [reported] };
     await runner.client.reportAgentSessions(body);
-    const table = await cli('recent', '--runner', 'scripted');
+    const [table, one, none, all] = await Promise.all([
+      cli('recent', '--runner', 'scripted'),
+      json<RecentSessionList>('recent', '--runner', 'scripted'),
+      cli('recent', '--runner', 'scripted', '--agent', 'codex'),
+      json<RecentSessionList[]>('recent'),
+    ]);
     assert.match(table, /^claude sessions on runner scripted \(reported \d{4}-.*\):\n/);
     assert.match(table, /^SESSION +MODIFIED +SIZE +PROJECT +TOPIC$/m);
     assert.match(
       table,
       /^rec-1 +2025-01-02 03:04:05 +2\.0 KiB +\/home\/me\/app +fix the flaky test$/m,
     );
-    const one = await json<RecentSessionList>('recent', '--runner', 'scripted');
     assert.deepEqual(one.sessions, [reported]);
-    const none = await cli('recent', '--runner', 'scripted', '--agent', 'codex');
     assert.match(none, /codex sessions on runner scripted \(never reported\):\n {2}none\n/);
-    const all = await json<RecentSessionList[]>('recent');
     assert.deepEqual(
       all.map((l) => [l.runner, l.sessions.map((s) => s.sessionId)]),
       [['scripted', ['rec-1']]],
