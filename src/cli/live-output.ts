@@ -7,6 +7,10 @@ export function writeChunk(chunk: LogChunk, json: boolean): void {
     process.stdout.write(`${JSON.stringify(chunk)}\n`);
     return;
   }
-  const bytes = Buffer.from(chunk.data, chunk.encoding === 'base64' ? 'base64' : 'utf8');
-  (chunk.stream === 'stderr' ? process.stderr : process.stdout).write(bytes);
+  (chunk.stream === 'stderr' ? process.stderr : process.stdout).write(chunkBytes(chunk));
+}
+
+/** The bytes the task wrote, whichever encoding carried them. */
+export function chunkBytes(chunk: LogChunk): Buffer {
+  return Buffer.from(chunk.data, chunk.encoding === 'base64' ? 'base64' : 'utf8');
 }

@@ -10,6 +10,8 @@ import { registerLogs } from './commands/logs.ts';
 import { registerSubmit } from './commands/submit.ts';
 import { registerTaskCommands } from './commands/tasks.ts';
 import { registerToken } from './commands/token.ts';
+import { registerAgent } from './commands/agent.ts';
+import { registerSessions } from './commands/sessions.ts';
 import { CLI_VERSION } from './version.ts';
 
 export function createProgram(): Command {
@@ -25,6 +27,8 @@ export function createProgram(): Command {
   registerLogs(program);
   registerSubmit(program);
   registerTaskCommands(program);
+  registerAgent(program);
+  registerSessions(program);
   registerToken(program);
   return program;
 }

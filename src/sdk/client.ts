@@ -1,6 +1,5 @@
 // The typed Outpost client: one method per v1 operation, each reply validated against its schema.
 // Used by the runner, CLI, MCP server and browser dashboard, so it speaks fetch only.
-import { ReportAgentSessionsReply, type ReportAgentSessionsBody } from '../protocol/agents.ts';
 import type { Static, TSchema } from 'typebox';
 import { AppError } from '../protocol/errors.ts';
 import { CreatedToken, type CreateTokenBody } from '../protocol/auth.ts';
@@ -28,6 +27,7 @@ import { delay } from './delay.ts';
 import { requestJson, type FetchLike, type HttpOptions, type HttpRequest } from './http.ts';
 import { Health, RevokedToken, RunnerList, Stats, TokenList } from './replies.ts';
 import { LogPage } from '../protocol/output.ts';
+import { SessionMethods } from './sessions.ts';
 
 /** How to reach a server. */
 export interface ClientOptions {
@@ -92,15 +92,17 @@ const WAIT_RETRIES = 6;
  * A typed client for the Outpost v1 API. Every method resolves to the route's reply body,
  * validated, or rejects with an AppError (`unavailable` for network trouble, 5xx and malformed
  * replies; otherwise the server's code). An aborted `signal` rejects with the signal's reason.
+ * The agent session methods (`listSessions`, `resumeSession`, …) come from SessionMethods.
  * @example
  * const client = new OutpostClient({ baseUrl: 'http://127.0.0.1:3456', token });
  * const task = await client.createTask({ kind: 'shell', spec: { command: 'uptime' } });
  * const done = await client.waitForTask(task.id);
  */
-export class OutpostClient {
+export class OutpostClient extends SessionMethods {
   private readonly http: HttpOptions;
 
   constructor(options: ClientOptions) {
+    super();
     const fetchImpl: FetchLike = options.fetch ?? ((url, init) => globalThis.fetch(url, init));
     this.http = {
       baseUrl: options.baseUrl,
@@ -246,11 +248,6 @@ export class OutpostClient {
     const req = { method: 'POST', path: '/v1/runner/logs', body, signal: opts.signal } as const;
     return this.send(AppendOutputReply, req);
   }
-  /** A runner reports the sessions it found in its CLI's own storage, for "recent". */
-  reportAgentSessions(body: ReportAgentSessionsBody): Promise<ReportAgentSessionsReply> {
-    const req = { method: 'POST', path: '/v1/runner/agent-sessions', body } as const;
-    return this.send(ReportAgentSessionsReply, req);
-  }
 
   /**
    * Creates a token (admin); the reply's `secret` is shown only this once.
@@ -301,7 +298,7 @@ export class OutpostClient {
     return this.send(Health, { method: 'GET', path: '/health' });
   }
 
-  private send<S extends TSchema>(schema: S, req: HttpRequest): Promise<Static<S>> {
+  protected override send<S extends TSchema>(schema: S, req: HttpRequest): Promise<Static<S>> {
     return requestJson(this.http, schema, req);
   }
 

@@ -3,3 +3,8 @@ export * from './client.ts';
 export * from './replies.ts';
 export { delay } from './delay.ts';
 export { followLogs, type FollowLogsOptions } from './follow-logs.ts';
+export {
+  agentOutputOf,
+  type ListSessionsFilter,
+  type RecentAgentSessionsOptions,
+} from './sessions.ts';

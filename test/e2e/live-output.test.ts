@@ -2,9 +2,12 @@
 // task is still running, and Ctrl-C on `outpost run` (cancel, then detach).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { OUTPOST_BIN, runCli, startCluster, type Cluster } from '../helpers/processes.ts';
+import {
+  runCli,
+  spawnCli as spawnProcess,
+  startCluster,
+  type Cluster,
+} from '../helpers/processes.ts';
 
 const TOKEN = 'live-token-0123456789abcdef';
 
@@ -27,23 +30,7 @@ describe('live output end to end', { timeout: 120_000 }, () => {
     return ((await res.json()) as { state: string }).state;
   };
 
-  /** Spawns `outpost <args>` and collects its output as it arrives. */
-  function spawnCli(args: string[]) {
-    const child = spawn(process.execPath, [OUTPOST_BIN, ...args], { env, stdio: 'pipe' });
-    const out = { stdout: '', stderr: '' };
-    child.stdout.on('data', (d: Buffer) => (out.stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out.stderr += d.toString()));
-    const exited = once(child, 'exit').then(([code]) => code as number | null);
-    const until = async (test: () => boolean, what: string) => {
-      const deadline = Date.now() + 30_000;
-      while (!test()) {
-        if (Date.now() > deadline)
-          assert.fail(`timed out waiting for ${what}: ${JSON.stringify(out)}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    };
-    return { child, out, exited, until };
-  }
+  const spawnCli = (args: string[]) => spawnProcess(args, env);
 
   it('outpost run shows the first line while the task still runs', async () => {
     const run = spawnCli(['run', '--', 'echo first; echo oops >&2; sleep 3; echo second']);
@@ -93,7 +80,7 @@ describe('live output end to end', { timeout: 120_000 }, () => {
     assert.ok(chunks.some((c) => c.encoding === 'base64'));
     const raw = spawnCli(['logs', id]);
     const rawBytes: Buffer[] = [];
-    raw.child.stdout.on('data', (d: Buffer) => rawBytes.push(d));
+    raw.child.stdout?.on('data', (d: Buffer) => rawBytes.push(d));
     assert.equal(await raw.exited, 0);
     assert.deepEqual([...Buffer.concat(rawBytes)], [0xff, 0xfe, 0x6f, 0x6b, 0x0a]);
   });

@@ -20,18 +20,40 @@ export async function runCli(
   env: NodeJS.ProcessEnv,
   timeoutMs = 30_000,
 ): Promise<CliResult> {
+  const cli = spawnCli(args, env);
+  const timer = setTimeout(() => cli.child.kill('SIGKILL'), timeoutMs);
+  const code = await cli.exited;
+  clearTimeout(timer);
+  return { code, ...cli.out };
+}
+
+/** A running `outpost <args>`: its output so far, its exit, and a wait for its output to match. */
+export interface SpawnedCli {
+  child: ChildProcess;
+  out: { stdout: string; stderr: string };
+  exited: Promise<number | null>;
+  until(test: () => boolean, what: string, timeoutMs?: number): Promise<void>;
+}
+
+/** Starts `outpost <args>` and collects its output as it arrives (for signals and live output). */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv): SpawnedCli {
   const child = spawn(process.execPath, [OUTPOST_BIN, ...args], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const [code] = (await once(child, 'exit')) as [number | null];
-  clearTimeout(timer);
-  return { code, stdout, stderr };
+  const out = { stdout: '', stderr: '' };
+  child.stdout.on('data', (d: Buffer) => (out.stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out.stderr += d.toString()));
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  const until = async (test: () => boolean, what: string, timeoutMs = 30_000): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    while (!test()) {
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for ${what}: ${JSON.stringify(out)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  return { child, out, exited, until };
 }
 
 export interface Daemon {
@@ -114,9 +136,14 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-/** Starts a server and a runner named `runnerName`, as the README's deployment does. */
-export async function startCluster(runnerName: string, token: string): Promise<Cluster> {
-  const dir = mkdtempSync(join(tmpdir(), `outpost-${runnerName}-`));
+/**
+ * Starts `outpost serve` on a free loopback port with its data under `dir`/server; `env` is for
+ * client commands (URL, token, a client data dir under `dir`).
+ */
+export async function startServer(
+  dir: string,
+  token: string,
+): Promise<{ server: Daemon; url: string; env: NodeJS.ProcessEnv }> {
   const serverEnv = cleanEnv({
     OUTPOST_TOKEN: token,
     OUTPOST_DATA_DIR: join(dir, 'server'),
@@ -130,6 +157,13 @@ export async function startCluster(runnerName: string, token: string): Promise<C
     OUTPOST_TOKEN: token,
     OUTPOST_DATA_DIR: join(dir, 'client'),
   });
+  return { server, url, env };
+}
+
+/** Starts a server and a runner named `runnerName`, as the README's deployment does. */
+export async function startCluster(runnerName: string, token: string): Promise<Cluster> {
+  const dir = mkdtempSync(join(tmpdir(), `outpost-${runnerName}-`));
+  const { server, url, env } = await startServer(dir, token);
   const runnerEnv = {
     ...env,
     OUTPOST_DATA_DIR: join(dir, 'runner'),

@@ -6,7 +6,7 @@ import { loadConnection, withConnectionOptions, type ConnectionFlags } from '../
 import { parseDurationOption } from '../options.ts';
 import { exitCodeOf, printJson } from '../output.ts';
 import { writeChunk } from '../live-output.ts';
-import type { OutpostClient } from '../../sdk/index.ts';
+import { followTask, type FollowClient } from '../follow-task.ts';
 
 interface RunFlags extends ConnectionFlags {
   runner?: string;
@@ -56,44 +56,17 @@ export function registerRun(program: Command): void {
     });
 }
 
-type FollowClient = Pick<OutpostClient, 'readLogs' | 'waitForTask' | 'cancelTask'>;
-
-/**
- * Prints the task's output live until it ends, then returns the exit code. The first Ctrl-C
- * cancels the remote task and keeps following until the runner confirms; the second detaches.
- */
+/** Prints the task's output live until it ends (see followTask for Ctrl-C), then its exit code. */
 async function follow(client: FollowClient, task: Task, json: boolean): Promise<number> {
-  const { followLogs } = await import('../../sdk/index.ts');
-  const detach = new AbortController();
-  let interrupts = 0;
-  const onInterrupt = (): void => {
-    interrupts += 1;
-    if (interrupts > 1) return detach.abort();
-    process.stderr.write(`outpost: cancelling task ${task.id}… (Ctrl-C again to detach)\n`);
-    client
-      .cancelTask(task.id)
-      .catch((err: unknown) => process.stderr.write(`outpost: cancel failed: ${String(err)}\n`));
-  };
-  process.on('SIGINT', onInterrupt);
-  try {
-    let printed = 0;
-    for await (const chunk of followLogs(client, task.id, { signal: detach.signal })) {
-      writeChunk(chunk, json);
-      printed += 1;
-    }
-    if (detach.signal.aborted) {
-      process.stderr.write(
-        `outpost: detached; task ${task.id} goes on. Follow it with: outpost logs ${task.id} -f\n`,
-      );
-      return 130;
-    }
-    const done = await client.waitForTask(task.id, { signal: detach.signal });
-    if (json) return (printJson(done), exitCodeOf(done));
-    // A runner that does not stream (an old one) leaves the output in the result only.
-    return printOutcome(done, printed === 0);
-  } finally {
-    process.off('SIGINT', onInterrupt);
-  }
+  let printed = 0;
+  const done = await followTask(client, task, (chunk) => {
+    writeChunk(chunk, json);
+    printed += 1;
+  });
+  if (!done) return 130;
+  if (json) return (printJson(done), exitCodeOf(done));
+  // A runner that does not stream (an old one) leaves the output in the result only.
+  return printOutcome(done, printed === 0);
 }
 
 function printOutcome(task: Task, withStreams: boolean): number {
