@@ -15,6 +15,8 @@ import { EventLog } from './event-log.ts';
 import { AttemptLog } from './attempt-log.ts';
 import { RetentionQueries } from './retention-queries.ts';
 import { OutputQueries } from './output-queries.ts';
+import { CallbackQueries } from './callback-queries.ts';
+import type { CallbackStatus } from '../../protocol/callbacks.ts';
 import type { LogPage } from '../../protocol/output.ts';
 import type { Attempt } from '../../protocol/tasks.ts';
 
@@ -58,6 +60,7 @@ export class SqliteStore implements S.Store {
   private readonly attempts: AttemptLog;
   private readonly retention: RetentionQueries;
   private readonly output: OutputQueries;
+  private readonly callbacks: CallbackQueries;
   private readonly pingStatement: Database.Statement;
 
   constructor(
@@ -66,7 +69,8 @@ export class SqliteStore implements S.Store {
   ) {
     this.events = new EventLog(db);
     this.attempts = new AttemptLog(db);
-    this.tasks = new TaskQueries(db, this.events);
+    this.callbacks = new CallbackQueries(db, this.events);
+    this.tasks = new TaskQueries(db, this.events, this.callbacks);
     const claims = new ClaimUndo(db, this.events, this.attempts);
     this.leases = new LeaseQueries(db, this.events, this.attempts, claims);
     this.expiry = new ExpiryQueries(db, this.events, this.attempts, claims);
@@ -190,6 +194,34 @@ export class SqliteStore implements S.Store {
 
   compact(): Promise<void> {
     return this.run(() => this.retention.compact());
+  }
+
+  listCallbacks(taskId: string): Promise<CallbackStatus[]> {
+    return this.run(() => this.callbacks.list(taskId));
+  }
+
+  findDueCallbacks(now: number, limit: number, taskId?: string): Promise<number[]> {
+    return this.run(() => this.callbacks.findDue(now, limit, taskId));
+  }
+
+  nextCallbackDueAt(): Promise<number | undefined> {
+    return this.run(() => this.callbacks.nextDueAt());
+  }
+
+  claimCallback(req: S.CallbackClaimRequest): Promise<S.ClaimedCallback | undefined> {
+    return this.run(() => this.callbacks.claim(req));
+  }
+
+  recordCallbackProgress(req: S.CallbackProgress): Promise<boolean> {
+    return this.run(() => this.callbacks.recordProgress(req));
+  }
+
+  settleCallback(req: S.CallbackSettlement): Promise<boolean> {
+    return this.run(() => this.callbacks.settle(req));
+  }
+
+  releaseCallbackClaims(now: number): Promise<number> {
+    return this.run(() => this.callbacks.releaseClaims(now));
   }
 
   touchRunner(hello: S.RunnerHello, now: number): Promise<void> {

@@ -13,6 +13,7 @@ import {
 } from './statements.ts';
 import { TASK_COLUMNS, taskFromValues, taskInsertParams, type TaskValues } from './rows.ts';
 import type { EventLog } from './event-log.ts';
+import type { CallbackQueries } from './callback-queries.ts';
 
 const CANCELLED_BEFORE_START: Outcome = {
   status: 'cancelled',
@@ -66,6 +67,7 @@ export class TaskQueries {
   constructor(
     db: Database.Database,
     private readonly events: EventLog,
+    private readonly callbacks: CallbackQueries,
   ) {
     this.statements = prepareStatements(db, SQL);
     this.listVariants = new StatementCache(db);
@@ -97,6 +99,7 @@ export class TaskQueries {
       };
     }
     const values = this.statements.insert.get(taskInsertParams(task, now)) as TaskValues;
+    this.callbacks.insertAll(task.id, task.callbacks ?? [], now);
     this.events.logTask('task.created', values, now, { origin: task.origin });
     return { task: taskFromValues(values), created: true };
   }
