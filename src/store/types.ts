@@ -89,12 +89,12 @@ export interface CallbackProgress extends CallbackClaimRequest {
  * How a delivery attempt ended: `sent`; `retry` at `nextAt` (`counted: false` for a rate-limit
  * wait); or finally `failed`. Ending (sent or failed) also forgets the callback's secret.
  */
-export type CallbackSettlement = CallbackClaimRef &
-  (
-    | { result: 'sent' }
-    | { result: 'retry'; nextAt: number; error: string; counted: boolean }
-    | { result: 'failed'; error: string; data?: Record<string, unknown> }
-  );
+export type CallbackEnd =
+  | { result: 'sent' }
+  | { result: 'retry'; nextAt: number; error: string; counted: boolean }
+  | { result: 'failed'; error: string; data?: Record<string, unknown> };
+
+export type CallbackSettlement = CallbackClaimRef & CallbackEnd;
 
 export interface CreateTaskResult {
   task: StoredTask;

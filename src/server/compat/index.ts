@@ -2,16 +2,20 @@
 import type { FastifyInstance } from 'fastify';
 import type { TaskService } from '../queue/task-service.ts';
 import type { EventRouteDeps } from '../routes/events.ts';
+import type { CallbackSettings } from '../callbacks/callback-config.ts';
 import { registerLegacyClientRoutes } from './legacy-client-routes.ts';
 import { registerLegacyWorkerRoutes } from './legacy-worker-routes.ts';
 import { registerLegacyEventRoutes } from './legacy-events.ts';
+import { registerLegacyNotifyRoute } from './legacy-notify.ts';
 
 export interface LegacyDeps extends EventRouteDeps {
   tasks: TaskService;
+  callbacks: CallbackSettings;
 }
 
 export function registerLegacyRoutes(app: FastifyInstance, deps: LegacyDeps): void {
   registerLegacyClientRoutes(app, deps.tasks, deps.retention);
   registerLegacyWorkerRoutes(app, deps);
   registerLegacyEventRoutes(app, deps);
+  registerLegacyNotifyRoute(app, deps);
 }
