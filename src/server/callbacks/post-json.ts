@@ -111,6 +111,8 @@ function parseJson(text: string): Record<string, unknown> | undefined {
 function networkError(err: unknown, req: PostRequest): string {
   const error = err as { name?: unknown; cause?: { code?: unknown } };
   if (error.name === 'TimeoutError') return `${req.label}: no answer within ${req.timeoutMs} ms`;
-  const code = typeof error.cause?.code === 'string' ? error.cause.code : String(error.name);
-  return `${req.label}: network error (${code})`;
+  const code = error.cause?.code;
+  return typeof code === 'string'
+    ? `${req.label}: network error (${code})`
+    : `${req.label}: the request could not be made`;
 }
