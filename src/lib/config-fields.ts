@@ -115,12 +115,20 @@ export function stringField(
   return (raw) => (typeof raw === 'string' && pattern.test(raw) ? ok(raw) : bad(what, raw));
 }
 
-/** A secret of at least `minLength` characters; the value never appears in a message. */
-export function secretField(minLength: number): FieldParser<string> {
-  return (raw) =>
-    typeof raw === 'string' && raw.length >= minLength
-      ? ok(raw)
-      : { ok: false, message: `must be at least ${minLength} characters` };
+/**
+ * A secret of at least `minLength` characters, optionally matching `allowed`; the value never
+ * appears in a message.
+ */
+export function secretField(
+  minLength: number,
+  allowed?: { pattern: RegExp; what: string },
+): FieldParser<string> {
+  return (raw) => {
+    if (typeof raw !== 'string' || raw.length < minLength) {
+      return { ok: false, message: `must be at least ${minLength} characters` };
+    }
+    return !allowed || allowed.pattern.test(raw) ? ok(raw) : { ok: false, message: allowed.what };
+  };
 }
 
 /**

@@ -17,11 +17,12 @@ import {
   stringField,
   type FieldReader,
 } from '../lib/config-fields.ts';
+import { readCallbackFields, type CallbackConfig } from './callbacks/callback-config.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-export interface ServerConfig {
+export interface ServerConfig extends CallbackConfig {
   /** Interface to listen on; loopback by default so nothing is exposed until asked. */
   host: string;
   port: number;
@@ -97,7 +98,12 @@ export function loadServerConfig(
 }
 
 function readServerFields(r: FieldReader<ServerConfig>): ServerConfig {
-  return { ...readPlaceFields(r), ...readQueueFields(r), ...readRetentionFields(r) };
+  return {
+    ...readPlaceFields(r),
+    ...readQueueFields(r),
+    ...readRetentionFields(r),
+    ...readCallbackFields(r),
+  };
 }
 
 type PlaceFields = Pick<
@@ -137,7 +143,7 @@ type RetentionFields = Pick<
 /** Lease, heartbeat and reaping timing, and the request size limit. */
 function readQueueFields(
   r: FieldReader<ServerConfig>,
-): Omit<ServerConfig, keyof PlaceFields | keyof RetentionFields> {
+): Omit<ServerConfig, keyof PlaceFields | keyof RetentionFields | keyof CallbackConfig> {
   const margin = ['OUTPOST_LEGACY_LEASE_MARGIN_MS'];
   return {
     leaseMs: r.read('leaseMs', ['OUTPOST_LEASE_MS'], msField(1000, 10 * MINUTE_MS), 30_000),

@@ -26,6 +26,8 @@ import { registerEventRoutes, type EventRouteDeps } from './routes/events.ts';
 import { registerLegacyRoutes } from './compat/index.ts';
 import { SERVER_VERSION } from './version.ts';
 import type { ServerConfig } from './config.ts';
+import { callbackSettings, type CallbackConfig } from './callbacks/callback-config.ts';
+import { CallbackDispatcher } from './callbacks/callback-dispatcher.ts';
 
 /** The part of the server config the app itself reads (not where it listens or stores). */
 export type AppOptions = Pick<
@@ -39,7 +41,8 @@ export type AppOptions = Pick<
   | keyof RetentionSettings
   | 'retentionIntervalMs'
 > &
-  Partial<Pick<ServerConfig, 'logLevel' | 'outputCapBytes' | 'retryBaseMs' | 'retryMaxMs'>>;
+  Partial<Pick<ServerConfig, 'logLevel' | 'outputCapBytes' | 'retryBaseMs' | 'retryMaxMs'>> &
+  Partial<CallbackConfig>;
 
 /** The output cap when the app is built without one (tests); `outpost serve` reads its config. */
 const DEFAULT_OUTPUT_CAP = 16 * 1024 * 1024;
@@ -78,7 +81,9 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
     // A bad URL or an over-long param fails in the router, before any route: same error shapes.
     frameworkErrors: (err, request, reply) => void sendError(err, request, reply),
   }).withTypeProvider<TypeBoxTypeProvider>();
+  const callbacks = callbackSettings(options);
   const tasks = new TaskService(store, clock, {
+    callbackSecrets: { botToken: !!callbacks.botToken, webhookSecret: !!callbacks.webhookSecret },
     leaseMs: options.leaseMs,
     heartbeatMs: options.heartbeatMs,
     legacyLeaseMarginMs: options.legacyLeaseMarginMs,
@@ -117,8 +122,10 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
   registerEventRoutes(app, events);
   const sessions = new SessionService(store, clock);
   registerSessionRoutes(app, sessions);
-  registerLegacyRoutes(app, { ...events, tasks, sessions });
-  manageLoops(app, { tasks, store, clock }, options);
+  registerLegacyRoutes(app, { ...events, tasks, sessions, callbacks });
+  const dispatcher = new CallbackDispatcher({ store, clock, settings: callbacks, log: app.log });
+  tasks.onTaskEnd((task) => dispatcher.wake(task.id));
+  manageLoops(app, { tasks, store, clock, dispatcher }, options);
   return app as unknown as OutpostApp;
 }
 
@@ -151,10 +158,13 @@ async function registerDocs(app: FastifyInstance): Promise<void> {
 
 type LoopOptions = Pick<AppOptions, 'reapIntervalMs' | 'retentionIntervalMs'> & RetentionSettings;
 
-/** The lease reaper and retention run while the app is up; close waits for a prune in progress. */
+/**
+ * The lease reaper, retention and the callback dispatcher run while the app is up; close waits
+ * for a prune in progress and aborts deliveries in flight (the next start resumes them).
+ */
 function manageLoops(
   app: FastifyInstance,
-  deps: { tasks: TaskService; store: Store; clock: Clock },
+  deps: { tasks: TaskService; store: Store; clock: Clock; dispatcher: CallbackDispatcher },
   options: LoopOptions,
 ): void {
   let reaper: LeaseReaper | undefined;
@@ -172,10 +182,12 @@ function manageLoops(
       intervalMs: options.retentionIntervalMs,
       onError: (err) => app.log.error({ err }, 'retention failed'),
     });
+    await deps.dispatcher.start();
   });
   app.addHook('onClose', async () => {
     reaper?.stop();
     await retention?.stop();
+    await deps.dispatcher.stop();
     deps.tasks.close();
   });
 }

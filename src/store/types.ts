@@ -6,6 +6,7 @@ import type { Claim, LeaseRef } from '../protocol/runner.ts';
 import type { Event } from '../protocol/events.ts';
 import type { LogPage, OutputChunk } from '../protocol/output.ts';
 import type { AgentName, RecentSession, Session } from '../protocol/agents.ts';
+import type { CallbackStatus } from '../protocol/callbacks.ts';
 
 /** Where a task came from: legacy tasks keep the old API's result semantics. */
 export type TaskOrigin = 'v1' | 'legacy';
@@ -39,7 +40,62 @@ export interface NewTask {
   idempotencyKey?: string;
   /** …unless its request hash differs, which is a `conflict`. */
   requestHash?: string;
+  /** Where the server posts the answer when the task ends; stored in the task's transaction. */
+  callbacks?: NewCallback[];
 }
+
+export type CallbackKind = CallbackStatus['kind'];
+
+export interface NewCallback {
+  kind: CallbackKind;
+  /** The channel id (discord) or the URL (webhook). */
+  target: string;
+  /** This task's bot token or HMAC key; absent when the server's configured one applies. */
+  secret?: string;
+}
+
+/** A callback taken for delivery: with its secret, which only the dispatcher ever reads. */
+export interface ClaimedCallback {
+  id: number;
+  taskId: string;
+  kind: CallbackKind;
+  target: string;
+  secret?: string;
+  /** Counted attempts so far (a rate-limit wait is not one). */
+  attempts: number;
+  parts?: number;
+  /** Discord messages already posted: delivery resumes after them, never re-posts them. */
+  sentParts: number;
+  lastError?: string;
+}
+
+/** Fences a write about a claimed delivery, as a lease token fences a running attempt. */
+export interface CallbackClaimRef {
+  id: number;
+  claimToken: string;
+  now: number;
+}
+
+export interface CallbackClaimRequest extends CallbackClaimRef {
+  /** Until when the claim holds; a delivery that outlives it may be taken over. */
+  claimedUntil: number;
+}
+
+export interface CallbackProgress extends CallbackClaimRequest {
+  parts: number;
+  sentParts: number;
+}
+
+/**
+ * How a delivery attempt ended: `sent`; `retry` at `nextAt` (`counted: false` for a rate-limit
+ * wait); or finally `failed`. Ending (sent or failed) also forgets the callback's secret.
+ */
+export type CallbackEnd =
+  | { result: 'sent' }
+  | { result: 'retry'; nextAt: number; error: string; counted: boolean }
+  | { result: 'failed'; error: string; data?: Record<string, unknown> };
+
+export type CallbackSettlement = CallbackClaimRef & CallbackEnd;
 
 export interface CreateTaskResult {
   task: StoredTask;
@@ -310,6 +366,26 @@ export interface Store {
   sessionStats(activeSince: number): Promise<SessionStats>;
   saveAgentSessionReport(report: AgentSessionReport): Promise<void>;
   listAgentSessionReports(agent: AgentName, runner?: string): Promise<AgentSessionReport[]>;
+  /** What a task read shows of its callbacks (never a secret), oldest first. */
+  listCallbacks(taskId: string): Promise<CallbackStatus[]>;
+  /**
+   * Ids of callbacks ready for delivery: their task has ended, they are waiting or part-sent,
+   * `nextAt` has come and no live claim holds them. With `taskId`, only that task's.
+   */
+  findDueCallbacks(now: number, limit: number, taskId?: string): Promise<number[]>;
+  /** When the next pending callback of an ended task becomes due (or its claim runs out). */
+  nextCallbackDueAt(): Promise<number | undefined>;
+  /** Takes a due callback for delivery; logs `callback.dispatched` when an attempt begins. */
+  claimCallback(req: CallbackClaimRequest): Promise<ClaimedCallback | undefined>;
+  /** Persists how many parts were posted and extends the claim; false when the claim is lost. */
+  recordCallbackProgress(req: CallbackProgress): Promise<boolean>;
+  /** Ends a delivery attempt; logs `callback.sent` / `callback.failed`. False if the claim is lost. */
+  settleCallback(req: CallbackSettlement): Promise<boolean>;
+  /**
+   * A starting server takes over deliveries a previous process left mid-way (one server per
+   * database): every claim is dropped, so they are due again at once. Returns how many.
+   */
+  releaseCallbackClaims(now: number): Promise<number>;
 
   touchRunner(hello: RunnerHello, now: number): Promise<void>;
   listRunners(now: number, onlineWithinMs: number): Promise<RunnerInfo[]>;

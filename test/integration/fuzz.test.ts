@@ -4,6 +4,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { buildTestApp, type TestApp } from '../helpers/app.ts';
+import { startMockDiscord, type MockDiscord } from '../helpers/mock-discord.ts';
 import { encodeCursor } from '../../src/store/cursor.ts';
 import { isTerminal, KINDS, STATES, TERMINAL_STATES } from '../../src/protocol/tasks.ts';
 import type { Claim } from '../../src/protocol/runner.ts';
@@ -591,6 +592,15 @@ const ROUTES: RouteSpec[] = [
   },
   {
     method: 'POST',
+    path: '/notify',
+    legacy: true,
+    body: shaped(
+      { channel: val(fc.oneof(fc.constantFrom('123456', '0', '../x'), text)), message: val(text) },
+      ['channel', 'message'],
+    ),
+  },
+  {
+    method: 'POST',
     path: '/files/read',
     legacy: true,
     body: shaped({ path: val(path) }, ['path']),
@@ -701,11 +711,22 @@ function assertErrorShape(route: RouteSpec, status: number, raw: string, what: s
 describe('every route survives random input', () => {
   let t: TestApp;
   const ctx: Ctx = { ids: [], legacyIds: [], leases: [], tokenIds: [] };
+  let discord: MockDiscord;
   // Long leases: the reaper must not change tasks between a snapshot and the request after it.
-  before(
-    async () => (t = await buildTestApp({ leaseMs: 3_600_000, legacyLeaseMarginMs: 3_600_000 })),
-  );
-  after(() => t.close());
+  // `/notify` posts to a mock Discord-compatible API on loopback.
+  before(async () => {
+    discord = await startMockDiscord();
+    t = await buildTestApp({
+      leaseMs: 3_600_000,
+      legacyLeaseMarginMs: 3_600_000,
+      callbackApiBaseUrl: discord.apiBaseUrl,
+      callbackBotToken: 'fuzz-bot-token',
+    });
+  });
+  after(async () => {
+    await t.close();
+    await discord.close();
+  });
 
   /** Notes what a successful call created, so later cases can aim at real tasks, leases and tokens. */
   function learn(route: RouteSpec, raw: string): void {

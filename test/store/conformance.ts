@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe } from 'node:test';
 import type { Store } from '../../src/store/types.ts';
+import { describeCallbacks } from './conformance/callbacks.ts';
 import { describeClaims } from './conformance/claims.ts';
 import { describeEvents } from './conformance/events.ts';
 import { describeRetention } from './conformance/retention.ts';
@@ -39,5 +40,6 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
     describeEvents(store);
     describeRetention(store);
     describeOutput(store);
+    describeCallbacks(store);
   });
 }

@@ -63,8 +63,58 @@ describe('loadServerConfig', () => {
       maxEvents: 100_000,
       sessionRetentionMs: 30 * 86_400_000,
       retentionIntervalMs: 60_000,
+      callbackApiBaseUrl: 'https://discord.com/api/v10',
+      callbackMaxAttempts: 6,
+      callbackRetryBaseMs: 2_000,
+      callbackRetryMaxMs: 300_000,
     });
     assert.ok(Object.isFrozen(config));
+  });
+
+  it('reads the callback settings and their legacy aliases, OUTPOST_* and CALLBACK_* first', () => {
+    const legacy = loadServerConfig({
+      DISCORD_BOT_TOKEN: 'discord-token',
+      DISCORD_API_BASE_URL: 'http://127.0.0.1:9/api/',
+    });
+    assert.equal(legacy.callbackBotToken, 'discord-token');
+    assert.equal(legacy.callbackApiBaseUrl, 'http://127.0.0.1:9/api');
+    const both = loadServerConfig({
+      CALLBACK_BOT_TOKEN: 'callback-token',
+      DISCORD_BOT_TOKEN: 'discord-token',
+      CALLBACK_API_BASE_URL: 'https://chat.example.com/api',
+      DISCORD_API_BASE_URL: 'http://127.0.0.1:9/api',
+      OUTPOST_WEBHOOK_SECRET: 'webhook-secret-0123456789',
+      OUTPOST_CALLBACK_MAX_ATTEMPTS: '3',
+      OUTPOST_CALLBACK_RETRY_BASE_MS: '100',
+      OUTPOST_CALLBACK_RETRY_MAX_MS: '1s',
+    });
+    assert.equal(both.callbackBotToken, 'callback-token');
+    assert.equal(both.callbackApiBaseUrl, 'https://chat.example.com/api');
+    assert.equal(both.webhookSecret, 'webhook-secret-0123456789');
+    assert.deepEqual(
+      [both.callbackMaxAttempts, both.callbackRetryBaseMs, both.callbackRetryMaxMs],
+      [3, 100, 1000],
+    );
+    const own = loadServerConfig({ OUTPOST_CALLBACK_BOT_TOKEN: 'own', CALLBACK_BOT_TOKEN: 'x' });
+    assert.equal(own.callbackBotToken, 'own');
+  });
+
+  it('refuses bad callback settings without echoing a secret', () => {
+    const problems = problemsOf(() =>
+      loadServerConfig({
+        CALLBACK_BOT_TOKEN: 'has a space-secret',
+        OUTPOST_WEBHOOK_SECRET: 'short-secret',
+        CALLBACK_API_BASE_URL: 'ftp://example.com',
+        OUTPOST_CALLBACK_MAX_ATTEMPTS: '0',
+      }),
+    );
+    const text = problems.join('\n');
+    assert.equal(problems.length, 4, text);
+    assert.match(text, /CALLBACK_BOT_TOKEN: must be visible ASCII without spaces/);
+    assert.match(text, /OUTPOST_WEBHOOK_SECRET: must be at least 16 characters/);
+    assert.match(text, /CALLBACK_API_BASE_URL: must be a URL/);
+    assert.match(text, /OUTPOST_CALLBACK_MAX_ATTEMPTS: must be an integer/);
+    assert.doesNotMatch(text, /space-secret|short-secret/);
   });
 
   it('reads OUTPOST_* variables and derives dbPath from dataDir', () => {

@@ -2,15 +2,19 @@
 import type { FastifyInstance } from 'fastify';
 import type { TaskService } from '../queue/task-service.ts';
 import type { EventRouteDeps } from '../routes/events.ts';
+import type { CallbackSettings } from '../callbacks/callback-config.ts';
 import { registerLegacyClientRoutes } from './legacy-client-routes.ts';
 import { registerLegacyWorkerRoutes } from './legacy-worker-routes.ts';
 import { registerLegacyEventRoutes } from './legacy-events.ts';
 import { registerLegacyAgentRoutes } from './legacy-agent-routes.ts';
 import type { SessionService } from '../queue/session-service.ts';
 
+import { registerLegacyNotifyRoute } from './legacy-notify.ts';
+
 export interface LegacyDeps extends EventRouteDeps {
   tasks: TaskService;
   sessions: SessionService;
+  callbacks: CallbackSettings;
 }
 
 export function registerLegacyRoutes(app: FastifyInstance, deps: LegacyDeps): void {
@@ -18,4 +22,5 @@ export function registerLegacyRoutes(app: FastifyInstance, deps: LegacyDeps): vo
   registerLegacyWorkerRoutes(app, deps);
   registerLegacyEventRoutes(app, deps);
   registerLegacyAgentRoutes(app, deps.tasks, deps.sessions);
+  registerLegacyNotifyRoute(app, deps);
 }

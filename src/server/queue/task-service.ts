@@ -31,6 +31,7 @@ import type {
 import { QUEUE_KEY, taskKey, WaiterHub, watchKey } from './waiters.ts';
 import { WakeTimer } from './wake-timer.ts';
 import { isLegacyCompatible } from './legacy-compatible.ts';
+import { prepareCallbacks, type ConfiguredSecrets } from '../callbacks/prepare-callbacks.ts';
 
 export interface QueueSettings {
   leaseMs: number;
@@ -40,7 +41,11 @@ export interface QueueSettings {
   serverVersion: string;
   /** Backoff before a failed attempt runs again: doubles per attempt from baseMs, up to maxMs. */
   retry?: { baseMs: number; maxMs: number };
+  /** Which callback secrets the server has, so a callback that could never be sent is refused. */
+  callbackSecrets?: ConfiguredSecrets;
 }
+
+const NO_SECRETS: ConfiguredSecrets = { botToken: false, webhookSecret: false };
 
 /** 1 s, 2 s, 4 s … up to 5 min: quick for a blip, patient with a machine that is down. */
 const DEFAULT_RETRY = { baseMs: 1_000, maxMs: 300_000 };
@@ -56,6 +61,7 @@ const ALL_KINDS: readonly Kind[] = KINDS;
 export class TaskService {
   readonly hub = new WaiterHub();
   private readonly wakeTimer: WakeTimer;
+  private readonly endListeners: ((task: StoredTask) => void)[] = [];
 
   constructor(
     private readonly store: Store,
@@ -73,6 +79,7 @@ export class TaskService {
     opts: CreateOptions,
   ): Promise<{ task: StoredTask; created: boolean }> {
     const spec = parseTaskSpec(body.kind, body.spec);
+    const callbacks = prepareCallbacks(body.callback, this.settings.callbackSecrets ?? NO_SECRETS);
     const now = this.clock.now();
     const result = await this.store.createTask(
       {
@@ -92,6 +99,7 @@ export class TaskService {
         legacyCompatible: isLegacyCompatible(body.kind, spec),
         idempotencyKey: opts.idempotencyKey,
         requestHash: opts.idempotencyKey ? hashRequest(body) : undefined,
+        ...(callbacks.length > 0 ? { callbacks } : {}),
       },
       now,
     );
@@ -112,11 +120,18 @@ export class TaskService {
     }
   }
 
-  /** As getTask, plus the task's attempt history (a single task's read, not lists). */
+  /** As getTask, plus its attempt history and callbacks (a single task's read, not lists). */
   async getTaskWithAttempts(id: string, waitMs = 0, signal?: AbortSignal): Promise<StoredTask> {
     const task = await this.getTask(id, waitMs, signal);
-    if (task.attempt === 0) return task;
-    return { ...task, attempts: await this.store.listAttempts(id) };
+    const callbacks = await this.store.listCallbacks(id);
+    const read = callbacks.length === 0 ? task : { ...task, callbacks };
+    if (task.attempt === 0) return read;
+    return { ...read, attempts: await this.store.listAttempts(id) };
+  }
+
+  /** Calls `listener` each time a task reaches a terminal state (the callback dispatcher). */
+  onTaskEnd(listener: (task: StoredTask) => void): void {
+    this.endListeners.push(listener);
   }
 
   listTasks(filter: TaskFilter) {
@@ -277,6 +292,7 @@ export class TaskService {
       this.hub.notify(taskKey(task.id));
       // The end of an agent turn may have released the next turn of its session.
       if (task.kind === 'agent' && task.sessionKey !== undefined) this.hub.notify(QUEUE_KEY);
+      for (const listener of this.endListeners) listener(task);
     }
   }
 

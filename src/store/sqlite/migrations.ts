@@ -160,6 +160,30 @@ export const MIGRATIONS: readonly string[] = [
      reported_at INTEGER NOT NULL,
      PRIMARY KEY (runner, agent)
    );`,
+  // Issue 5: callbacks the server delivers when a task ends. A row is due once its task is
+  // terminal (a join, so every way a task can end makes it due) and next_at has come; the partial
+  // index holds only undelivered rows. `secret` is NULL when the server's configured one applies,
+  // and is cleared when delivery ends. claim_token fences a delivery as lease_token fences an attempt.
+  `CREATE TABLE callbacks (
+     id INTEGER PRIMARY KEY,
+     task_id TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     target TEXT NOT NULL,
+     secret TEXT,
+     state TEXT NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     parts INTEGER,
+     sent_parts INTEGER NOT NULL DEFAULT 0,
+     next_at INTEGER NOT NULL,
+     claim_token TEXT,
+     claimed_until INTEGER,
+     last_error TEXT,
+     sent_at INTEGER,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE INDEX callbacks_task ON callbacks (task_id);
+   CREATE INDEX callbacks_pending ON callbacks (next_at) WHERE state IN ('waiting', 'sending');`,
 ];
 
 export function readSchemaVersion(db: Database.Database): number {

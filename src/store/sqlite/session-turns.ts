@@ -59,7 +59,8 @@ export class SessionTurns {
   /** Counts a submitted turn on its session, creating the session on its first turn. */
   submitted(task: S.NewTask, now: number): void {
     const agent = task.spec.agent as string;
-    const channel = task.metadata?.callbackChannel;
+    const discord = task.callbacks?.find((c) => c.kind === 'discord')?.target;
+    const channel = discord ?? task.metadata?.callbackChannel;
     this.statements.submitted.run({
       agent,
       key: task.sessionKey,

@@ -18,6 +18,8 @@ import type { AgentName, Session } from '../../protocol/agents.ts';
 import { AttemptLog } from './attempt-log.ts';
 import { RetentionQueries } from './retention-queries.ts';
 import { OutputQueries } from './output-queries.ts';
+import { CallbackQueries } from './callback-queries.ts';
+import type { CallbackStatus } from '../../protocol/callbacks.ts';
 import type { LogPage } from '../../protocol/output.ts';
 import type { Attempt } from '../../protocol/tasks.ts';
 
@@ -62,6 +64,7 @@ export class SqliteStore implements S.Store {
   private readonly retention: RetentionQueries;
   private readonly output: OutputQueries;
   private readonly sessions: SessionQueries;
+  private readonly callbacks: CallbackQueries;
   private readonly pingStatement: Database.Statement;
 
   constructor(
@@ -71,7 +74,8 @@ export class SqliteStore implements S.Store {
     this.events = new EventLog(db);
     this.attempts = new AttemptLog(db);
     const turns = new SessionTurns(db, this.events);
-    this.tasks = new TaskQueries(db, this.events, turns);
+    this.callbacks = new CallbackQueries(db, this.events);
+    this.tasks = new TaskQueries(db, this.events, turns, this.callbacks);
     const claims = new ClaimUndo(db, this.events, this.attempts);
     this.leases = new LeaseQueries(db, this.events, this.attempts, claims, turns);
     this.expiry = new ExpiryQueries(db, this.events, this.attempts, claims, turns);
@@ -224,6 +228,34 @@ export class SqliteStore implements S.Store {
 
   listAgentSessionReports(agent: AgentName, runner?: string): Promise<S.AgentSessionReport[]> {
     return this.run(() => this.sessions.listAgentSessionReports(agent, runner));
+  }
+
+  listCallbacks(taskId: string): Promise<CallbackStatus[]> {
+    return this.run(() => this.callbacks.list(taskId));
+  }
+
+  findDueCallbacks(now: number, limit: number, taskId?: string): Promise<number[]> {
+    return this.run(() => this.callbacks.findDue(now, limit, taskId));
+  }
+
+  nextCallbackDueAt(): Promise<number | undefined> {
+    return this.run(() => this.callbacks.nextDueAt());
+  }
+
+  claimCallback(req: S.CallbackClaimRequest): Promise<S.ClaimedCallback | undefined> {
+    return this.run(() => this.callbacks.claim(req));
+  }
+
+  recordCallbackProgress(req: S.CallbackProgress): Promise<boolean> {
+    return this.run(() => this.callbacks.recordProgress(req));
+  }
+
+  settleCallback(req: S.CallbackSettlement): Promise<boolean> {
+    return this.run(() => this.callbacks.settle(req));
+  }
+
+  releaseCallbackClaims(now: number): Promise<number> {
+    return this.run(() => this.callbacks.releaseClaims(now));
   }
 
   touchRunner(hello: S.RunnerHello, now: number): Promise<void> {

@@ -14,6 +14,7 @@ import {
 import { TASK_COLUMNS, taskFromValues, taskInsertParams, type TaskValues } from './rows.ts';
 import type { EventLog } from './event-log.ts';
 import { sessionScopeOf, type SessionTurns } from './session-turns.ts';
+import type { CallbackQueries } from './callback-queries.ts';
 
 const CANCELLED_BEFORE_START: Outcome = {
   status: 'cancelled',
@@ -68,6 +69,7 @@ export class TaskQueries {
     db: Database.Database,
     private readonly events: EventLog,
     private readonly turns: SessionTurns,
+    private readonly callbacks: CallbackQueries,
   ) {
     this.statements = prepareStatements(db, SQL);
     this.listVariants = new StatementCache(db);
@@ -101,6 +103,7 @@ export class TaskQueries {
     const scope = sessionScopeOf(task.kind, task.spec, task.sessionKey);
     const session = scope === undefined ? undefined : { scope, held: this.turns.mustHold(scope) };
     const values = this.statements.insert.get(taskInsertParams(task, now, session)) as TaskValues;
+    this.callbacks.insertAll(task.id, task.callbacks ?? [], now);
     this.events.logTask('task.created', values, now, { origin: task.origin });
     if (session !== undefined) {
       this.turns.submitted(task, now);
