@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { cleanEnv, runCli, startDaemon, type Daemon } from '../helpers/processes.ts';
 
@@ -88,6 +89,9 @@ describe('README deployment', { timeout: 90_000 }, () => {
       OUTPOST_TOKEN: runnerSecret,
       OUTPOST_DATA_DIR: join(dir, 'home'),
       OUTPOST_ROOTS: dir,
+      // Stands in for `claude` on the home machine's PATH (there is no real account here).
+      CLAUDE_PATH: fileURLToPath(new URL('../fixtures/fake-claude.mjs', import.meta.url)),
+      HOME: join(dir, 'home'),
     });
     daemons.push(await startDaemon(['runner', '--name', 'home'], homeEnv, /polling/));
 
@@ -104,8 +108,8 @@ describe('README deployment', { timeout: 90_000 }, () => {
     );
     assert.equal(named.code, 4);
 
-    const [v1, legacy] = readmeCurlBlocks();
-    assert.ok(v1 && legacy, 'the README shows a v1 and a legacy curl example');
+    const [v1, legacy, claude] = readmeCurlBlocks();
+    assert.ok(v1 && legacy && claude, 'the README shows v1, legacy and /claude curl examples');
     const created = JSON.parse((await sh('sh', ['-c', v1], { env: clientEnv })).stdout) as {
       state: string;
       outcome: { stdout: string };
@@ -119,5 +123,14 @@ describe('README deployment', { timeout: 90_000 }, () => {
     };
     assert.equal(result.exitCode, 0);
     assert.match(result.stdout, /load average/);
+
+    const answer = JSON.parse((await sh('sh', ['-c', claude], { env: clientEnv })).stdout) as {
+      exitCode: number;
+      stdout: string;
+      metadata: { sessionId: string };
+    };
+    assert.equal(answer.exitCode, 0, JSON.stringify(answer));
+    assert.match(answer.metadata.sessionId, /^[0-9a-f-]{36}$/);
+    assert.equal(answer.stdout, `turn 1 of session ${answer.metadata.sessionId}: why is CI red?`);
   });
 });
