@@ -1,4 +1,5 @@
 // The runner side of the wire: hello, claim, heartbeat and finish.
+import { AgentName } from './agents.ts';
 import { Type, type Static } from 'typebox';
 import { Kind, Outcome, Task } from './tasks.ts';
 
@@ -41,6 +42,8 @@ export const ClaimBody = Type.Object(
     max: Type.Integer({ minimum: 1, maximum: 256 }),
     waitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000 })),
     kinds: Type.Optional(Type.Array(Kind, { maxItems: 32 })),
+    /** The agent CLIs this runner has: `agent` tasks for other agents wait for another runner. */
+    agents: Type.Optional(Type.Array(AgentName, { maxItems: 8 })),
   },
   { additionalProperties: false },
 );

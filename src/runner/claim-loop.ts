@@ -1,5 +1,6 @@
 // The claim loop: long-poll for as many tasks as there are free slots, hand each to `start`, and
 // when full wait for a slot to free (no timer polling). Failures back off with jitter.
+import type { AgentName } from '../protocol/agents.ts';
 import type { Claim, HeartbeatReply, LeaseRef } from '../protocol/runner.ts';
 import type { Kind } from '../protocol/tasks.ts';
 import { delay } from '../sdk/delay.ts';
@@ -14,6 +15,8 @@ export interface ClaimLoopDeps {
   config: Pick<RunnerConfig, 'name' | 'capacity' | 'longPollMs' | 'retryBaseMs' | 'retryMaxMs'>;
   instanceId: string;
   kinds: readonly Kind[];
+  /** The agent CLIs found installed; the server hands this runner only their turns. */
+  agents: readonly AgentName[];
   attempts: RunningAttempts;
   log: RunnerLog;
   /** Aborted by drain or stop: ends the open long poll and the loop. */
@@ -42,6 +45,7 @@ async function claimOnce(deps: ClaimLoopDeps, failures: number): Promise<number>
     max,
     waitMs: config.longPollMs,
     kinds: [...deps.kinds],
+    agents: [...deps.agents],
   };
   try {
     const reply = await client.claimTasks(body, { signal });

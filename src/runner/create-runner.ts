@@ -89,6 +89,7 @@ class TaskRunner implements Runner {
   private keeper?: LeaseKeeper;
   /** The kinds it has executors for; `agent` only once some agent CLI is found installed. */
   private kinds: readonly Kind[] = EXECUTOR_KINDS.filter((kind) => kind !== 'agent');
+  private agents: readonly AgentName[] = [];
   private sessions?: SessionReporter;
   private draining?: Promise<void>;
   private stopping?: Promise<void>;
@@ -130,6 +131,7 @@ class TaskRunner implements Runner {
     const { client, config } = this.deps;
     const agents = await prepareAgents(this.settings.agents, client, this.log, config.name);
     if (agents.found.length > 0) this.kinds = EXECUTOR_KINDS;
+    this.agents = agents.found;
     this.sessions = agents.reporter;
     const hello = await this.sayHello();
     if (!hello || this.claiming.signal.aborted) return;
@@ -154,6 +156,7 @@ class TaskRunner implements Runner {
       config: this.deps.config,
       instanceId: this.instanceId,
       kinds: this.kinds,
+      agents: this.agents,
       attempts: this.attempts,
       log: this.log,
       signal: this.claiming.signal,

@@ -122,6 +122,8 @@ export interface ClaimRequest {
   runner: string;
   instanceId?: string;
   kinds: readonly Kind[];
+  /** Only `agent` tasks for these agents (all when undefined). */
+  agents?: readonly string[];
   max: number;
   /** Lease length from now. */
   leaseMs: number;

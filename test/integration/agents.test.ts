@@ -19,7 +19,8 @@ import { loadRunnerConfig, type RunnerConfig } from '../../src/runner/config.ts'
 import { createRunner, type Runner } from '../../src/runner/create-runner.ts';
 import { nodeTransport } from '../../src/runner/node-transport.ts';
 import type { LogLevel } from '../../src/runner/runner-log.ts';
-import { isAlive, waitFor } from '../unit/runner/exec-fixtures.ts';
+import { isAlive, makeCtx, makeSettings, waitFor } from '../unit/runner/exec-fixtures.ts';
+import { executeTask } from '../../src/runner/executors/index.ts';
 import { waitFor as waitUntil } from '../helpers/fault.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
@@ -308,14 +309,32 @@ describe('agent tasks through a real runner', () => {
   );
 
   it('a missing binary is a clear error naming the setting', T, async () => {
-    const { config } = await startRunner({ CLAUDE_PATH: '/nonexistent/claude' });
-    const { task, outcome } = await run({ agent: 'claude', prompt: 'hi' }, { runner: config.name });
-    assert.equal(task.state, 'failed');
+    // A runner claims only the agents it found at start, so this is the CLI removed since then.
+    const settings = makeSettings([root]);
+    const agents = {
+      ...settings.agents,
+      claude: { ...settings.agents.claude, path: '/nonexistent/claude' },
+    };
+    const outcome = await executeTask(
+      'agent',
+      { agent: 'claude', prompt: 'hi' },
+      makeCtx({ ...settings, agents }),
+    );
+    assert.equal(outcome.status, 'failed');
     assert.equal(outcome.error?.kind, 'not_found');
     assert.equal(
       outcome.error?.message,
       "claude CLI not found at '/nonexistent/claude'; set CLAUDE_PATH or agents.claude.path in the runner config",
     );
+  });
+
+  it("a runner without one agent's CLI leaves that agent's turns to other runners", T, async () => {
+    const { config } = await startRunner({ CLAUDE_PATH: '/nonexistent/claude' });
+    const claude = await submit({ agent: 'claude', prompt: 'hi' }, { runner: config.name });
+    const codex = await run({ agent: 'codex', prompt: 'hi' }, { runner: config.name });
+    assert.equal(codex.task.state, 'succeeded');
+    assert.equal((await client.getTask(claude.id)).state, 'queued', 'not claimed, not failed');
+    await client.cancelTask(claude.id);
   });
 
   it('a runner with no agent CLI does not claim agent tasks', T, async () => {

@@ -173,6 +173,19 @@ describe('agent sessions', () => {
     assert.equal(both.statusCode, 400);
   });
 
+  it('hands a runner only the turns of the agents it says it has', async () => {
+    const claude = await turn('chan-8', 'for claude');
+    const codex = await turn('chan-8', 'for codex', 'codex');
+    const res = await post('/v1/runner/claim', { runner: 'r2', max: 4, agents: ['codex'] });
+    const ids = res.json<{ tasks: Claim[] }>().tasks.map((c) => c.task.id);
+    assert.deepEqual(ids, [codex.id]);
+    const none = await post('/v1/runner/claim', { runner: 'r2', max: 4, agents: [] });
+    assert.deepEqual(none.json<{ tasks: Claim[] }>().tasks, [], 'no agents: no agent turns');
+    const [c] = await claimAll();
+    assert.equal(c?.task.id, claude.id, 'a runner that names no list takes any agent');
+    await finish(c, answered('x'));
+  });
+
   it('refuses a resume id that could read as a flag', async () => {
     const res = await post('/v1/tasks', {
       kind: 'agent',

@@ -175,6 +175,7 @@ export class TaskService {
         runner: body.runner,
         instanceId: body.instanceId,
         kinds: body.kinds ?? ALL_KINDS,
+        agents: body.agents,
         max: body.max,
         leaseMs: this.settings.leaseMs,
         now,

@@ -123,12 +123,18 @@ export class LeaseQueries {
    */
   private findCandidates(req: S.ClaimRequest, kinds: Kind[], limit: number): Candidate[] {
     const bucket = 2 ** Math.ceil(Math.log2(limit));
+    const agents = kinds.includes('agent') ? req.agents : undefined;
+    // Only agent rows pay for the JSON read; a runner without `agents` takes any agent's turns.
+    const agentTerm =
+      agents === undefined
+        ? ''
+        : `AND (kind <> 'agent' OR json_extract(spec, '$.agent') IN (${agents.map(() => '?').join(', ') || 'NULL'}))`;
     const sql = `SELECT id, timeout_ms FROM tasks INDEXED BY tasks_claim
       WHERE state IN ('queued', 'scheduled') AND run_at <= ?
-        AND kind IN (${kinds.map(() => '?').join(', ')})
+        AND kind IN (${kinds.map(() => '?').join(', ')}) ${agentTerm}
         AND (target_runner IS NULL OR target_runner = ?) AND (? = 0 OR legacy_compatible = 1)
       ORDER BY priority DESC, run_at, id LIMIT ${bucket}`;
-    const params = [req.now, ...kinds, req.runner, req.legacy === true ? 1 : 0];
+    const params = [req.now, ...kinds, ...(agents ?? []), req.runner, req.legacy === true ? 1 : 0];
     const rows = this.candidates.get(sql).all(...params) as Candidate[];
     return rows.length > limit ? rows.slice(0, limit) : rows;
   }
