@@ -139,6 +139,12 @@ describe('agent sessions', () => {
     const [n] = await claimAll();
     assert.equal(n?.task.spec.resume, 'sess-five-newer');
     await finish(n, answered('sess-five-newer'));
+    const back = await post('/v1/sessions/chan-5/resume', {
+      agent: 'claude',
+      prefix: 'sess-five-o',
+    });
+    assert.equal(back.statusCode, 200, 'a prefix still finds the id the key had before its reset');
+    assert.equal(back.json<Session>().providerSessionId, 'sess-five-old');
   });
 
   it('resumes by full id or a unique prefix; an ambiguous prefix lists the candidates', async () => {

@@ -184,6 +184,35 @@ export const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX callbacks_task ON callbacks (task_id);
    CREATE INDEX callbacks_pending ON callbacks (next_at) WHERE state IN ('waiting', 'sending');`,
+
+  // Every provider session id a session has pointed at, so a prefix still finds a conversation
+  // after its key was reset or moved on. Triggers record it on every path that sets an id. (An
+  // upsert, not INSERT OR REPLACE: a trigger's conflict clause yields to the outer statement's.)
+  `CREATE TABLE provider_sessions (
+     agent TEXT NOT NULL,
+     id TEXT NOT NULL,
+     key TEXT NOT NULL,
+     seen_at INTEGER NOT NULL,
+     PRIMARY KEY (agent, id)
+   ) WITHOUT ROWID;
+   CREATE INDEX provider_sessions_seen ON provider_sessions (seen_at);
+   INSERT INTO provider_sessions (agent, id, key, seen_at)
+     SELECT agent, provider_session_id, key, updated_at FROM sessions
+     WHERE provider_session_id IS NOT NULL;
+   CREATE TRIGGER sessions_remember_new AFTER INSERT ON sessions
+     WHEN NEW.provider_session_id IS NOT NULL
+   BEGIN
+     INSERT INTO provider_sessions (agent, id, key, seen_at)
+       VALUES (NEW.agent, NEW.provider_session_id, NEW.key, NEW.updated_at)
+       ON CONFLICT (agent, id) DO UPDATE SET key = excluded.key, seen_at = excluded.seen_at;
+   END;
+   CREATE TRIGGER sessions_remember_changed AFTER UPDATE OF provider_session_id ON sessions
+     WHEN NEW.provider_session_id IS NOT NULL
+   BEGIN
+     INSERT INTO provider_sessions (agent, id, key, seen_at)
+       VALUES (NEW.agent, NEW.provider_session_id, NEW.key, NEW.updated_at)
+       ON CONFLICT (agent, id) DO UPDATE SET key = excluded.key, seen_at = excluded.seen_at;
+   END;`,
 ];
 
 export function readSchemaVersion(db: Database.Database): number {

@@ -34,6 +34,9 @@ const SQL = {
   oldSessions: `DELETE FROM sessions WHERE rowid IN (
       SELECT rowid FROM sessions INDEXED BY sessions_updated WHERE updated_at < @before LIMIT @batch)`,
   oldReports: 'DELETE FROM agent_session_reports WHERE reported_at < @before',
+  oldProviderIds: `DELETE FROM provider_sessions WHERE seen_at < @before AND NOT EXISTS (
+      SELECT 1 FROM sessions s WHERE s.agent = provider_sessions.agent
+        AND s.provider_session_id = provider_sessions.id)`,
 } as const;
 
 export class RetentionQueries {
@@ -104,6 +107,7 @@ export class RetentionQueries {
     const before = rules.sessionsBefore;
     if (before === undefined) return 0;
     this.statements.oldReports.run({ before });
+    this.statements.oldProviderIds.run({ before });
     return this.statements.oldSessions.run({ before, batch }).changes;
   }
 

@@ -17,9 +17,8 @@ const SQL = {
       updated_at = excluded.updated_at
     RETURNING ${SESSION_COLUMNS}`,
   // `>=` and `<` on the prefix use the index where LIKE would not (and LIKE treats _ as a wildcard).
-  byPrefix: `SELECT DISTINCT provider_session_id AS id FROM sessions
-    WHERE agent = @agent AND provider_session_id >= @prefix AND provider_session_id < @upper
-    ORDER BY id LIMIT @limit`,
+  byPrefix: `SELECT id FROM provider_sessions
+    WHERE agent = @agent AND id >= @prefix AND id < @upper ORDER BY id LIMIT @limit`,
   stats: `SELECT agent, COUNT(*) AS n, SUM(updated_at >= ?) AS active FROM sessions
     GROUP BY agent ORDER BY agent`,
   saveReport: `INSERT INTO agent_session_reports (runner, agent, sessions, reported_at)
@@ -84,7 +83,7 @@ export class SessionQueries {
     return sessionFromRow(this.statements.point.get({ agent, key, id, now }) as SessionRow);
   }
 
-  /** Ids from the sessions table and from every runner's last report, deduplicated, sorted. */
+  /** Ids any session has pointed at and those of every runner's last report, deduplicated, sorted. */
   findProviderSessions(agent: AgentName, prefix: string, limit: number): string[] {
     const upper = prefix + '\u{10FFFF}';
     const rows = this.statements.byPrefix.all({ agent, prefix, upper, limit }) as { id: string }[];
