@@ -85,11 +85,16 @@ export const OutcomeStatus = Type.Enum(OUTCOME_STATUSES);
 export type OutcomeStatus = TerminalState;
 
 export const TaskError = Type.Object({
-  /** exit | timeout | cancelled | spawn | policy | not_found | not_unique | too_large | io | lost | internal */
+  /**
+   * exit | timeout | cancelled | spawn | policy | refused | not_found | not_unique | too_large |
+   * io | lost | internal (agents add bad_flags, provider, turn_limit, crashed)
+   */
   kind: Type.String({ maxLength: 64 }),
   message: Type.String({ maxLength: 65_536 }),
   exitCode: Type.Optional(Type.Integer()),
   retryable: Type.Boolean(),
+  /** `refused`: the runner's rule that refused the task before it started, e.g. `commands.deny[2]`. */
+  rule: Type.Optional(Type.String({ maxLength: 256 })),
 });
 export type TaskError = Static<typeof TaskError>;
 
