@@ -1,6 +1,7 @@
-// The runner side of the wire: hello, claim, heartbeat and finish.
+// The runner side of the wire: hello, claim, heartbeat, finish, and a running turn's session.
 import { AgentName } from './agents.ts';
 import { Type, type Static } from 'typebox';
+import { ProviderSessionId } from './agents.ts';
 import { Kind, Outcome, Task } from './tasks.ts';
 
 const RunnerName = Type.String({
@@ -93,3 +94,21 @@ export type FinishBody = Static<typeof FinishBody>;
 
 export const FinishReply = Type.Object({ task: Task });
 export type FinishReply = Static<typeof FinishReply>;
+
+/**
+ * `POST /v1/runner/turn-session`: the provider session id a running agent turn's CLI just printed,
+ * sent before the turn ends so a runner that dies mid-turn does not take the conversation with it.
+ */
+export const TurnSessionBody = Type.Object(
+  {
+    taskId: Id,
+    leaseToken: Type.String({ minLength: 1, maxLength: 128 }),
+    providerSessionId: ProviderSessionId,
+  },
+  { additionalProperties: false },
+);
+export type TurnSessionBody = Static<typeof TurnSessionBody>;
+
+/** `recorded` is false when the task is not an agent turn with a session key (nothing to keep). */
+export const TurnSessionReply = Type.Object({ recorded: Type.Boolean() });
+export type TurnSessionReply = Static<typeof TurnSessionReply>;

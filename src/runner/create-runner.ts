@@ -11,6 +11,7 @@ import { EXECUTOR_KINDS, executeTask } from './executors/index.ts';
 import { failedOutcome } from './executors/outcome.ts';
 import type { ExecContext, ExecSettings } from './executors/types.ts';
 import { runClaimLoop } from './claim-loop.ts';
+import { createExecContext } from './attempt-context.ts';
 import { startLeaseKeeper, type LeaseKeeper } from './lease-keeper.ts';
 import {
   createOutputStreamer,
@@ -242,15 +243,10 @@ class TaskRunner implements Runner {
   }
 
   private async executeSafely(attempt: RunningAttempt, output: OutputStreamer): Promise<Outcome> {
-    const { task, attempt: number } = attempt.claim;
-    const ctx: ExecContext = {
-      taskId: task.id,
-      attempt: number,
-      timeoutMs: task.timeoutMs,
-      signal: attempt.controller.signal,
-      settings: this.settings,
-      onOutput: (stream, bytes) => output.write(stream, bytes),
-    };
+    const { task } = attempt.claim;
+    const { client, config } = this.deps;
+    const deps = { client, log: this.log, retry: config, settings: this.settings };
+    const ctx = createExecContext(deps, attempt, output);
     try {
       return await this.execute(task.kind, task.spec, ctx);
     } catch (err) {

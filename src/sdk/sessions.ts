@@ -1,5 +1,6 @@
 // Agent sessions through the v1 API: list, show, reset and resume conversations (session key →
-// provider session id, per agent), and the recent sessions runners report from their CLI storage.
+// provider session id, per agent), the recent sessions runners report from their CLI storage, and
+// a running turn's provider session id, which its runner reports as soon as the CLI prints it.
 // OutpostClient extends SessionMethods, so these share its one request path (`send`).
 import type { Static, TSchema } from 'typebox';
 import {
@@ -12,6 +13,7 @@ import {
   type ReportAgentSessionsBody,
   type ResumeSessionBody,
 } from '../protocol/agents.ts';
+import { TurnSessionReply, type TurnSessionBody } from '../protocol/runner.ts';
 import type { Task } from '../protocol/tasks.ts';
 import { parseWith } from '../protocol/validate.ts';
 import type { HttpRequest } from './http.ts';
@@ -90,6 +92,18 @@ export abstract class SessionMethods {
   reportAgentSessions(body: ReportAgentSessionsBody): Promise<ReportAgentSessionsReply> {
     const req = { method: 'POST', path: '/v1/runner/agent-sessions', body } as const;
     return this.send(ReportAgentSessionsReply, req);
+  }
+
+  /**
+   * A runner reports the provider session id its running turn's CLI just printed, so the session
+   * keeps the conversation even if the runner dies before the turn ends. `recorded` is false for a
+   * task that is not an agent turn with a session key; rejects with `lease_lost` once the lease
+   * is gone (the finish, if it came, recorded the id already).
+   * @example await client.reportTurnSession({ taskId, leaseToken, providerSessionId: sessionId });
+   */
+  reportTurnSession(body: TurnSessionBody): Promise<TurnSessionReply> {
+    const req = { method: 'POST', path: '/v1/runner/turn-session', body } as const;
+    return this.send(TurnSessionReply, req);
   }
 }
 

@@ -356,6 +356,18 @@ export interface Store {
   listSessions(filter: SessionFilter): Promise<Session[]>;
   /** Forgets the provider session of a key (every agent's when `agent` is undefined). */
   resetSession(key: string, agent: AgentName | undefined, now: number): Promise<Session[]>;
+  /**
+   * Records the provider session id a running agent turn's CLI printed, on the turn's session, as
+   * soon as the runner reports it: a turn whose runner dies still leaves its conversation to
+   * resume. Fenced like a finish, by the lease token of the running attempt. Undefined when that
+   * lease no longer holds the task; false when the task is not an agent turn with a session key.
+   */
+  recordTurnSession(
+    taskId: string,
+    leaseToken: string,
+    providerSessionId: string,
+    now: number,
+  ): Promise<boolean | undefined>;
   /** Points a key at a provider session, creating the session if needed. */
   setProviderSession(
     agent: AgentName,

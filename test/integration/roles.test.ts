@@ -42,6 +42,12 @@ const ROUTES: RouteCase[] = [
     role: 'runner',
     payload: { taskId: 'x', leaseToken: 'y', outcome: { status: 'succeeded' } },
   },
+  {
+    method: 'POST',
+    url: '/v1/runner/turn-session',
+    role: 'runner',
+    payload: { taskId: 'x', leaseToken: 'y', providerSessionId: 'z' },
+  },
   { method: 'POST', url: '/v1/tokens', role: 'admin', payload: { name: 'n', role: 'client' } },
   { method: 'GET', url: '/v1/tokens', role: 'admin' },
   { method: 'DELETE', url: '/v1/tokens/none', role: 'admin' },

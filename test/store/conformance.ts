@@ -11,6 +11,7 @@ import { describeOutput } from './conformance/output.ts';
 import { describeLeases } from './conformance/leases.ts';
 import { describeListing } from './conformance/listing.ts';
 import { describeRegistry } from './conformance/registry.ts';
+import { describeSessions } from './conformance/sessions.ts';
 import { describeTasks } from './conformance/tasks.ts';
 
 /**
@@ -41,5 +42,6 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
     describeRetention(store);
     describeOutput(store);
     describeCallbacks(store);
+    describeSessions(store);
   });
 }

@@ -35,6 +35,10 @@ class ClaudeParser implements StreamParser {
     return [];
   }
 
+  currentSessionId(): string | undefined {
+    return this.report.sessionId;
+  }
+
   finish(): TurnReport {
     return this.sawResult ? this.report : { ...this.report, text: this.lastText };
   }

@@ -59,6 +59,10 @@ class CodexParser implements StreamParser {
     }
   }
 
+  currentSessionId(): string | undefined {
+    return this.sessionId;
+  }
+
   finish(): TurnReport {
     // An `error` event alone can be a reconnect notice; the turn decides unless it never ended.
     const errorMessage = this.failed ?? (this.turns === 0 ? this.lastError : undefined);

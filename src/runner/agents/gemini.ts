@@ -54,6 +54,10 @@ class GeminiParser implements StreamParser {
     }
   }
 
+  currentSessionId(): string | undefined {
+    return this.report.sessionId;
+  }
+
   finish(): TurnReport {
     if (this.report.status === 'incomplete' && this.lastError !== undefined)
       return { ...this.report, status: 'provider_error', errorMessage: this.lastError };

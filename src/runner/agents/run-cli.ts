@@ -1,5 +1,6 @@
 // One invocation of an agent CLI through runProcess (own process group, timeout, cancel, kill
-// ladder, tag sweep), its stdout read as JSON events into progress lines and a report as it runs.
+// ladder, tag sweep), its stdout read as JSON events into progress lines and a report as it runs;
+// the session id is passed on the moment an event carries it, not when the run ends.
 import { runProcess, type ProcessResult } from '../process.ts';
 import { createTaskTag } from '../process-sweep.ts';
 import type { ExecContext } from '../executors/types.ts';
@@ -27,6 +28,8 @@ export interface CliRunOptions {
   timeoutMs: number;
   ctx: ExecContext;
   progress: ProgressWriter;
+  /** Called once, with the session id, as soon as an event of this run carries it. */
+  onSessionId?: (id: string) => void;
 }
 
 /** Enough stray stdout to quote a usage error; the rest is of no use to a reader of the outcome. */
@@ -41,11 +44,16 @@ export async function runAgentCli(opts: CliRunOptions): Promise<CliRun> {
   const parser = driver.createParser();
   let events = 0;
   let noise = '';
+  let sessionId: string | undefined;
   const splitter = new LineSplitter((line) => {
     const event = parseJsonObject(line);
     if (event && typeof event.type === 'string') {
       events += 1;
       opts.progress.add(parser.accept(event));
+      if (sessionId === undefined) {
+        sessionId = parser.currentSessionId();
+        if (sessionId !== undefined) opts.onSessionId?.(sessionId);
+      }
     } else if (line.trim() !== '' && noise.length < MAX_NOISE_CHARS) {
       noise += `${line}\n`;
     }

@@ -63,6 +63,8 @@ export interface TurnReport {
 /** Reads one run's JSON events, one at a time, into progress and finally a report. */
 export interface StreamParser {
   accept(event: Record<string, unknown>): ProgressItem[];
+  /** The provider session id the events carried so far: known from the first event on. */
+  currentSessionId(): string | undefined;
   finish(): TurnReport;
 }
 

@@ -33,6 +33,12 @@ async function runAgentTask(spec: AgentSpec, ctx: ExecContext): Promise<Outcome>
   const deadline = Date.now() + timeoutMs;
   const progress = new ProgressWriter((text) => ctx.onOutput?.('stdout', Buffer.from(text)));
   const plan = new TurnPlan(spec, settings);
+  let reported: string | undefined;
+  const onSessionId = (id: string): void => {
+    if (id === reported) return; // a run that kept the session: the server has it already
+    reported = id;
+    ctx.onSessionId?.(id);
+  };
   for (;;) {
     const turn = plan.turn(base);
     const run = await runAgentCli({
@@ -44,6 +50,7 @@ async function runAgentTask(spec: AgentSpec, ctx: ExecContext): Promise<Outcome>
       timeoutMs: Math.max(0, deadline - Date.now()),
       ctx,
       progress,
+      onSessionId,
     });
     const verdict = classifyRun({
       ...run,

@@ -38,6 +38,13 @@ export interface ExecContext {
    * run no process (file.*) ignore it; their result is in the outcome alone.
    */
   onOutput?: (stream: OutputStream, bytes: Buffer) => void;
+  /**
+   * The agent executor calls it with the provider session id as soon as a CLI run prints it
+   * (again only when a later run of the attempt, a fresh fallback or another model, prints a
+   * different one), so the server keeps the conversation even if the runner dies mid-turn. It
+   * must return at once and never throw: it is called from the CLI's output handler.
+   */
+  onSessionId?: (id: string) => void;
 }
 
 /** Runs one task's spec and returns its outcome as data; it never throws for task failures. */

@@ -9,6 +9,7 @@ import type {
   ResumeSessionBody,
   Session,
 } from '../../protocol/agents.ts';
+import type { TurnSessionBody } from '../../protocol/runner.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { SessionFilter, SessionStats, Store } from '../../store/types.ts';
 
@@ -79,6 +80,16 @@ export class SessionService {
     const reportedAt = this.clock.now();
     await this.store.saveAgentSessionReport({ runner, agent, sessions, reportedAt });
     return sessions.length;
+  }
+
+  /** Records the provider id a running turn's CLI printed; `lease_lost` once its lease is gone. */
+  async recordTurnSession(body: TurnSessionBody): Promise<boolean> {
+    const { taskId, leaseToken, providerSessionId } = body;
+    const now = this.clock.now();
+    const recorded = await this.store.recordTurnSession(taskId, leaseToken, providerSessionId, now);
+    if (recorded === undefined)
+      throw new AppError('lease_lost', `The lease on task ${taskId} is no longer held`);
+    return recorded;
   }
 
   /**

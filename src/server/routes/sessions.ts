@@ -1,5 +1,5 @@
 // v1 session routes: list, show, reset and resume agent sessions; the recent sessions a runner
-// reports from its CLI storage, and the runner's report itself.
+// reports from its CLI storage, and the runner's reports: those sessions, and a running turn's id.
 import { Type } from 'typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -13,6 +13,7 @@ import {
   Session,
   SessionList,
 } from '../../protocol/agents.ts';
+import { TurnSessionBody, TurnSessionReply } from '../../protocol/runner.ts';
 import type { SessionService } from '../queue/session-service.ts';
 import { assertRunner } from './runner.ts';
 
@@ -125,5 +126,21 @@ export function registerSessionRoutes(fastify: FastifyInstance, sessions: Sessio
       assertRunner(request, request.body.runner);
       return { stored: await sessions.report(request.body) };
     },
+  );
+
+  // Fenced by the lease token alone, as /v1/runner/finish and /v1/runner/logs are: only the
+  // runner the task was leased to was ever told the token.
+  app.post(
+    '/v1/runner/turn-session',
+    {
+      config: { access: 'runner' },
+      schema: {
+        tags: ['runner'],
+        summary: "A running agent turn's provider session id, as soon as its CLI printed it",
+        body: TurnSessionBody,
+        response: { 200: TurnSessionReply, ...errors },
+      },
+    },
+    async (request) => ({ recorded: await sessions.recordTurnSession(request.body) }),
   );
 }

@@ -1,12 +1,14 @@
 // The turns of one agent session, inside the transactions that change tasks: a turn submitted
 // while an earlier one is unfinished is `held`; when a turn ends the next held one is queued; a
-// claimed turn resumes the session's provider id; a finished turn records the id its CLI reported.
+// claimed turn resumes the session's provider id; a running turn records the id its CLI printed
+// first, and a finished one the id it ended with.
 import type Database from 'better-sqlite3';
 import type { Outcome } from '../../protocol/tasks.ts';
 import type * as S from '../types.ts';
-import { prepareStatements, type Prepared } from './statements.ts';
+import { prepareStatements, type Prepared, type Transaction } from './statements.ts';
 import { AT, TASK_COLUMNS, type TaskValues } from './rows.ts';
 import type { EventLog } from './event-log.ts';
+import { FENCE } from './lease-shared.ts';
 
 /** The states of an unfinished turn; the partial index tasks_session_turns names the same list. */
 const PENDING = `state IN ('scheduled', 'held', 'queued', 'running')`;
@@ -18,6 +20,7 @@ const SQL = {
       updated_at = @now
     WHERE id = @id AND state = 'held' RETURNING ${TASK_COLUMNS}`,
   scopeOf: 'SELECT session_scope FROM tasks WHERE id = ?',
+  runningScopeOf: `SELECT session_scope FROM tasks WHERE ${FENCE}`,
   submitted: `INSERT INTO sessions (agent, key, created_at, updated_at, task_count, last_task_id,
       callback_channel)
     VALUES (@agent, @key, @now, @now, 1, @taskId, @channel)
@@ -43,12 +46,45 @@ export function sessionScopeOf(
 
 export class SessionTurns {
   private readonly statements: Prepared<typeof SQL>;
+  private readonly runningTx: Transaction<[string, string, string, number], boolean | undefined>;
 
   constructor(
     db: Database.Database,
     private readonly events: EventLog,
   ) {
     this.statements = prepareStatements(db, SQL);
+    this.runningTx = db.transaction((id: string, token: string, sessionId: string, now: number) =>
+      this.recordRunning(id, token, sessionId, now),
+    );
+  }
+
+  /**
+   * A running turn's provider id, recorded as soon as its runner reports it. The fence is read and
+   * the session written under one write lock (IMMEDIATE, as a finish: a deferred read would get
+   * SQLITE_BUSY upgrading to write), so the attempt cannot end in between: a report that arrives
+   * after the finish or the reaper finds no lease and cannot overwrite the id the turn ended with.
+   */
+  recordTurnSession(
+    id: string,
+    token: string,
+    sessionId: string,
+    now: number,
+  ): boolean | undefined {
+    return this.runningTx.immediate(id, token, sessionId, now);
+  }
+
+  private recordRunning(
+    id: string,
+    token: string,
+    sessionId: string,
+    now: number,
+  ): boolean | undefined {
+    const row = this.statements.runningScopeOf.get({ id, token }) as
+      { session_scope: string | null } | undefined;
+    if (row === undefined) return undefined;
+    if (row.session_scope === null) return false;
+    this.pointScope(row.session_scope, sessionId, now);
+    return true;
   }
 
   /** True when the scope has an unfinished turn, so a new one must wait (`held`). */
@@ -100,11 +136,20 @@ export class SessionTurns {
     this.releaseNext(scope, now);
   }
 
+  /**
+   * The id a turn ended with. It may differ from the one recorded while it ran: a refused resume
+   * falls back to a fresh session with an id of its own.
+   */
   private recordProviderSession(scope: string, outcome: Outcome | undefined, now: number): void {
     // v1 runners report it in `output`; legacy runners only in `metadata`.
     const output = outcome?.output as { sessionId?: unknown } | undefined;
     const sessionId = output?.sessionId ?? outcome?.metadata?.sessionId;
     if (typeof sessionId !== 'string' || sessionId === '') return;
+    this.pointScope(scope, sessionId, now);
+  }
+
+  /** Points the session of `scope` (`<agent>:<key>`; a key may hold colons) at a provider id. */
+  private pointScope(scope: string, sessionId: string, now: number): void {
     const split = scope.indexOf(':');
     const agent = scope.slice(0, split);
     this.statements.reported.run({ agent, key: scope.slice(split + 1), sessionId, now });

@@ -65,6 +65,7 @@ export class SqliteStore implements S.Store {
   private readonly output: OutputQueries;
   private readonly sessions: SessionQueries;
   private readonly callbacks: CallbackQueries;
+  private readonly turns: SessionTurns;
   private readonly pingStatement: Database.Statement;
 
   constructor(
@@ -73,12 +74,12 @@ export class SqliteStore implements S.Store {
   ) {
     this.events = new EventLog(db);
     this.attempts = new AttemptLog(db);
-    const turns = new SessionTurns(db, this.events);
+    this.turns = new SessionTurns(db, this.events);
     this.callbacks = new CallbackQueries(db, this.events);
-    this.tasks = new TaskQueries(db, this.events, turns, this.callbacks);
+    this.tasks = new TaskQueries(db, this.events, this.turns, this.callbacks);
     const claims = new ClaimUndo(db, this.events, this.attempts);
-    this.leases = new LeaseQueries(db, this.events, this.attempts, claims, turns);
-    this.expiry = new ExpiryQueries(db, this.events, this.attempts, claims, turns);
+    this.leases = new LeaseQueries(db, this.events, this.attempts, claims, this.turns);
+    this.expiry = new ExpiryQueries(db, this.events, this.attempts, claims, this.turns);
     this.registry = new RegistryQueries(db);
     this.retention = new RetentionQueries(db, this.events);
     this.output = new OutputQueries(db);
@@ -208,6 +209,15 @@ export class SqliteStore implements S.Store {
 
   resetSession(key: string, agent: AgentName | undefined, now: number): Promise<Session[]> {
     return this.run(() => this.sessions.resetSession(key, agent, now));
+  }
+
+  recordTurnSession(
+    taskId: string,
+    leaseToken: string,
+    providerSessionId: string,
+    now: number,
+  ): Promise<boolean | undefined> {
+    return this.run(() => this.turns.recordTurnSession(taskId, leaseToken, providerSessionId, now));
   }
 
   setProviderSession(agent: AgentName, key: string, id: string, now: number): Promise<Session> {
