@@ -238,7 +238,9 @@ describe('the retention loop', () => {
         intervalMs: 5,
         onError: (err) => assert.fail(String(err)),
       });
-      await sleep(100);
+      // At least two runs (each 30 ms), however slow the machine: wait for them, not a fixed time.
+      for (let waited = 0; runs < 2 && waited < 5_000; waited += 10) await sleep(10);
+      await sleep(40);
       await loop.stop();
       const after = runs;
       assert.equal(active, 0, 'stop() resolved only after the run ended');
