@@ -76,7 +76,10 @@ export async function build() {
   for (const file of result.outputFiles) {
     if (!existsSync(file.path)) writeAtomically(file.path, file.contents);
   }
-  const [main] = Object.entries(result.metafile.outputs).find(([, out]) => out.entryPoint);
+  // Lazily imported modules are entry points too in the metafile: pick the CLI's own by its source.
+  const [main] = Object.entries(result.metafile.outputs).find(
+    ([, out]) => out.entryPoint === 'src/cli/main.ts',
+  );
   writeAtomically(ENTRY, `export * from './${basename(main)}';\n`, started);
 }
 

@@ -6,6 +6,8 @@ import { join, resolve } from 'node:path';
 import type { AgentName } from '../protocol/agents.ts';
 import { AppError } from '../protocol/errors.ts';
 import { readAgentSettings } from './agent-config.ts';
+import { checkAgentModes, readPolicy } from './policy/parse-policy.ts';
+import type { RunnerPolicy } from './policy/policy.ts';
 import type { AgentSettings } from './agents/types.ts';
 import { DEFAULT_ENV_ALLOWLIST } from './child-env.ts';
 import {
@@ -62,13 +64,17 @@ export interface RunnerConfig {
   configPath?: string;
   /** Each agent CLI's binary, cwd, models, mode, extra args, timeout cap and env (agent-config.ts). */
   agents: Readonly<Record<AgentName, AgentSettings>>;
+  /** The local policy (config file key `policy`, policy/parse-policy.ts); defaults allow everything. */
+  policy: Readonly<RunnerPolicy>;
 }
 
 export interface LoadRunnerConfigOptions {
   /** Values given on the command line, already typed; they beat every other source. */
-  flags?: Partial<Omit<RunnerConfig, 'agents'>>;
+  flags?: Partial<Omit<RunnerConfig, 'agents' | 'policy'>>;
   /** A JSON config file; else env OUTPOST_CONFIG; else none. */
   file?: string;
+  /** For commands that only read local state (`runner policy`, `runner audit`): no token needed. */
+  local?: boolean;
 }
 
 const KiB = 1024;
@@ -101,22 +107,27 @@ export function loadRunnerConfig(
   const path = opts.file || env.OUTPOST_CONFIG;
   const configPath = path ? resolve(path) : undefined;
   const loaded = configPath ? readConfigFile(configPath, (p) => readFileSync(p, 'utf8')) : {};
-  const { file, agentsFile } = splitAgents(loaded.file);
+  const { file, agentsFile, policyFile } = splitObjects(loaded.file);
   const reader = createFieldReader<RunnerConfig>({ flags: opts.flags, env, file });
-  const fields = readRunnerFields(reader);
+  const fields = readRunnerFields(reader, opts.local === true);
   checkRunnerConfig(fields, reader);
+  const home = homedir();
+  const policy = readPolicy({ file: policyFile, roots: fields.roots, home, resolve });
+  fields.envAllowlist = [...new Set([...fields.envAllowlist, ...policy.policy.env])];
   const agents = readAgentSettings({
     env,
     file: agentsFile,
-    home: homedir(),
+    home,
     resolve,
     envAllowlist: fields.envAllowlist,
   });
-  const config: RunnerConfig = { ...fields, agents: agents.agents };
+  const config: RunnerConfig = { ...fields, agents: agents.agents, policy: policy.policy };
   const problems = [
     ...(loaded.problem ? [loaded.problem] : []),
     ...reader.finish(),
     ...agents.problems,
+    ...policy.problems,
+    ...checkAgentModes(policy.policy, agents.agents),
   ];
   if (problems.length > 0) {
     throw new AppError('bad_request', formatConfigProblems(problems), { problems });
@@ -126,7 +137,7 @@ export function loadRunnerConfig(
 
 /** Freezes the list fields too, so no caller can edit roots or the allowlist after loading. */
 function freezeLists(config: RunnerConfig): RunnerConfig {
-  const { labels, roots, shell, envAllowlist, agents } = config;
+  const { labels, roots, shell, envAllowlist, agents, policy } = config;
   return {
     ...config,
     labels: Object.freeze([...labels]),
@@ -134,23 +145,38 @@ function freezeLists(config: RunnerConfig): RunnerConfig {
     shell: Object.freeze([...shell]),
     envAllowlist: Object.freeze([...envAllowlist]),
     agents: Object.freeze({ ...agents }),
+    policy: deepFreeze(structuredClone(policy)),
   };
 }
 
-/** `agents` is an object of objects read by agent-config.ts; the flat fields are read here. */
-function splitAgents(file: ConfigFile | undefined): {
+/**
+ * `agents` and `policy` are objects read by agent-config.ts and policy/parse-policy.ts; the flat
+ * fields are read here.
+ */
+function splitObjects(file: ConfigFile | undefined): {
   file?: ConfigFile;
   agentsFile?: { label: string; agents: unknown };
+  policyFile?: { label: string; policy: unknown };
 } {
-  if (!file || !Object.hasOwn(file.values, 'agents')) return { file };
-  const { agents, ...values } = file.values;
-  return { file: { label: file.label, values }, agentsFile: { label: file.label, agents } };
+  if (!file) return {};
+  const { agents, policy, ...values } = file.values;
+  const { label } = file;
+  return {
+    file: { label, values },
+    ...(Object.hasOwn(file.values, 'agents') ? { agentsFile: { label, agents } } : {}),
+    ...(Object.hasOwn(file.values, 'policy') ? { policyFile: { label, policy } } : {}),
+  };
 }
 
-type RunnerFields = Omit<RunnerConfig, 'agents'>;
+type RunnerFields = Omit<RunnerConfig, 'agents' | 'policy'>;
 
-function readRunnerFields(r: FieldReader<RunnerConfig>): RunnerFields {
-  return { ...readConnectionFields(r), ...readExecutionFields(r) };
+function readRunnerFields(r: FieldReader<RunnerConfig>, local: boolean): RunnerFields {
+  return { ...readConnectionFields(r, local), ...readExecutionFields(r) };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) Object.values(value).forEach(deepFreeze);
+  return Object.freeze(value);
 }
 
 type ConnectionFields = Pick<
@@ -166,13 +192,13 @@ type ConnectionFields = Pick<
 >;
 
 /** How the runner finds, names itself to and polls the server. */
-function readConnectionFields(r: FieldReader<RunnerConfig>): ConnectionFields {
+function readConnectionFields(r: FieldReader<RunnerConfig>, local: boolean): ConnectionFields {
   const url = ['OUTPOST_URL', 'WORKER_URL'];
   const longPoll = ['OUTPOST_LONG_POLL_MS', 'LONG_POLL_WAIT'];
   const retryBase = ['OUTPOST_RETRY_BASE_MS', 'POLL_INTERVAL'];
   return {
     serverUrl: r.read('serverUrl', url, urlField(), 'http://127.0.0.1:3456'),
-    token: readToken(r),
+    token: readToken(r, local),
     name: r.read('name', ['OUTPOST_RUNNER_NAME'], nameField, defaultName()),
     labels: r.read('labels', ['OUTPOST_LABELS'], listField(',', labelField), []),
     capacity: r.read('capacity', ['OUTPOST_CAPACITY', 'MAX_CONCURRENT'], intField(1, 256), 5),
@@ -210,10 +236,10 @@ function readExecutionFields(
   };
 }
 
-function readToken(r: FieldReader<RunnerConfig>): string {
+function readToken(r: FieldReader<RunnerConfig>, local: boolean): string {
   // 16 is the server's floor for the legacy token; scoped tokens are longer, so a shorter one is a typo.
   const token = r.readOptional('token', ['OUTPOST_TOKEN', 'WORKER_TOKEN'], secretField(16));
-  if (token === undefined && r.valid('token')) {
+  if (token === undefined && r.valid('token') && !local) {
     r.addProblem('OUTPOST_TOKEN', 'a runner needs a token');
   }
   return token ?? '';

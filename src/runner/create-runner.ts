@@ -24,6 +24,8 @@ import { RunningAttempts, type RunningAttempt } from './running-attempts.ts';
 import { errorFields, jsonLineLog, type RunnerLog } from './runner-log.ts';
 import { runnerTagPrefix, sweepRunnerLeftovers } from './process-sweep.ts';
 import { prepareAgents, type SessionReporter } from './agents/session-reporter.ts';
+import { guardExecute } from './guard-execute.ts';
+import { policyDigest } from './policy/policy.ts';
 
 export type RunnerState = 'starting' | 'running' | 'draining' | 'stopped';
 
@@ -99,9 +101,10 @@ class TaskRunner implements Runner {
 
   constructor(private readonly deps: RunnerDeps) {
     this.log = deps.log ?? jsonLineLog;
-    this.execute = deps.execute ?? executeTask;
     this.instanceId = deps.instanceId ?? newId();
     this.settings = execSettingsOf(deps.config);
+    // Every task passes the local policy and is recorded in the audit log, whatever the executor.
+    this.execute = guardExecute(deps.execute ?? executeTask, deps.config, this.log, this.settings);
   }
 
   get state(): RunnerState {
@@ -156,8 +159,8 @@ class TaskRunner implements Runner {
       client: this.deps.client,
       config: this.deps.config,
       instanceId: this.instanceId,
-      kinds: this.kinds,
-      agents: this.agents,
+      kinds: this.kinds.filter((kind) => this.deps.config.policy.kinds.includes(kind)),
+      agents: this.agents.filter((agent) => this.deps.config.policy.agents.includes(agent)),
       attempts: this.attempts,
       log: this.log,
       signal: this.claiming.signal,
@@ -194,6 +197,7 @@ class TaskRunner implements Runner {
       capacity: config.capacity,
       kinds: [...this.kinds],
       version: this.deps.version ?? RUNNER_VERSION,
+      policyDigest: policyDigest(config.policy),
     };
   }
 

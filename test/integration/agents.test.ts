@@ -277,7 +277,8 @@ describe('agent tasks through a real runner', () => {
   it('a cwd outside the roots is refused before any CLI runs', T, async () => {
     const { task, outcome } = await run({ agent: 'claude', prompt: 'hi', cwd: '/etc' });
     assert.equal(task.state, 'failed');
-    assert.equal(outcome.error?.kind, 'policy');
+    assert.equal(outcome.error?.kind, 'refused');
+    assert.equal(outcome.error?.rule, 'roots');
   });
 
   it(

@@ -14,6 +14,7 @@ import { nodeTransport } from '../../src/runner/node-transport.ts';
 import { createRunner, type Runner } from '../../src/runner/create-runner.ts';
 import { runnerTagPrefix } from '../../src/runner/process-sweep.ts';
 import type { LogLevel } from '../../src/runner/runner-log.ts';
+import { policyDigest } from '../../src/runner/policy/policy.ts';
 import { startRawServer, startTestServer, type TestServer } from '../helpers/server.ts';
 
 const T = { timeout: 20_000 };
@@ -129,6 +130,9 @@ describe('runner', () => {
     await withRunner(runner, async () => {
       await runner.start();
       assert.equal(runner.state, 'running');
+      const { runners } = await client.listRunners();
+      const listed = runners.find((r) => r.name === config.name);
+      assert.equal(listed?.policyDigest, policyDigest(config.policy), 'GET /v1/runners shows it');
       const [ok, failed, written] = await Promise.all(
         tasks.map((t) => client.waitForTask(t.id, { pollMs: 5_000 })),
       );

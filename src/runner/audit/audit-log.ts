@@ -1,0 +1,100 @@
+// The runner's local audit log: one JSON line per event (received, decision, started, ended) in
+// `<dataDir>/audit.log`, opened with O_APPEND and never truncated or rotated by the runner.
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Kind, Outcome } from '../../protocol/tasks.ts';
+import { errorFields, type RunnerLog } from '../runner-log.ts';
+import { summariseSpec } from './spec-summary.ts';
+
+export type AuditEvent = 'received' | 'decision' | 'started' | 'ended';
+
+/** One line of the log. Spec summaries carry no env values and never the runner's token. */
+export interface AuditEntry {
+  /** Epoch ms. */
+  at: number;
+  event: AuditEvent;
+  taskId: string;
+  attempt: number;
+  kind?: Kind;
+  summary?: Record<string, unknown>;
+  decision?: 'ran' | 'refused';
+  rule?: string;
+  message?: string;
+  status?: Outcome['status'];
+  exitCode?: number | null;
+  errorKind?: string;
+  durationMs?: number;
+}
+
+export interface AuditLog {
+  received(task: {
+    taskId: string;
+    attempt: number;
+    kind: Kind;
+    spec: Record<string, unknown>;
+  }): void;
+  record(entry: Omit<AuditEntry, 'at'>): void;
+  close(): void;
+}
+
+export const AUDIT_FILE = 'audit.log';
+
+export function auditPathOf(dataDir: string): string {
+  return join(dataDir, AUDIT_FILE);
+}
+
+/**
+ * Opens the log lazily, on the first entry (a runner that never gets a task writes nothing).
+ * Writes are synchronous and each is one whole line: with O_APPEND the kernel puts every write
+ * at the current end, so a log rotated by copy-and-truncate keeps whole lines. A failing disk
+ * is logged once and the runner carries on (it does not refuse work because of its own log).
+ * @example const audit = openAuditLog({ dataDir, secrets: [token], log });
+ */
+export function openAuditLog(opts: {
+  dataDir: string;
+  secrets: readonly string[];
+  log: RunnerLog;
+}): AuditLog {
+  const path = auditPathOf(opts.dataDir);
+  let fd: number | undefined;
+  let broken = false;
+  const write = (entry: AuditEntry): void => {
+    if (broken) return;
+    try {
+      if (fd === undefined) {
+        mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+        fd = openSync(path, 'a', 0o600);
+      }
+      writeSync(fd, redact(`${JSON.stringify(entry)}\n`, opts.secrets));
+    } catch (err) {
+      broken = true;
+      opts.log('error', 'cannot write the audit log; no more entries are recorded', {
+        path,
+        ...errorFields(err),
+      });
+    }
+  };
+  return {
+    received: ({ taskId, attempt, kind, spec }) =>
+      write({
+        at: Date.now(),
+        event: 'received',
+        taskId,
+        attempt,
+        kind,
+        summary: summariseSpec(kind, spec),
+      }),
+    record: (entry) => write({ at: Date.now(), ...entry }),
+    close: () => {
+      if (fd !== undefined) closeSync(fd);
+      fd = undefined;
+    },
+  };
+}
+
+/** A hostile server knows the runner's token and could put it in a command to get it logged. */
+function redact(line: string, secrets: readonly string[]): string {
+  let out = line;
+  for (const secret of secrets) if (secret.length > 0) out = out.split(secret).join('[redacted]');
+  return out;
+}

@@ -1,0 +1,127 @@
+// A fake Outpost server on loopback that speaks the runner protocol (hello, claim, heartbeat,
+// logs, finish) with plain node:http, and hands a real runner whatever tasks a test forges.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { HelloBody } from '../../src/protocol/runner.ts';
+import type { Kind, Outcome, Task } from '../../src/protocol/tasks.ts';
+
+export interface HostileServer {
+  url: string;
+  hello?: HelloBody;
+  /** Queues a forged task; resolves with the outcome the runner reports for it. */
+  send(
+    kind: Kind,
+    spec: Record<string, unknown>,
+    timeoutMs?: number,
+  ): Promise<{ id: string; outcome: Outcome }>;
+  /** Live output the runner sent for a task, both streams. */
+  output(taskId: string): string;
+  close(): Promise<void>;
+}
+
+export async function startHostileServer(): Promise<HostileServer> {
+  const queue: Task[] = [];
+  const finished = new Map<string, (outcome: Outcome) => void>();
+  const tasks = new Map<string, Task>();
+  const logs = new Map<string, string>();
+  let next = 0;
+  const state = { hello: undefined as HelloBody | undefined };
+
+  const routes: Record<string, (body: Record<string, unknown>) => unknown> = {
+    '/v1/runner/hello': (body) => {
+      state.hello = body as unknown as HelloBody;
+      return {
+        runner: body.name,
+        leaseMs: 30_000,
+        heartbeatMs: 1_000,
+        serverVersion: 'hostile',
+        serverTime: Date.now(),
+      };
+    },
+    '/v1/runner/claim': async () => {
+      for (let waited = 0; queue.length === 0 && waited < 500; waited += 20) await sleep(20);
+      const claims = queue.splice(0).map((task) => ({
+        task,
+        attempt: 1,
+        leaseToken: `lease-${task.id}`,
+        leaseExpiresAt: Date.now() + 30_000,
+      }));
+      return { tasks: claims };
+    },
+    '/v1/runner/heartbeat': (body) => {
+      const leases = (body.leases as { taskId: string }[]).map((l) => ({
+        taskId: l.taskId,
+        leaseExpiresAt: Date.now() + 30_000,
+      }));
+      return { leases, lost: [], cancel: [] };
+    },
+    '/v1/runner/logs': (body) => {
+      const taskId = body.taskId as string;
+      const chunks = body.chunks as { seq: number; data: string; encoding?: string }[];
+      for (const c of chunks) {
+        const text = c.encoding === 'base64' ? Buffer.from(c.data, 'base64').toString() : c.data;
+        logs.set(taskId, (logs.get(taskId) ?? '') + text);
+      }
+      return { storedThrough: Math.max(0, ...chunks.map((c) => c.seq)) };
+    },
+    '/v1/runner/finish': (body) => {
+      const task = tasks.get(body.taskId as string)!;
+      const outcome = body.outcome as Outcome;
+      finished.get(task.id)?.(outcome);
+      return { task: { ...task, state: outcome.status, outcome } };
+    },
+    '/v1/runner/agent-sessions': () => ({}),
+  };
+
+  const server = createServer((req, res) => void handle(req, res));
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let text = '';
+    for await (const chunk of req) text += String(chunk);
+    const route = routes[req.url?.split('?')[0] ?? ''];
+    const reply = route
+      ? await route(text === '' ? {} : (JSON.parse(text) as Record<string, unknown>))
+      : undefined;
+    res.writeHead(route ? 200 : 404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(reply ?? { error: { code: 'not_found', message: 'no such route' } }));
+  }
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get hello() {
+      return state.hello;
+    },
+    send(kind, spec, timeoutMs = 30_000) {
+      const now = Date.now();
+      const task: Task = {
+        id: `forged_${++next}`,
+        kind,
+        spec,
+        state: 'running',
+        priority: 0,
+        runAt: now,
+        timeoutMs,
+        maxAttempts: 1,
+        retryOnFailure: false,
+        attempt: 1,
+        createdAt: now,
+        updatedAt: now,
+        cancelRequested: false,
+      };
+      tasks.set(task.id, task);
+      const done = new Promise<{ id: string; outcome: Outcome }>((resolve) =>
+        finished.set(task.id, (outcome) => resolve({ id: task.id, outcome })),
+      );
+      queue.push(task);
+      return done;
+    },
+    output: (taskId) => logs.get(taskId) ?? '',
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
