@@ -8,6 +8,7 @@ import { AppError } from '../protocol/errors.ts';
 import { readAgentSettings } from './agent-config.ts';
 import type { AgentSettings } from './agents/types.ts';
 import { DEFAULT_ENV_ALLOWLIST } from './child-env.ts';
+import { readSigningSettings, type SigningSettings } from './signing-config.ts';
 import {
   argvField,
   boolField,
@@ -62,11 +63,13 @@ export interface RunnerConfig {
   configPath?: string;
   /** Each agent CLI's binary, cwd, models, mode, extra args, timeout cap and env (agent-config.ts). */
   agents: Readonly<Record<AgentName, AgentSettings>>;
+  /** Signed tasks: `require` runs only tasks signed by a trusted key (signing-config.ts). */
+  signing: Readonly<SigningSettings>;
 }
 
 export interface LoadRunnerConfigOptions {
   /** Values given on the command line, already typed; they beat every other source. */
-  flags?: Partial<Omit<RunnerConfig, 'agents'>>;
+  flags?: Partial<Omit<RunnerConfig, 'agents' | 'signing'>>;
   /** A JSON config file; else env OUTPOST_CONFIG; else none. */
   file?: string;
 }
@@ -101,7 +104,8 @@ export function loadRunnerConfig(
   const path = opts.file || env.OUTPOST_CONFIG;
   const configPath = path ? resolve(path) : undefined;
   const loaded = configPath ? readConfigFile(configPath, (p) => readFileSync(p, 'utf8')) : {};
-  const { file, agentsFile } = splitAgents(loaded.file);
+  const { file: rest, signingFile } = splitSigning(loaded.file);
+  const { file, agentsFile } = splitAgents(rest);
   const reader = createFieldReader<RunnerConfig>({ flags: opts.flags, env, file });
   const fields = readRunnerFields(reader);
   checkRunnerConfig(fields, reader);
@@ -112,11 +116,13 @@ export function loadRunnerConfig(
     resolve,
     envAllowlist: fields.envAllowlist,
   });
-  const config: RunnerConfig = { ...fields, agents: agents.agents };
+  const signing = readSigningSettings(env, signingFile);
+  const config: RunnerConfig = { ...fields, agents: agents.agents, signing: signing.signing };
   const problems = [
     ...(loaded.problem ? [loaded.problem] : []),
     ...reader.finish(),
     ...agents.problems,
+    ...signing.problems,
   ];
   if (problems.length > 0) {
     throw new AppError('bad_request', formatConfigProblems(problems), { problems });
@@ -147,7 +153,17 @@ function splitAgents(file: ConfigFile | undefined): {
   return { file: { label: file.label, values }, agentsFile: { label: file.label, agents } };
 }
 
-type RunnerFields = Omit<RunnerConfig, 'agents'>;
+/** `signing` is an object read by signing-config.ts. */
+function splitSigning(file: ConfigFile | undefined): {
+  file?: ConfigFile;
+  signingFile?: { label: string; signing: unknown };
+} {
+  if (!file || !Object.hasOwn(file.values, 'signing')) return { file };
+  const { signing, ...values } = file.values;
+  return { file: { label: file.label, values }, signingFile: { label: file.label, signing } };
+}
+
+type RunnerFields = Omit<RunnerConfig, 'agents' | 'signing'>;
 
 function readRunnerFields(r: FieldReader<RunnerConfig>): RunnerFields {
   return { ...readConnectionFields(r), ...readExecutionFields(r) };

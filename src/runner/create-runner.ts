@@ -23,6 +23,7 @@ import { RunningAttempts, type RunningAttempt } from './running-attempts.ts';
 import { errorFields, jsonLineLog, type RunnerLog } from './runner-log.ts';
 import { runnerTagPrefix, sweepRunnerLeftovers } from './process-sweep.ts';
 import { prepareAgents, type SessionReporter } from './agents/session-reporter.ts';
+import { signedAdmissionFor, type AdmitSigned } from './signed-hook.ts';
 
 export type RunnerState = 'starting' | 'running' | 'draining' | 'stopped';
 
@@ -84,6 +85,7 @@ class TaskRunner implements Runner {
   private readonly execute: ExecuteTask;
   private readonly instanceId: string;
   private readonly settings: ExecSettings;
+  private readonly admitSigned: AdmitSigned;
   private started?: Promise<void>;
   private claimLoop?: Promise<void>;
   private keeper?: LeaseKeeper;
@@ -101,6 +103,7 @@ class TaskRunner implements Runner {
     this.execute = deps.execute ?? executeTask;
     this.instanceId = deps.instanceId ?? newId();
     this.settings = execSettingsOf(deps.config);
+    this.admitSigned = signedAdmissionFor(deps.config, this.log);
   }
 
   get state(): RunnerState {
@@ -251,6 +254,8 @@ class TaskRunner implements Runner {
       settings: this.settings,
       onOutput: (stream, bytes) => output.write(stream, bytes),
     };
+    const refused = this.admitSigned(task); // require-signed mode: before anything runs
+    if (refused) return refused;
     try {
       return await this.execute(task.kind, task.spec, ctx);
     } catch (err) {
