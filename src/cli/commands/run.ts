@@ -76,8 +76,10 @@ function printOutcome(task: Task, withStreams: boolean): number {
   if (withStreams && outcome?.stderr) process.stderr.write(outcome.stderr);
   const code = exitCodeOf(task);
   if (outcome && outcome.status !== 'succeeded' && outcome.error?.kind !== 'exit') {
+    // A refusal names the runner's rule, so the person knows which setting said no.
+    const rule = outcome.error?.rule ? ` [${outcome.error.rule}]` : '';
     process.stderr.write(
-      `outpost: task ${task.id} ${outcome.status}: ${outcome.error?.message ?? ''}\n`,
+      `outpost: task ${task.id} ${outcome.status}: ${outcome.error?.message ?? ''}${rule}\n`,
     );
   }
   return code;
