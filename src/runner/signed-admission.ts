@@ -17,7 +17,8 @@ export type SigningRule =
   | 'signing.unknown-key'
   | 'signing.invalid'
   | 'signing.expired'
-  | 'signing.replayed';
+  | 'signing.replayed'
+  | 'signing.wrong-runner';
 
 export type SignedVerdict = { ok: true } | { ok: false; rule: SigningRule; message: string };
 
@@ -26,6 +27,8 @@ export interface SignedCheckDeps {
   keys: ReadonlyMap<string, KeyObject>;
   cache: ReplayCache;
   now: number;
+  /** This runner's name and labels: a signed target naming another runner is refused. */
+  runner?: { name: string; labels: readonly string[] };
 }
 
 /** Checks `task` and, when it passes, records its nonce (durably) before saying ok. */
@@ -47,6 +50,8 @@ export function checkSignedTask(task: Task, deps: SignedCheckDeps): SignedVerdic
       `the signature is valid until ${iso(sig.expiresAt)}, longer than this runner allows (${maxValidityMs} ms)`,
     );
   }
+  const misrouted = deps.runner && misroutedBecause(task, deps.runner);
+  if (misrouted) return refuse('signing.wrong-runner', misrouted);
   if (deps.cache.check(sig.keyId, sig.nonce, task.id) === 'replayed') {
     return refuse('signing.replayed', `nonce ${sig.nonce} was already used by another task`);
   }
@@ -81,6 +86,21 @@ function verifies(
   } catch {
     return false; // malformed base64 or a non-finite number: not a valid signature either way
   }
+}
+
+/** A valid signature for another runner: the server re-routed it (or a label does not match). */
+function misroutedBecause(
+  task: Task,
+  runner: { name: string; labels: readonly string[] },
+): string | undefined {
+  const target = task.target;
+  if (target?.runner !== undefined && target.runner !== runner.name) {
+    return `the task was signed for runner '${target.runner}', not '${runner.name}'`;
+  }
+  const missing = target?.labels?.filter((label) => !runner.labels.includes(label)) ?? [];
+  if (missing.length > 0)
+    return `the task was signed for labels this runner lacks: ${missing.join(', ')}`;
+  return undefined;
 }
 
 /** The trusted keys as KeyObjects, by id. */

@@ -10,7 +10,7 @@ import { checkSignedTask, refusedOutcome, trustedKeyObjects } from './signed-adm
 export type AdmitSigned = (task: Task) => Outcome | undefined;
 
 export function signedAdmissionFor(
-  config: Pick<RunnerConfig, 'signing' | 'dataDir'>,
+  config: Pick<RunnerConfig, 'signing' | 'dataDir' | 'name' | 'labels'>,
   log: RunnerLog,
 ): AdmitSigned {
   const settings = config.signing;
@@ -21,7 +21,8 @@ export function signedAdmissionFor(
     try {
       // Opened at the first task, not at construction: creating a runner touches no disk.
       cache ??= ReplayCache.open(config.dataDir);
-      const verdict = checkSignedTask(task, { settings, keys, cache, now: Date.now() });
+      const runner = { name: config.name, labels: config.labels };
+      const verdict = checkSignedTask(task, { settings, keys, cache, now: Date.now(), runner });
       if (verdict.ok) return undefined;
       log('warn', 'task refused', { taskId: task.id, rule: verdict.rule, reason: verdict.message });
       return refusedOutcome(verdict.rule, verdict.message);

@@ -205,4 +205,39 @@ describe('signed admission', () => {
     swapped.spec = { ...swapped.spec, resume: 'theirs' };
     assert.equal(check(swapped).ok, false);
   });
+
+  it('refuses a valid signature delivered to another runner, or one lacking a signed label', async () => {
+    const runner = { name: 'home', labels: ['gpu'] };
+    const forOther = await sign({
+      kind: 'shell',
+      spec: { command: 'true' },
+      target: { runner: 'work' },
+    });
+    const verdict = checkSignedTask(delivered(forOther, 'w-1'), {
+      settings,
+      keys,
+      cache,
+      now: NOW,
+      runner,
+    });
+    assert.equal(verdict.ok === false && verdict.rule, 'signing.wrong-runner');
+    const labelled = await sign({
+      kind: 'shell',
+      spec: { command: 'true' },
+      target: { labels: ['gpu', 'big'] },
+    });
+    const lacking = checkSignedTask(delivered(labelled, 'w-2'), {
+      settings,
+      keys,
+      cache,
+      now: NOW,
+      runner,
+    });
+    assert.equal(lacking.ok === false && lacking.rule, 'signing.wrong-runner');
+    const mine = await sign(shell('true'));
+    assert.deepEqual(
+      checkSignedTask(delivered(mine, 'w-3'), { settings, keys, cache, now: NOW, runner }),
+      { ok: true },
+    );
+  });
 });
