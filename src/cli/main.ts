@@ -12,6 +12,7 @@ import { registerTaskCommands } from './commands/tasks.ts';
 import { registerToken } from './commands/token.ts';
 import { registerAgent } from './commands/agent.ts';
 import { registerSessions } from './commands/sessions.ts';
+import { registerKeys } from './commands/keys.ts';
 import { CLI_VERSION } from './version.ts';
 
 export function createProgram(): Command {
@@ -30,6 +31,7 @@ export function createProgram(): Command {
   registerAgent(program);
   registerSessions(program);
   registerToken(program);
+  registerKeys(program);
   return program;
 }
 

@@ -5,3 +5,4 @@ export * from './runner.ts';
 export * from './output.ts';
 export * from './auth.ts';
 export * from './validate.ts';
+export * from './signature.ts';

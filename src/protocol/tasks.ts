@@ -2,6 +2,7 @@
 import { Type, type Static } from 'typebox';
 import { AgentSpec } from './agents.ts';
 import { CallbackRequest, CallbackStatus } from './callbacks.ts';
+import { TaskSignature } from './signature.ts';
 
 export const KINDS = [
   'shell',
@@ -154,6 +155,8 @@ export const Task = Type.Object({
   target: Type.Optional(Target),
   labels: Type.Optional(Type.Array(Type.String())),
   sessionKey: Type.Optional(Type.String()),
+  /** The client's signature, handed to the runner as it came (the server cannot verify it). */
+  signature: Type.Optional(TaskSignature),
   createdAt: Type.Integer(),
   updatedAt: Type.Integer(),
   startedAt: Type.Optional(Type.Integer()),
@@ -202,6 +205,8 @@ export const CreateTaskBody = Type.Object(
     sessionKey: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
     /** Where the server posts the answer when the task ends. */
     callback: Type.Optional(CallbackRequest),
+    /** Signed mode: the client's Ed25519 signature of the task (protocol/signature.ts). */
+    signature: Type.Optional(TaskSignature),
   },
   { additionalProperties: false },
 );

@@ -10,6 +10,7 @@ import { checkAgentModes, readPolicy } from './policy/parse-policy.ts';
 import type { RunnerPolicy } from './policy/policy.ts';
 import type { AgentSettings } from './agents/types.ts';
 import { DEFAULT_ENV_ALLOWLIST } from './child-env.ts';
+import { readSigningSettings, type SigningSettings } from './signing-config.ts';
 import {
   argvField,
   boolField,
@@ -66,11 +67,13 @@ export interface RunnerConfig {
   agents: Readonly<Record<AgentName, AgentSettings>>;
   /** The local policy (config file key `policy`, policy/parse-policy.ts); defaults allow everything. */
   policy: Readonly<RunnerPolicy>;
+  /** Signed tasks: `require` runs only tasks signed by a trusted key (signing-config.ts). */
+  signing: Readonly<SigningSettings>;
 }
 
 export interface LoadRunnerConfigOptions {
   /** Values given on the command line, already typed; they beat every other source. */
-  flags?: Partial<Omit<RunnerConfig, 'agents' | 'policy'>>;
+  flags?: Partial<Omit<RunnerConfig, 'agents' | 'policy' | 'signing'>>;
   /** A JSON config file; else env OUTPOST_CONFIG; else none. */
   file?: string;
   /** For commands that only read local state (`runner policy`, `runner audit`): no token needed. */
@@ -107,7 +110,8 @@ export function loadRunnerConfig(
   const path = opts.file || env.OUTPOST_CONFIG;
   const configPath = path ? resolve(path) : undefined;
   const loaded = configPath ? readConfigFile(configPath, (p) => readFileSync(p, 'utf8')) : {};
-  const { file, agentsFile, policyFile } = splitObjects(loaded.file);
+  const { file: rest, signingFile } = splitSigning(loaded.file);
+  const { file, agentsFile, policyFile } = splitObjects(rest);
   const reader = createFieldReader<RunnerConfig>({ flags: opts.flags, env, file });
   const fields = readRunnerFields(reader, opts.local === true);
   checkRunnerConfig(fields, reader);
@@ -121,13 +125,20 @@ export function loadRunnerConfig(
     resolve,
     envAllowlist: fields.envAllowlist,
   });
-  const config: RunnerConfig = { ...fields, agents: agents.agents, policy: policy.policy };
+  const signing = readSigningSettings(env, signingFile);
+  const config: RunnerConfig = {
+    ...fields,
+    agents: agents.agents,
+    policy: policy.policy,
+    signing: signing.signing,
+  };
   const problems = [
     ...(loaded.problem ? [loaded.problem] : []),
     ...reader.finish(),
     ...agents.problems,
     ...policy.problems,
     ...checkAgentModes(policy.policy, agents.agents),
+    ...signing.problems,
   ];
   if (problems.length > 0) {
     throw new AppError('bad_request', formatConfigProblems(problems), { problems });
@@ -168,7 +179,17 @@ function splitObjects(file: ConfigFile | undefined): {
   };
 }
 
-type RunnerFields = Omit<RunnerConfig, 'agents' | 'policy'>;
+/** `signing` is an object read by signing-config.ts. */
+function splitSigning(file: ConfigFile | undefined): {
+  file?: ConfigFile;
+  signingFile?: { label: string; signing: unknown };
+} {
+  if (!file || !Object.hasOwn(file.values, 'signing')) return { file };
+  const { signing, ...values } = file.values;
+  return { file: { label: file.label, values }, signingFile: { label: file.label, signing } };
+}
+
+type RunnerFields = Omit<RunnerConfig, 'agents' | 'policy' | 'signing'>;
 
 function readRunnerFields(r: FieldReader<RunnerConfig>, local: boolean): RunnerFields {
   return { ...readConnectionFields(r, local), ...readExecutionFields(r) };

@@ -26,6 +26,7 @@ import { runnerTagPrefix, sweepRunnerLeftovers } from './process-sweep.ts';
 import { prepareAgents, type SessionReporter } from './agents/session-reporter.ts';
 import { guardExecute } from './guard-execute.ts';
 import { policyDigest } from './policy/policy.ts';
+import { signedAdmissionFor, type AdmitSigned } from './signed-hook.ts';
 
 export type RunnerState = 'starting' | 'running' | 'draining' | 'stopped';
 
@@ -87,6 +88,7 @@ class TaskRunner implements Runner {
   private readonly execute: ExecuteTask;
   private readonly instanceId: string;
   private readonly settings: ExecSettings;
+  private readonly admitSigned: AdmitSigned;
   private started?: Promise<void>;
   private claimLoop?: Promise<void>;
   private keeper?: LeaseKeeper;
@@ -105,6 +107,7 @@ class TaskRunner implements Runner {
     this.settings = execSettingsOf(deps.config);
     // Every task passes the local policy and is recorded in the audit log, whatever the executor.
     this.execute = guardExecute(deps.execute ?? executeTask, deps.config, this.log, this.settings);
+    this.admitSigned = signedAdmissionFor(deps.config, this.log);
   }
 
   get state(): RunnerState {
@@ -251,6 +254,8 @@ class TaskRunner implements Runner {
     const { client, config } = this.deps;
     const deps = { client, log: this.log, retry: config, settings: this.settings };
     const ctx = createExecContext(deps, attempt, output);
+    const refused = this.admitSigned(task); // require-signed mode: before anything runs
+    if (refused) return refused;
     try {
       return await this.execute(task.kind, task.spec, ctx);
     } catch (err) {

@@ -28,6 +28,7 @@ import { requestJson, type FetchLike, type HttpOptions, type HttpRequest } from 
 import { Health, RevokedToken, RunnerList, Stats, TokenList } from './replies.ts';
 import { LogPage } from '../protocol/output.ts';
 import { SessionMethods } from './sessions.ts';
+import { createTaskSigner, type SigningKey } from './signing.ts';
 
 /** How to reach a server. */
 export interface ClientOptions {
@@ -39,6 +40,8 @@ export interface ClientOptions {
   fetch?: FetchLike;
   /** Limit for ordinary requests; long polls get their wait plus LONG_POLL_SLACK_MS. Default 30 s. */
   requestTimeoutMs?: number;
+  /** Signs every createTask, for runners in require-signed mode (sdk/signing.ts). */
+  signingKey?: SigningKey;
 }
 
 export interface CreateTaskOptions {
@@ -100,9 +103,11 @@ const WAIT_RETRIES = 6;
  */
 export class OutpostClient extends SessionMethods {
   private readonly http: HttpOptions;
+  private readonly sign?: (body: CreateTaskBody) => Promise<CreateTaskBody>;
 
   constructor(options: ClientOptions) {
     super();
+    if (options.signingKey) this.sign = createTaskSigner(options.signingKey);
     const fetchImpl: FetchLike = options.fetch ?? ((url, init) => globalThis.fetch(url, init));
     this.http = {
       baseUrl: options.baseUrl,
@@ -116,13 +121,13 @@ export class OutpostClient extends SessionMethods {
    * Creates a task (`POST /v1/tasks`); with `waitMs`, the reply comes when it ends or the wait does.
    * @example await client.createTask({ kind: 'shell', spec: { command: 'ls' } }, { idempotencyKey: 'msg-42' });
    */
-  createTask(body: CreateTaskBody, opts: CreateTaskOptions = {}): Promise<Task> {
+  async createTask(body: CreateTaskBody, opts: CreateTaskOptions = {}): Promise<Task> {
     const headers = opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : undefined;
     return this.send(Task, {
       method: 'POST',
       path: '/v1/tasks',
       query: { wait: opts.waitMs },
-      body,
+      body: this.sign ? await this.sign(body) : body,
       headers,
       signal: opts.signal,
       timeoutMs: this.longPollTimeout(opts.waitMs),

@@ -8,3 +8,4 @@ export {
   type ListSessionsFilter,
   type RecentAgentSessionsOptions,
 } from './sessions.ts';
+export { signTaskBody, DEFAULT_SIGNATURE_TTL_MS, type SigningKey } from './signing.ts';

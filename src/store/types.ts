@@ -7,6 +7,7 @@ import type { Event } from '../protocol/events.ts';
 import type { LogPage, OutputChunk } from '../protocol/output.ts';
 import type { AgentName, RecentSession, Session } from '../protocol/agents.ts';
 import type { CallbackStatus } from '../protocol/callbacks.ts';
+import type { TaskSignature } from '../protocol/signature.ts';
 
 /** Where a task came from: legacy tasks keep the old API's result semantics. */
 export type TaskOrigin = 'v1' | 'legacy';
@@ -32,6 +33,8 @@ export interface NewTask {
   target?: Target;
   labels?: string[];
   sessionKey?: string;
+  /** Signed mode: kept as the client sent it and handed to the runner with the claim. */
+  signature?: TaskSignature;
   origin: TaskOrigin;
   metadata?: Record<string, unknown>;
   /** True when a legacy `/worker/poll` runner can express and run this task. */

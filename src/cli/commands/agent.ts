@@ -6,12 +6,13 @@ import { Argument, type Command } from 'commander';
 import { AGENTS, type AgentName, type AgentSpec } from '../../protocol/agents.ts';
 import { AppError } from '../../protocol/errors.ts';
 import type { CreateTaskBody } from '../../protocol/tasks.ts';
-import { loadConnection, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
+import type { ConnectionFlags } from '../connection.ts';
+import { clientOptionsOf, withTaskClientOptions, type SigningFlags } from '../signing-key.ts';
 import { parseDurationOption } from '../options.ts';
 import { followAgentTurn } from '../agent-turn.ts';
 import { resumeByIdOrPrefix } from '../resume-session.ts';
 
-interface AgentFlags extends ConnectionFlags {
+interface AgentFlags extends ConnectionFlags, SigningFlags {
   session?: string;
   new?: boolean;
   resume?: string;
@@ -45,7 +46,7 @@ Examples:
   outpost agent gemini --json -- "explain --dry-run" > turn.json`;
 
 export function registerAgent(program: Command): void {
-  withConnectionOptions(
+  withTaskClientOptions(
     program
       .command('agent')
       .description('Ask Claude Code, Codex or Gemini CLI on a runner; continues your conversation')
@@ -72,7 +73,7 @@ export function registerAgent(program: Command): void {
       if (flags.new && flags.resume)
         throw new AppError('bad_request', 'Give --new or --resume, not both');
       const { OutpostClient } = await import('../../sdk/index.ts');
-      const client = new OutpostClient(loadConnection(flags));
+      const client = new OutpostClient(clientOptionsOf(flags));
       const key = flags.session ?? defaultSessionKey();
       if (flags.resume) await resumeByIdOrPrefix(client, key, agent, flags.resume);
       const task = await client.createTask(buildTurn(agent, words.join(' '), key, flags));

@@ -2,13 +2,14 @@
 // streams and exit with the remote exit code. Ctrl-C cancels the remote task; a second detaches.
 import type { Command } from 'commander';
 import type { Task } from '../../protocol/tasks.ts';
-import { loadConnection, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
+import type { ConnectionFlags } from '../connection.ts';
+import { clientOptionsOf, withTaskClientOptions, type SigningFlags } from '../signing-key.ts';
 import { parseDurationOption } from '../options.ts';
 import { exitCodeOf, printJson } from '../output.ts';
 import { writeChunk } from '../live-output.ts';
 import { followTask, type FollowClient } from '../follow-task.ts';
 
-interface RunFlags extends ConnectionFlags {
+interface RunFlags extends ConnectionFlags, SigningFlags {
   runner?: string;
   timeout?: number;
   cwd?: string;
@@ -16,7 +17,7 @@ interface RunFlags extends ConnectionFlags {
 }
 
 export function registerRun(program: Command): void {
-  withConnectionOptions(
+  withTaskClientOptions(
     program
       .command('run')
       .description('Run a command on a runner, stream its result back and exit with its exit code')
@@ -40,7 +41,7 @@ export function registerRun(program: Command): void {
     )
     .action(async (command: string[], flags: RunFlags) => {
       const { OutpostClient } = await import('../../sdk/index.ts');
-      const client = new OutpostClient(loadConnection(flags));
+      const client = new OutpostClient(clientOptionsOf(flags));
       const spec = {
         command: command.length === 1 ? command[0]! : command,
         ...(flags.cwd ? { cwd: flags.cwd } : {}),
@@ -75,8 +76,10 @@ function printOutcome(task: Task, withStreams: boolean): number {
   if (withStreams && outcome?.stderr) process.stderr.write(outcome.stderr);
   const code = exitCodeOf(task);
   if (outcome && outcome.status !== 'succeeded' && outcome.error?.kind !== 'exit') {
+    // A refusal names the runner's rule, so the person knows which setting said no.
+    const rule = outcome.error?.rule ? ` [${outcome.error.rule}]` : '';
     process.stderr.write(
-      `outpost: task ${task.id} ${outcome.status}: ${outcome.error?.message ?? ''}\n`,
+      `outpost: task ${task.id} ${outcome.status}: ${outcome.error?.message ?? ''}${rule}\n`,
     );
   }
   return code;

@@ -2,11 +2,12 @@
 import type { Command } from 'commander';
 import { AppError } from '../../protocol/errors.ts';
 import { KINDS, type CreateTaskBody, type Kind } from '../../protocol/tasks.ts';
-import { loadConnection, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
+import type { ConnectionFlags } from '../connection.ts';
+import { clientOptionsOf, withTaskClientOptions, type SigningFlags } from '../signing-key.ts';
 import { parseDurationOption, parseIntOption } from '../options.ts';
 import { printJson } from '../output.ts';
 
-interface SubmitFlags extends ConnectionFlags {
+interface SubmitFlags extends ConnectionFlags, SigningFlags {
   kind?: string;
   spec?: string;
   timeout?: number;
@@ -18,7 +19,7 @@ interface SubmitFlags extends ConnectionFlags {
 }
 
 export function registerSubmit(program: Command): void {
-  withConnectionOptions(
+  withTaskClientOptions(
     program
       .command('submit')
       .description(
@@ -48,7 +49,7 @@ export function registerSubmit(program: Command): void {
     )
     .action(async (command: string[], flags: SubmitFlags) => {
       const { OutpostClient } = await import('../../sdk/client.ts');
-      const client = new OutpostClient(loadConnection(flags));
+      const client = new OutpostClient(clientOptionsOf(flags));
       const task = await client.createTask(buildBody(command, flags), {
         idempotencyKey: flags.idempotencyKey,
       });

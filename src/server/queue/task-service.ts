@@ -94,6 +94,7 @@ export class TaskService {
         target: body.target,
         labels: body.labels,
         sessionKey: body.sessionKey,
+        signature: body.signature,
         origin: opts.origin,
         metadata: opts.metadata,
         legacyCompatible: isLegacyCompatible(body.kind, spec),

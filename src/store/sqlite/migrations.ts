@@ -213,6 +213,9 @@ export const MIGRATIONS: readonly string[] = [
        VALUES (NEW.agent, NEW.provider_session_id, NEW.key, NEW.updated_at)
        ON CONFLICT (agent, id) DO UPDATE SET key = excluded.key, seen_at = excluded.seen_at;
    END;`,
+
+  // Signed tasks: the client's signature, stored as JSON and handed to the runner with the claim.
+  `ALTER TABLE tasks ADD COLUMN signature TEXT;`,
 ];
 
 export function readSchemaVersion(db: Database.Database): number {

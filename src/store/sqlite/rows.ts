@@ -2,6 +2,7 @@
 // columns left out of the object (never `null`), so results compare equal across backends.
 import type { Kind, Outcome, Target, TaskState } from '../../protocol/tasks.ts';
 import type { Role, RunnerInfo, TokenInfo } from '../../protocol/auth.ts';
+import type { TaskSignature } from '../../protocol/signature.ts';
 import type { NewTask, StoredTask, TaskOrigin } from '../types.ts';
 
 /**
@@ -11,7 +12,7 @@ import type { NewTask, StoredTask, TaskOrigin } from '../types.ts';
  */
 export const TASK_COLUMNS = `id, kind, spec, state, priority, run_at, timeout_ms, max_attempts, attempt, target,
   labels, session_key, origin, metadata, created_at, updated_at, started_at, finished_at, runner,
-  lease_expires_at, cancel_requested_at, outcome, result_read_at, retry_on_failure`;
+  lease_expires_at, cancel_requested_at, outcome, result_read_at, retry_on_failure, signature`;
 
 /** Where single fields sit in TaskValues, for queries that read one field of a raw row. */
 export const AT = { id: 0, state: 3, runAt: 5, attempt: 8, sessionKey: 11, runner: 18 } as const;
@@ -42,6 +43,7 @@ export type TaskValues = [
   outcome: string | null,
   resultReadAt: number | null,
   retryOnFailure: number,
+  signature: string | null,
 ];
 
 export interface RunnerRow {
@@ -109,6 +111,7 @@ export function taskFromValues(values: TaskValues): StoredTask {
     outcome,
     resultReadAt,
     retryOnFailure,
+    signature,
   ] = values;
   const task: StoredTask = {
     id,
@@ -136,6 +139,7 @@ export function taskFromValues(values: TaskValues): StoredTask {
   put(task, 'leaseExpiresAt', leaseExpiresAt);
   put(task, 'outcome', parseJson<Outcome>(outcome));
   put(task, 'resultReadAt', resultReadAt);
+  put(task, 'signature', parseJson<TaskSignature>(signature));
   return task;
 }
 
@@ -173,6 +177,7 @@ export function taskInsertParams(
     legacy_compatible: task.legacyCompatible ? 1 : 0,
     idempotency_key: task.idempotencyKey ?? null,
     request_hash: task.requestHash ?? null,
+    signature: jsonOrNull(task.signature),
     now,
   };
 }

@@ -26,10 +26,10 @@ const TERMINAL = TERMINAL_STATES.map((s) => `'${s}'`).join(', ');
 const SQL = {
   insert: `INSERT INTO tasks (id, kind, spec, state, priority, run_at, timeout_ms, max_attempts,
       retry_on_failure, target, target_runner, labels, session_key, session_scope, origin, metadata,
-      legacy_compatible, idempotency_key, request_hash, created_at, updated_at)
+      legacy_compatible, idempotency_key, request_hash, signature, created_at, updated_at)
     VALUES (@id, @kind, @spec, @state, @priority, @run_at, @timeout_ms, @max_attempts,
       @retry_on_failure, @target, @target_runner, @labels, @session_key, @session_scope, @origin, @metadata, @legacy_compatible,
-      @idempotency_key, @request_hash, @now, @now)
+      @idempotency_key, @request_hash, @signature, @now, @now)
     RETURNING ${TASK_COLUMNS}`,
   byId: `SELECT ${TASK_COLUMNS} FROM tasks WHERE id = ?`,
   byIdempotencyKey: 'SELECT id, request_hash FROM tasks WHERE idempotency_key = ?',
