@@ -109,7 +109,7 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
   await registerDocs(app);
   registerHealthRoutes(app, store);
   registerTaskRoutes(app, tasks);
-  registerRunnerRoutes(app, tasks);
+  registerRunnerRoutes(app, tasks, (id) => store.getLease(id));
   const output = new OutputService(
     store,
     tasks.hub,
