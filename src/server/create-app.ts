@@ -22,6 +22,7 @@ import { OutputService } from './queue/output-service.ts';
 import { SessionService } from './queue/session-service.ts';
 import { registerSessionRoutes } from './routes/sessions.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
+import { registerIdentityRoutes } from './routes/identity.ts';
 import { registerEventRoutes, type EventRouteDeps } from './routes/events.ts';
 import { registerLegacyRoutes } from './compat/index.ts';
 import { SERVER_VERSION } from './version.ts';
@@ -117,7 +118,9 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
     options.outputCapBytes ?? DEFAULT_OUTPUT_CAP,
   );
   registerOutputRoutes(app, { output, store, hub: tasks.hub });
-  registerAdminRoutes(app, { store, tasks, clock, onRevoke: () => authenticate.forget() });
+  const admin = { store, tasks, clock, onRevoke: () => authenticate.forget() };
+  registerAdminRoutes(app, admin);
+  registerIdentityRoutes(app, admin);
   const events: EventRouteDeps = { store, clock, retention: options };
   registerEventRoutes(app, events);
   const sessions = new SessionService(store, clock);

@@ -213,6 +213,18 @@ export const MIGRATIONS: readonly string[] = [
        VALUES (NEW.agent, NEW.provider_session_id, NEW.key, NEW.updated_at)
        ON CONFLICT (agent, id) DO UPDATE SET key = excluded.key, seen_at = excluded.seen_at;
    END;`,
+
+  // Issue 6: one-time enrolment codes (hashes only). A code is redeemed at most once, for a runner
+  // token bound to \`runner\`; token_id names the token it became.
+  `CREATE TABLE enrollments (
+     id TEXT PRIMARY KEY,
+     runner TEXT NOT NULL,
+     hash TEXT NOT NULL UNIQUE,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     used_at INTEGER,
+     token_id TEXT
+   );`,
 ];
 
 export function readSchemaVersion(db: Database.Database): number {
