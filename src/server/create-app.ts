@@ -7,7 +7,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AppError } from '../protocol/errors.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import type { Store } from '../store/types.ts';
-import { createAuthenticator, type Access, type Authenticator, type Principal } from './auth.ts';
+import { createAuthenticator, type Access, type Principal } from './auth.ts';
+import { installAuth } from './auth-hook.ts';
+import { installRateLimits } from './rate-limits.ts';
+import { RATE_LIMIT_DEFAULTS, type RateLimitConfig } from './limits-config.ts';
 import { installBodyParsing } from './body-parsing.ts';
 import { sendError } from './http-errors.ts';
 import { TaskService } from './queue/task-service.ts';
@@ -43,7 +46,8 @@ export type AppOptions = Pick<
   | 'retentionIntervalMs'
 > &
   Partial<Pick<ServerConfig, 'logLevel' | 'outputCapBytes' | 'retryBaseMs' | 'retryMaxMs'>> &
-  Partial<CallbackConfig>;
+  Partial<CallbackConfig> &
+  Partial<RateLimitConfig>;
 
 /** The output cap when the app is built without one (tests); `outpost serve` reads its config. */
 const DEFAULT_OUTPUT_CAP = 16 * 1024 * 1024;
@@ -97,8 +101,9 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
   // First of the onRequest hooks, so every request (even one refused by auth) is counted.
   installDrain(app, tasks.hub);
   installBodyParsing(app);
+  const countAuthFailure = await installRateLimits(app, { ...RATE_LIMIT_DEFAULTS, ...options });
   const authenticate = createAuthenticator(store, clock, options.token);
-  installAuth(app, authenticate);
+  installAuth(app, authenticate, countAuthFailure);
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
   app.setNotFoundHandler((request, reply) =>
     sendError(
@@ -120,7 +125,7 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
   registerOutputRoutes(app, { output, store, hub: tasks.hub });
   const admin = { store, tasks, clock, onRevoke: () => authenticate.forget() };
   registerAdminRoutes(app, admin);
-  registerIdentityRoutes(app, admin);
+  registerIdentityRoutes(app, { ...admin, countAuthFailure });
   const events: EventRouteDeps = { store, clock, retention: options };
   registerEventRoutes(app, events);
   const sessions = new SessionService(store, clock);
@@ -130,22 +135,6 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
   tasks.onTaskEnd((task) => dispatcher.wake(task.id));
   manageLoops(app, { tasks, store, clock, dispatcher }, options);
   return app as unknown as OutpostApp;
-}
-
-function installAuth(app: FastifyInstance, authenticate: Authenticator): void {
-  app.addHook('onRequest', async (request) => {
-    const access = request.routeOptions.config.access ?? 'public';
-    if (access === 'public') return;
-    const principal = await authenticate(request.headers.authorization);
-    if (!principal) throw new AppError('unauthorized', 'Unauthorized');
-    if (principal.role !== 'admin' && principal.role !== access) {
-      throw new AppError(
-        'forbidden',
-        `This route needs a ${access} token; yours is a ${principal.role} token`,
-      );
-    }
-    request.principal = principal;
-  });
 }
 
 async function registerDocs(app: FastifyInstance): Promise<void> {

@@ -15,6 +15,7 @@ import type { EnrollmentRefusal } from '../../store/types.ts';
 import { newId, newSecret } from '../../lib/ids.ts';
 import { hashSecret } from '../auth.ts';
 import type { AdminDeps } from './admin.ts';
+import type { AuthFailureCounter } from '../rate-limits.ts';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 const tags = ['admin'];
@@ -28,7 +29,12 @@ function refusal(why: EnrollmentRefusal): AppError {
   );
 }
 
-export function registerIdentityRoutes(fastify: FastifyInstance, deps: AdminDeps): void {
+export interface IdentityDeps extends AdminDeps {
+  /** A wrong enrolment code is a failed authentication: it counts toward the address's limit. */
+  countAuthFailure: AuthFailureCounter;
+}
+
+export function registerIdentityRoutes(fastify: FastifyInstance, deps: IdentityDeps): void {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { store, clock } = deps;
 
@@ -94,7 +100,8 @@ export function registerIdentityRoutes(fastify: FastifyInstance, deps: AdminDeps
         token,
         clock.now(),
       );
-      if ('refused' in result) throw refusal(result.refused);
+      if ('refused' in result)
+        throw await deps.countAuthFailure(request, reply, refusal(result.refused));
       return reply.status(201).send({ token: result.token, secret });
     },
   );
