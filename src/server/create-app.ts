@@ -10,7 +10,8 @@ import type { Store } from '../store/types.ts';
 import { createAuthenticator, type Access, type Principal } from './auth.ts';
 import { installAuth } from './auth-hook.ts';
 import { installRateLimits } from './rate-limits.ts';
-import { RATE_LIMIT_DEFAULTS, type RateLimitConfig } from './limits-config.ts';
+import { RATE_LIMIT_DEFAULTS, type RateLimitConfig, type TlsConfig } from './limits-config.ts';
+import { readTlsFiles } from './tls.ts';
 import { installBodyParsing } from './body-parsing.ts';
 import { sendError } from './http-errors.ts';
 import { TaskService } from './queue/task-service.ts';
@@ -47,7 +48,8 @@ export type AppOptions = Pick<
 > &
   Partial<Pick<ServerConfig, 'logLevel' | 'outputCapBytes' | 'retryBaseMs' | 'retryMaxMs'>> &
   Partial<CallbackConfig> &
-  Partial<RateLimitConfig>;
+  Partial<RateLimitConfig> &
+  TlsConfig;
 
 /** The output cap when the app is built without one (tests); `outpost serve` reads its config. */
 const DEFAULT_OUTPUT_CAP = 16 * 1024 * 1024;
@@ -73,7 +75,10 @@ declare module 'fastify' {
 export async function createApp(deps: AppDeps): Promise<OutpostApp> {
   const { store, options } = deps;
   const clock = deps.clock ?? systemClock;
+  const https = readTlsFiles(options);
+  // The cast keeps one instance type: Fastify types an HTTPS server apart, but routes don't care.
   const app = Fastify({
+    ...((https ? { https } : {}) as object),
     bodyLimit: options.maxBodyBytes,
     logger: options.logLevel && options.logLevel !== 'silent' ? { level: options.logLevel } : false,
     // Long polls hold requests up to 60 s; keep idle sockets longer than that so clients reuse them.
