@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import type { RunnerConfig } from '../../runner/config.ts';
 import { parseIntOption, parseListOption } from '../options.ts';
+import { registerRunnerEnroll } from './runner-enroll.ts';
 
 interface RunnerFlags {
   url?: string;
@@ -15,8 +16,9 @@ interface RunnerFlags {
 }
 
 export function registerRunner(program: Command): void {
-  program
-    .command('runner')
+  const runner = program.command('runner');
+  registerRunnerEnroll(runner);
+  runner
     .description('Run tasks from a server on this machine (outbound long-poll; no inbound port)')
     .option(
       '--url <url>',
