@@ -60,7 +60,14 @@ export interface AppDeps {
   clock?: Clock;
 }
 
-export type OutpostApp = FastifyInstance & { tasks: TaskService };
+/** A registered route and the role it needs, as the role-matrix test enumerates them. */
+export interface RouteEntry {
+  method: string;
+  url: string;
+  access: Access;
+}
+
+export type OutpostApp = FastifyInstance & { tasks: TaskService; routeTable: RouteEntry[] };
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -103,6 +110,7 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
       : {}),
   });
   app.decorate('tasks', tasks);
+  app.decorate('routeTable', collectRoutes(app));
   // First of the onRequest hooks, so every request (even one refused by auth) is counted.
   installDrain(app, tasks.hub);
   installBodyParsing(app);
@@ -140,6 +148,16 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
   tasks.onTaskEnd((task) => dispatcher.wake(task.id));
   manageLoops(app, { tasks, store, clock, dispatcher }, options);
   return app as unknown as OutpostApp;
+}
+
+/** Every route added from here on, so a test can check each one has an access rule it expects. */
+function collectRoutes(app: FastifyInstance): RouteEntry[] {
+  const routes: RouteEntry[] = [];
+  app.addHook('onRoute', (route) => {
+    const access = route.config?.access ?? 'public';
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url, access });
+  });
+  return routes;
 }
 
 async function registerDocs(app: FastifyInstance): Promise<void> {
