@@ -1,7 +1,11 @@
 // Token administration straight on a server's SQLite file, for bootstrapping a fresh server host.
 import { existsSync } from 'node:fs';
 import { AppError } from '../protocol/errors.ts';
-import type { CreateTokenBody } from '../protocol/auth.ts';
+import {
+  ENROLLMENT_TTL,
+  type CreateEnrollmentBody,
+  type CreateTokenBody,
+} from '../protocol/auth.ts';
 import { newId, newSecret } from '../lib/ids.ts';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.ts';
 import { hashSecret } from '../server/auth.ts';
@@ -29,6 +33,20 @@ export async function openLocalTokenAdmin(dbPath: string) {
     async revokeToken(idOrName: string) {
       if (!(await store.revokeToken(idOrName, Date.now())))
         throw new AppError('not_found', `No live token ${idOrName}`);
+    },
+    async rotateToken(idOrName: string) {
+      const secret = `op_${newSecret()}`;
+      const token = await store.rotateToken(idOrName, hashSecret(secret), Date.now());
+      if (!token) throw new AppError('not_found', `No live token ${idOrName}`);
+      // A running server may have the old secret cached for up to 5 s; the API path clears it.
+      return { token, secret };
+    },
+    async createEnrollment(body: CreateEnrollmentBody) {
+      const code = `opc_${newSecret()}`;
+      const expiresAt = Date.now() + (body.ttlMs ?? ENROLLMENT_TTL.defaultMs);
+      const enrollment = { id: newId(), runner: body.runner, expiresAt };
+      await store.createEnrollment({ ...enrollment, hash: hashSecret(code) }, Date.now());
+      return { ...enrollment, code };
     },
     close: () => store.close(),
   };

@@ -24,7 +24,7 @@ export async function startServer(config: Readonly<ServerConfig>): Promise<Runni
       await app.close();
       await store.close();
     };
-    return { app, url: urlOf(app, config.host), close };
+    return { app, url: urlOf(app, config.host, config.tlsCert ? 'https' : 'http'), close };
   } catch (err) {
     await store.close();
     throw err;
@@ -44,12 +44,12 @@ async function refuseOpenWithoutToken(
   );
 }
 
-function urlOf(app: OutpostApp, host: string): string {
+function urlOf(app: OutpostApp, host: string, scheme: 'http' | 'https'): string {
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   const shown =
     host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-  return `http://${shown}:${port}`;
+  return `${scheme}://${shown}:${port}`;
 }
 
 /** Closes `resource` on the first SIGTERM/SIGINT; a second signal exits at once. */

@@ -42,3 +42,32 @@ export const RunnerInfo = Type.Object({
   online: Type.Boolean(),
 });
 export type RunnerInfo = Static<typeof RunnerInfo>;
+
+/** Enrolment codes live minutes, not days: long enough to copy to another machine, no longer. */
+export const ENROLLMENT_TTL = { defaultMs: 15 * 60_000, minMs: 60_000, maxMs: 24 * 60 * 60_000 };
+
+export const CreateEnrollmentBody = Type.Object(
+  {
+    runner: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' }),
+    ttlMs: Type.Optional(
+      Type.Integer({ minimum: ENROLLMENT_TTL.minMs, maximum: ENROLLMENT_TTL.maxMs }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type CreateEnrollmentBody = Static<typeof CreateEnrollmentBody>;
+
+/** The code is shown once; the server keeps only its hash. */
+export const CreatedEnrollment = Type.Object({
+  id: Type.String(),
+  runner: Type.String(),
+  code: Type.String(),
+  expiresAt: Type.Integer(),
+});
+export type CreatedEnrollment = Static<typeof CreatedEnrollment>;
+
+export const EnrollBody = Type.Object(
+  { code: Type.String({ minLength: 1, maxLength: 256 }) },
+  { additionalProperties: false },
+);
+export type EnrollBody = Static<typeof EnrollBody>;

@@ -2,7 +2,12 @@
 // Used by the runner, CLI, MCP server and browser dashboard, so it speaks fetch only.
 import type { Static, TSchema } from 'typebox';
 import { AppError } from '../protocol/errors.ts';
-import { CreatedToken, type CreateTokenBody } from '../protocol/auth.ts';
+import {
+  CreatedEnrollment,
+  CreatedToken,
+  type CreateEnrollmentBody,
+  type CreateTokenBody,
+} from '../protocol/auth.ts';
 import { AppendOutputReply, type AppendOutputBody } from '../protocol/output.ts';
 import {
   ClaimReply,
@@ -277,6 +282,31 @@ export class OutpostClient extends SessionMethods {
   revokeToken(idOrName: string): Promise<RevokedToken> {
     const path = `/v1/tokens/${encodeURIComponent(idOrName)}`;
     return this.send(RevokedToken, { method: 'DELETE', path });
+  }
+
+  /**
+   * Gives a token a new secret (admin); the old secret stops working at once.
+   * @example const { secret } = await client.rotateToken('laptop');
+   */
+  rotateToken(idOrName: string): Promise<CreatedToken> {
+    const path = `/v1/tokens/${encodeURIComponent(idOrName)}/rotate`;
+    return this.send(CreatedToken, { method: 'POST', path });
+  }
+
+  /**
+   * A one-time enrolment code for a runner name (admin); the code is shown only this once.
+   * @example const { code } = await client.createEnrollment({ runner: 'laptop' });
+   */
+  createEnrollment(body: CreateEnrollmentBody): Promise<CreatedEnrollment> {
+    return this.send(CreatedEnrollment, { method: 'POST', path: '/v1/enrollments', body });
+  }
+
+  /**
+   * Exchanges an enrolment code for a runner token (no token needed); the secret is shown once.
+   * @example const { secret, token } = await new OutpostClient({ baseUrl, token: '' }).enroll(code);
+   */
+  enroll(code: string): Promise<CreatedToken> {
+    return this.send(CreatedToken, { method: 'POST', path: '/v1/enroll', body: { code } });
   }
 
   /**

@@ -18,11 +18,12 @@ import {
   type FieldReader,
 } from '../lib/config-fields.ts';
 import { readCallbackFields, type CallbackConfig } from './callbacks/callback-config.ts';
+import { readLimitFields, type RateLimitConfig, type TlsConfig } from './limits-config.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-export interface ServerConfig extends CallbackConfig {
+export interface ServerConfig extends CallbackConfig, RateLimitConfig, TlsConfig {
   /** Interface to listen on; loopback by default so nothing is exposed until asked. */
   host: string;
   port: number;
@@ -103,6 +104,7 @@ function readServerFields(r: FieldReader<ServerConfig>): ServerConfig {
     ...readQueueFields(r),
     ...readRetentionFields(r),
     ...readCallbackFields(r),
+    ...readLimitFields(r),
   };
 }
 
@@ -143,7 +145,14 @@ type RetentionFields = Pick<
 /** Lease, heartbeat and reaping timing, and the request size limit. */
 function readQueueFields(
   r: FieldReader<ServerConfig>,
-): Omit<ServerConfig, keyof PlaceFields | keyof RetentionFields | keyof CallbackConfig> {
+): Omit<
+  ServerConfig,
+  | keyof PlaceFields
+  | keyof RetentionFields
+  | keyof CallbackConfig
+  | keyof RateLimitConfig
+  | keyof TlsConfig
+> {
   const margin = ['OUTPOST_LEGACY_LEASE_MARGIN_MS'];
   return {
     leaseMs: r.read('leaseMs', ['OUTPOST_LEASE_MS'], msField(1000, 10 * MINUTE_MS), 30_000),

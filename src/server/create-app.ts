@@ -7,7 +7,11 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AppError } from '../protocol/errors.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import type { Store } from '../store/types.ts';
-import { createAuthenticator, type Access, type Authenticator, type Principal } from './auth.ts';
+import { createAuthenticator, type Access, type Principal } from './auth.ts';
+import { installAuth } from './auth-hook.ts';
+import { installRateLimits } from './rate-limits.ts';
+import { RATE_LIMIT_DEFAULTS, type RateLimitConfig, type TlsConfig } from './limits-config.ts';
+import { readTlsFiles } from './tls.ts';
 import { installBodyParsing } from './body-parsing.ts';
 import { sendError } from './http-errors.ts';
 import { TaskService } from './queue/task-service.ts';
@@ -22,6 +26,7 @@ import { OutputService } from './queue/output-service.ts';
 import { SessionService } from './queue/session-service.ts';
 import { registerSessionRoutes } from './routes/sessions.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
+import { registerIdentityRoutes } from './routes/identity.ts';
 import { registerEventRoutes, type EventRouteDeps } from './routes/events.ts';
 import { registerLegacyRoutes } from './compat/index.ts';
 import { SERVER_VERSION } from './version.ts';
@@ -42,7 +47,9 @@ export type AppOptions = Pick<
   | 'retentionIntervalMs'
 > &
   Partial<Pick<ServerConfig, 'logLevel' | 'outputCapBytes' | 'retryBaseMs' | 'retryMaxMs'>> &
-  Partial<CallbackConfig>;
+  Partial<CallbackConfig> &
+  Partial<RateLimitConfig> &
+  TlsConfig;
 
 /** The output cap when the app is built without one (tests); `outpost serve` reads its config. */
 const DEFAULT_OUTPUT_CAP = 16 * 1024 * 1024;
@@ -53,7 +60,14 @@ export interface AppDeps {
   clock?: Clock;
 }
 
-export type OutpostApp = FastifyInstance & { tasks: TaskService };
+/** A registered route and the role it needs, as the role-matrix test enumerates them. */
+export interface RouteEntry {
+  method: string;
+  url: string;
+  access: Access;
+}
+
+export type OutpostApp = FastifyInstance & { tasks: TaskService; routeTable: RouteEntry[] };
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -68,7 +82,10 @@ declare module 'fastify' {
 export async function createApp(deps: AppDeps): Promise<OutpostApp> {
   const { store, options } = deps;
   const clock = deps.clock ?? systemClock;
+  const https = readTlsFiles(options);
+  // The cast keeps one instance type: Fastify types an HTTPS server apart, but routes don't care.
   const app = Fastify({
+    ...((https ? { https } : {}) as object),
     bodyLimit: options.maxBodyBytes,
     logger: options.logLevel && options.logLevel !== 'silent' ? { level: options.logLevel } : false,
     // Long polls hold requests up to 60 s; keep idle sockets longer than that so clients reuse them.
@@ -93,11 +110,13 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
       : {}),
   });
   app.decorate('tasks', tasks);
+  app.decorate('routeTable', collectRoutes(app));
   // First of the onRequest hooks, so every request (even one refused by auth) is counted.
   installDrain(app, tasks.hub);
   installBodyParsing(app);
+  const countAuthFailure = await installRateLimits(app, { ...RATE_LIMIT_DEFAULTS, ...options });
   const authenticate = createAuthenticator(store, clock, options.token);
-  installAuth(app, authenticate);
+  installAuth(app, authenticate, countAuthFailure);
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
   app.setNotFoundHandler((request, reply) =>
     sendError(
@@ -109,7 +128,7 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
   await registerDocs(app);
   registerHealthRoutes(app, store);
   registerTaskRoutes(app, tasks);
-  registerRunnerRoutes(app, tasks);
+  registerRunnerRoutes(app, tasks, (id) => store.getLease(id));
   const output = new OutputService(
     store,
     tasks.hub,
@@ -117,7 +136,9 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
     options.outputCapBytes ?? DEFAULT_OUTPUT_CAP,
   );
   registerOutputRoutes(app, { output, store, hub: tasks.hub });
-  registerAdminRoutes(app, { store, tasks, clock, onRevoke: () => authenticate.forget() });
+  const admin = { store, tasks, clock, onRevoke: () => authenticate.forget() };
+  registerAdminRoutes(app, admin);
+  registerIdentityRoutes(app, { ...admin, countAuthFailure });
   const events: EventRouteDeps = { store, clock, retention: options };
   registerEventRoutes(app, events);
   const sessions = new SessionService(store, clock);
@@ -129,20 +150,14 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
   return app as unknown as OutpostApp;
 }
 
-function installAuth(app: FastifyInstance, authenticate: Authenticator): void {
-  app.addHook('onRequest', async (request) => {
-    const access = request.routeOptions.config.access ?? 'public';
-    if (access === 'public') return;
-    const principal = await authenticate(request.headers.authorization);
-    if (!principal) throw new AppError('unauthorized', 'Unauthorized');
-    if (principal.role !== 'admin' && principal.role !== access) {
-      throw new AppError(
-        'forbidden',
-        `This route needs a ${access} token; yours is a ${principal.role} token`,
-      );
-    }
-    request.principal = principal;
+/** Every route added from here on, so a test can check each one has an access rule it expects. */
+function collectRoutes(app: FastifyInstance): RouteEntry[] {
+  const routes: RouteEntry[] = [];
+  app.addHook('onRoute', (route) => {
+    const access = route.config?.access ?? 'public';
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url, access });
   });
+  return routes;
 }
 
 async function registerDocs(app: FastifyInstance): Promise<void> {

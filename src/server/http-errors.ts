@@ -7,9 +7,17 @@ import { AppError, codeForStatus } from '../protocol/errors.ts';
 const BAD_REQUEST_STATUSES = new Set([414, 415]);
 
 /** Maps anything thrown in a route to an AppError; unknown errors become `internal`. */
-export function toAppError(err: unknown): AppError {
+export function toAppError(err: unknown, bodyLimit?: number): AppError {
   if (err instanceof AppError) return err;
   const fe = err as Partial<FastifyError> & { validation?: unknown };
+  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    // Says which limit, so the sender knows whether to shrink the body or ask for a higher limit.
+    const limit = bodyLimit === undefined ? '' : ` of ${bodyLimit} bytes`;
+    return new AppError(
+      'payload_too_large',
+      `Request body is larger than the server's limit${limit} (OUTPOST_MAX_BODY_BYTES)`,
+    );
+  }
   if (Array.isArray(fe.validation)) return validationError(fe.validation, fe.validationContext);
   if (isJsonParseError(fe)) return new AppError('bad_request', 'Invalid JSON body');
   // Only framework errors (with a status) are the client's to read; anything else is a bug whose
@@ -60,7 +68,7 @@ export function sendError(
   request: FastifyRequest,
   reply: FastifyReply,
 ): FastifyReply {
-  const appError = toAppError(err);
+  const appError = toAppError(err, request.routeOptions.bodyLimit);
   if (appError.code === 'internal') request.log.error({ err }, 'request failed');
   void reply.status(appError.status);
   if (isLegacyRoute(request)) return reply.send({ error: appError.message });

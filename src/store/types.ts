@@ -189,6 +189,20 @@ export interface NewToken {
   hash: string;
 }
 
+export interface NewEnrollment {
+  id: string;
+  /** The runner name the exchanged token will be bound to. */
+  runner: string;
+  /** SHA-256 hex of the one-time code; the code itself is never stored. */
+  hash: string;
+  expiresAt: number;
+}
+
+/** Why a code was not exchanged; each has its own message for the person holding it. */
+export type EnrollmentRefusal = 'unknown' | 'used' | 'expired';
+
+export type RedeemResult = { token: TokenInfo } | { refused: EnrollmentRefusal };
+
 export type StateCounts = Record<TaskState, number>;
 
 export interface AppendOutputRequest {
@@ -413,4 +427,16 @@ export interface Store {
   listTokens(): Promise<TokenInfo[]>;
   /** Revokes by id or name; false when there was none. */
   revokeToken(idOrName: string, now: number): Promise<boolean>;
+  /** Gives a live token (by id or name) a new secret hash; the old secret stops matching. */
+  rotateToken(idOrName: string, hash: string, now: number): Promise<TokenInfo | undefined>;
+  createEnrollment(enrollment: NewEnrollment, now: number): Promise<void>;
+  /**
+   * Exchanges a live code (by hash) for a runner token bound to its runner, at most once: the
+   * code is marked used and the token created in one transaction.
+   */
+  redeemEnrollment(
+    hash: string,
+    token: Omit<NewToken, 'role' | 'runner' | 'name'>,
+    now: number,
+  ): Promise<RedeemResult>;
 }

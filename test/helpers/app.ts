@@ -28,6 +28,8 @@ export function testAppOptions(): AppOptions {
     maxBodyBytes: 5 * 1024 * 1024,
     logLevel: 'silent',
     ...RETENTION_DEFAULTS,
+    // Tests send wrong tokens on purpose; the limits have their own test.
+    rateLimitAuthFailMax: 100_000,
   };
 }
 

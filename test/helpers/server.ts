@@ -34,6 +34,8 @@ const DEFAULT_OPTIONS: AppOptions = {
   maxBodyBytes: 5 * 1024 * 1024,
   logLevel: 'silent',
   ...RETENTION_DEFAULTS,
+  // Tests send wrong tokens on purpose; the limits have their own test.
+  rateLimitAuthFailMax: 100_000,
 };
 
 /**

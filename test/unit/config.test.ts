@@ -67,8 +67,31 @@ describe('loadServerConfig', () => {
       callbackMaxAttempts: 6,
       callbackRetryBaseMs: 2_000,
       callbackRetryMaxMs: 300_000,
+      rateLimitSubmitMax: 6_000,
+      rateLimitSubmitWindowMs: 60_000,
+      rateLimitAuthFailMax: 20,
+      rateLimitAuthFailWindowMs: 60_000,
     });
     assert.ok(Object.isFrozen(config));
+  });
+
+  it('reads rate limits and TLS files, and wants both TLS files or neither', () => {
+    const config = loadServerConfig({
+      OUTPOST_RATE_LIMIT_SUBMIT_MAX: '0',
+      OUTPOST_RATE_LIMIT_AUTH_FAIL_WINDOW_MS: '5m',
+      OUTPOST_TLS_CERT: '/etc/outpost/cert.pem',
+      OUTPOST_TLS_KEY: '/etc/outpost/key.pem',
+    });
+    assert.equal(config.rateLimitSubmitMax, 0);
+    assert.equal(config.rateLimitAuthFailWindowMs, 300_000);
+    assert.equal(config.tlsCert, '/etc/outpost/cert.pem');
+    assert.throws(
+      () =>
+        loadServerConfig({ OUTPOST_TLS_CERT: '/c.pem', OUTPOST_RATE_LIMIT_AUTH_FAIL_MAX: '-1' }),
+      (err: Error) =>
+        /both a certificate and a key/.test(err.message) &&
+        /OUTPOST_RATE_LIMIT_AUTH_FAIL_MAX/.test(err.message),
+    );
   });
 
   it('reads the callback settings and their legacy aliases, OUTPOST_* and CALLBACK_* first', () => {

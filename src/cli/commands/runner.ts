@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { RunnerConfig } from '../../runner/config.ts';
 import { parseIntOption, parseListOption } from '../options.ts';
 import { registerRunnerLocal } from './runner-local.ts';
+import { registerRunnerEnroll } from './runner-enroll.ts';
 
 interface RunnerFlags {
   url?: string;
@@ -18,6 +19,7 @@ interface RunnerFlags {
 export function registerRunner(program: Command): void {
   const runner = program.command('runner');
   registerRunnerLocal(runner);
+  registerRunnerEnroll(runner);
   runner
     .description('Run tasks from a server on this machine (outbound long-poll; no inbound port)')
     .option(

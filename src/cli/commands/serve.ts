@@ -9,6 +9,8 @@ interface ServeFlags {
   db?: string;
   dataDir?: string;
   config?: string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -27,6 +29,8 @@ export function registerServe(program: Command): void {
     )
     .option('--data-dir <dir>', 'data directory (env OUTPOST_DATA_DIR; default ~/.outpost)')
     .option('--config <file>', 'JSON config file (env OUTPOST_CONFIG)')
+    .option('--tls-cert <file>', 'PEM certificate chain: serve HTTPS (env OUTPOST_TLS_CERT)')
+    .option('--tls-key <file>', 'PEM private key for --tls-cert (env OUTPOST_TLS_KEY)')
     .action(async (flags: ServeFlags) => {
       const { loadServerConfig } = await import('../../server/config.ts');
       const { startServer, closeOnSignal } = await import('../start-server.ts');
@@ -49,5 +53,7 @@ function serveFlags(flags: ServeFlags): Partial<ServerConfig> {
   if (flags.port !== undefined) out.port = flags.port;
   if (flags.db !== undefined) out.dbPath = flags.db;
   if (flags.dataDir !== undefined) out.dataDir = flags.dataDir;
+  if (flags.tlsCert !== undefined) out.tlsCert = flags.tlsCert;
+  if (flags.tlsKey !== undefined) out.tlsKey = flags.tlsKey;
   return out;
 }

@@ -4,19 +4,23 @@ import type { Command } from 'commander';
 import { AppError } from '../../protocol/errors.ts';
 import {
   ROLES,
+  type CreatedEnrollment,
   type CreatedToken,
+  type CreateEnrollmentBody,
   type CreateTokenBody,
   type Role,
   type TokenInfo,
 } from '../../protocol/auth.ts';
 import { loadConnection, withConnectionOptions, type ConnectionFlags } from '../connection.ts';
 import { formatTime, printJson, printTable } from '../output.ts';
+import { parseDurationOption } from '../options.ts';
 
 interface TokenFlags extends ConnectionFlags {
   db?: string;
   json?: boolean;
   role?: string;
   runner?: string;
+  ttl?: number;
 }
 
 /** The token operations, whichever way they reach the tokens. */
@@ -24,6 +28,8 @@ interface TokenAdmin {
   createToken(body: CreateTokenBody): Promise<CreatedToken>;
   listTokens(): Promise<{ tokens: TokenInfo[] }>;
   revokeToken(idOrName: string): Promise<unknown>;
+  rotateToken(idOrName: string): Promise<CreatedToken>;
+  createEnrollment(body: CreateEnrollmentBody): Promise<CreatedEnrollment>;
   close(): Promise<void>;
 }
 
@@ -86,6 +92,42 @@ export function registerToken(program: Command): void {
     await withTokenAdmin(flags, (admin) => admin.revokeToken(idOrName));
     process.stdout.write(`Revoked ${idOrName}.\n`);
   });
+  registerRotateAndEnroll(token);
+}
+
+function registerRotateAndEnroll(token: Command): void {
+  withTokenOptions(
+    token
+      .command('rotate')
+      .description('Give a token a new secret (shown once); the old one stops working at once')
+      .argument('<id-or-name>'),
+  ).action(async (idOrName: string, flags: TokenFlags) => {
+    const rotated = await withTokenAdmin(flags, (admin) => admin.rotateToken(idOrName));
+    if (flags.json) return printJson(rotated);
+    process.stdout.write(`${rotated.secret}\n`);
+    process.stderr.write(`Rotated '${rotated.token.name}'. The old secret no longer works.\n`);
+  });
+  withTokenOptions(
+    token
+      .command('enroll-code')
+      .description('A one-time code a runner exchanges for a token bound to <runner>')
+      .argument('<runner>'),
+  )
+    .option(
+      '--ttl <duration>',
+      'how long the code is valid (default 15m)',
+      parseDurationOption('--ttl'),
+    )
+    .action(async (runner: string, flags: TokenFlags) => {
+      const body = { runner, ...(flags.ttl !== undefined ? { ttlMs: flags.ttl } : {}) };
+      const created = await withTokenAdmin(flags, (admin) => admin.createEnrollment(body));
+      if (flags.json) return printJson(created);
+      process.stdout.write(`${created.code}\n`);
+      process.stderr.write(
+        `One-time code for runner '${runner}', valid until ${formatTime(created.expiresAt)}.\n` +
+          `On that machine run: outpost runner enroll <code> --url <this server's URL>\n`,
+      );
+    });
 }
 
 function parseRole(role: string | undefined): Role {

@@ -8,6 +8,7 @@ import { EVENT_TYPES } from '../../protocol/events.ts';
 import type { NewEvent } from '../../store/types.ts';
 import type { LegacyDeps } from './index.ts';
 import { connectionSignal } from '../routes/connection-signal.ts';
+import { assertLeaseHolder } from '../routes/runner-binding.ts';
 import { isRecord, legacyTaskObject, outcomeFromLegacy } from './legacy-shapes.ts';
 import { legacyEvent } from './legacy-events.ts';
 
@@ -45,6 +46,7 @@ export function registerLegacyWorkerRoutes(app: FastifyInstance, deps: LegacyDep
     const body = isRecord(request.body) ? request.body : {};
     if (typeof body.taskId !== 'string' || body.taskId === '')
       throw new AppError('bad_request', 'taskId is required');
+    await assertLeaseHolder(request, body.taskId, (id) => deps.store.getLease(id));
     await tasks.finishLegacy(body.taskId, outcomeFromLegacy(body));
     return { success: true };
   });

@@ -16,6 +16,7 @@ import {
   type FollowMessage,
 } from '../queue/task-follower.ts';
 import { connectionSignal } from './connection-signal.ts';
+import { assertLeaseHolder } from './runner-binding.ts';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
@@ -50,7 +51,10 @@ export function registerOutputRoutes(fastify: FastifyInstance, deps: OutputRoute
         response: { 200: AppendOutputReply, ...errors },
       },
     },
-    async (request) => deps.output.append(request.body),
+    async (request) => {
+      await assertLeaseHolder(request, request.body.taskId, (id) => deps.store.getLease(id));
+      return deps.output.append(request.body);
+    },
   );
 
   app.get(

@@ -1,7 +1,7 @@
 // v1 runner routes: hello, claim (batch long poll), heartbeat and finish, all lease-fenced.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { AppError, ErrorBody } from '../../protocol/errors.ts';
+import { ErrorBody } from '../../protocol/errors.ts';
 import {
   ClaimBody,
   ClaimReply,
@@ -14,18 +14,15 @@ import {
 } from '../../protocol/runner.ts';
 import type { TaskService } from '../queue/task-service.ts';
 import { connectionSignal } from './connection-signal.ts';
+import { assertLeaseHolder, assertRunner, type LeaseLookup } from './runner-binding.ts';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 
-/** A runner token is bound to one runner name; it cannot act as another runner. */
-export function assertRunner(request: FastifyRequest, name: string): void {
-  const bound = request.principal?.runner;
-  if (bound !== undefined && bound !== name) {
-    throw new AppError('forbidden', `This token belongs to runner '${bound}', not '${name}'`);
-  }
-}
-
-export function registerRunnerRoutes(fastify: FastifyInstance, tasks: TaskService): void {
+export function registerRunnerRoutes(
+  fastify: FastifyInstance,
+  tasks: TaskService,
+  getLease: LeaseLookup,
+): void {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const config = { access: 'runner' } as const;
   const tags = ['runner'];
@@ -60,6 +57,9 @@ export function registerRunnerRoutes(fastify: FastifyInstance, tasks: TaskServic
   app.post(
     '/v1/runner/finish',
     { config, schema: { tags, body: FinishBody, response: { 200: FinishReply, ...errors } } },
-    async (request) => ({ task: await tasks.finishAttempt(request.body) }),
+    async (request) => {
+      await assertLeaseHolder(request, request.body.taskId, getLease);
+      return { task: await tasks.finishAttempt(request.body) };
+    },
   );
 }

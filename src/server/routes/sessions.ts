@@ -15,7 +15,7 @@ import {
 } from '../../protocol/agents.ts';
 import { TurnSessionBody, TurnSessionReply } from '../../protocol/runner.ts';
 import type { SessionService } from '../queue/session-service.ts';
-import { assertRunner } from './runner.ts';
+import { assertRunner } from './runner-binding.ts';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 const KeyParams = Type.Object({ key: Type.String({ minLength: 1, maxLength: 256 }) });

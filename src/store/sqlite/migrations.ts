@@ -216,6 +216,18 @@ export const MIGRATIONS: readonly string[] = [
 
   // Signed tasks: the client's signature, stored as JSON and handed to the runner with the claim.
   `ALTER TABLE tasks ADD COLUMN signature TEXT;`,
+
+  // Issue 6: one-time enrolment codes (hashes only). A code is redeemed at most once, for a runner
+  // token bound to \`runner\`; token_id names the token it became.
+  `CREATE TABLE enrollments (
+     id TEXT PRIMARY KEY,
+     runner TEXT NOT NULL,
+     hash TEXT NOT NULL UNIQUE,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     used_at INTEGER,
+     token_id TEXT
+   );`,
 ];
 
 export function readSchemaVersion(db: Database.Database): number {

@@ -26,6 +26,8 @@ const SQL = {
   liveTokens: 'SELECT * FROM tokens WHERE revoked_at IS NULL ORDER BY created_at, id',
   revokeById: 'UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
   revokeByName: 'UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL',
+  rotateById: 'UPDATE tokens SET hash = ? WHERE id = ? AND revoked_at IS NULL RETURNING *',
+  rotateByName: 'UPDATE tokens SET hash = ? WHERE name = ? AND revoked_at IS NULL RETURNING *',
 } as const;
 
 export class RegistryQueries {
@@ -69,7 +71,8 @@ export class RegistryQueries {
     return tokenFromRow(this.createTokenTx.immediate(token, now));
   }
 
-  private createTokenInTx(token: NewToken, now: number): TokenRow {
+  /** The caller holds a write transaction (createToken's own, or an enrolment's redeem). */
+  createTokenInTx(token: NewToken, now: number): TokenRow {
     if (this.statements.liveTokenByName.get(token.name) !== undefined) {
       throw new AppError('conflict', `A token named "${token.name}" already exists`);
     }
@@ -95,6 +98,14 @@ export class RegistryQueries {
 
   revokeToken(idOrName: string, now: number): boolean {
     return this.revokeTx.immediate(idOrName, now);
+  }
+
+  /** As revoke: an id match wins over a name match. One statement each, so no transaction. */
+  rotateToken(idOrName: string, hash: string): TokenInfo | undefined {
+    const { rotateById, rotateByName } = this.statements;
+    const row = (rotateById.get(hash, idOrName) ?? rotateByName.get(hash, idOrName)) as
+      TokenRow | undefined;
+    return row === undefined ? undefined : tokenFromRow(row);
   }
 
   /** An id match wins over a name match, so a token named like another's id stays addressable. */

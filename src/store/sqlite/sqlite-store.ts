@@ -11,6 +11,7 @@ import { LeaseQueries } from './lease-queries.ts';
 import { ExpiryQueries } from './expiry-queries.ts';
 import { ClaimUndo } from './lease-shared.ts';
 import { RegistryQueries } from './registry-queries.ts';
+import { EnrollmentQueries } from './enrollment-queries.ts';
 import { EventLog } from './event-log.ts';
 import { SessionTurns } from './session-turns.ts';
 import { SessionQueries } from './session-queries.ts';
@@ -59,6 +60,7 @@ export class SqliteStore implements S.Store {
   private readonly leases: LeaseQueries;
   private readonly expiry: ExpiryQueries;
   private readonly registry: RegistryQueries;
+  private readonly enrollments: EnrollmentQueries;
   private readonly events: EventLog;
   private readonly attempts: AttemptLog;
   private readonly retention: RetentionQueries;
@@ -81,6 +83,7 @@ export class SqliteStore implements S.Store {
     this.leases = new LeaseQueries(db, this.events, this.attempts, claims, this.turns);
     this.expiry = new ExpiryQueries(db, this.events, this.attempts, claims, this.turns);
     this.registry = new RegistryQueries(db);
+    this.enrollments = new EnrollmentQueries(db, this.registry);
     this.retention = new RetentionQueries(db, this.events);
     this.output = new OutputQueries(db);
     this.sessions = new SessionQueries(db);
@@ -290,5 +293,21 @@ export class SqliteStore implements S.Store {
 
   revokeToken(idOrName: string, now: number): Promise<boolean> {
     return this.run(() => this.registry.revokeToken(idOrName, now));
+  }
+
+  rotateToken(idOrName: string, hash: string, _now: number): Promise<TokenInfo | undefined> {
+    return this.run(() => this.registry.rotateToken(idOrName, hash));
+  }
+
+  createEnrollment(enrollment: S.NewEnrollment, now: number): Promise<void> {
+    return this.run(() => this.enrollments.create(enrollment, now));
+  }
+
+  redeemEnrollment(
+    hash: string,
+    token: Omit<S.NewToken, 'role' | 'runner' | 'name'>,
+    now: number,
+  ): Promise<S.RedeemResult> {
+    return this.run(() => this.enrollments.redeem(hash, token, now));
   }
 }
