@@ -142,7 +142,7 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
   const events: EventRouteDeps = { store, clock, retention: options };
   registerEventRoutes(app, events);
   const sessions = new SessionService(store, clock);
-  registerSessionRoutes(app, sessions);
+  registerSessionRoutes(app, sessions, (id) => store.getLease(id));
   registerLegacyRoutes(app, { ...events, tasks, sessions, callbacks });
   const dispatcher = new CallbackDispatcher({ store, clock, settings: callbacks, log: app.log });
   tasks.onTaskEnd((task) => dispatcher.wake(task.id));

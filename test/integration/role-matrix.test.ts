@@ -54,6 +54,11 @@ const ROUTES: Record<string, Entry> = {
     payload: () => ({ ...lease, outcome: { status: 'succeeded' } }),
     otherRunner: 'forbidden',
   },
+  'POST /v1/runner/turn-session': {
+    access: 'runner',
+    payload: () => ({ ...lease, providerSessionId: 'sess-1' }),
+    otherRunner: 'forbidden',
+  },
   'POST /v1/runner/logs': {
     access: 'runner',
     payload: () => ({ ...lease, chunks: [chunk] }),

@@ -15,7 +15,7 @@ import {
 } from '../../protocol/agents.ts';
 import { TurnSessionBody, TurnSessionReply } from '../../protocol/runner.ts';
 import type { SessionService } from '../queue/session-service.ts';
-import { assertRunner } from './runner-binding.ts';
+import { assertLeaseHolder, assertRunner, type LeaseLookup } from './runner-binding.ts';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 const KeyParams = Type.Object({ key: Type.String({ minLength: 1, maxLength: 256 }) });
@@ -30,7 +30,11 @@ const RecentQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
 });
 
-export function registerSessionRoutes(fastify: FastifyInstance, sessions: SessionService): void {
+export function registerSessionRoutes(
+  fastify: FastifyInstance,
+  sessions: SessionService,
+  getLease: LeaseLookup,
+): void {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const config = { access: 'client' } as const;
   const tags = ['sessions'];
@@ -141,6 +145,9 @@ export function registerSessionRoutes(fastify: FastifyInstance, sessions: Sessio
         response: { 200: TurnSessionReply, ...errors },
       },
     },
-    async (request) => ({ recorded: await sessions.recordTurnSession(request.body) }),
+    async (request) => {
+      await assertLeaseHolder(request, request.body.taskId, getLease);
+      return { recorded: await sessions.recordTurnSession(request.body) };
+    },
   );
 }
