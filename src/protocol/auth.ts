@@ -34,6 +34,8 @@ export const RunnerInfo = Type.Object({
   instanceId: Type.String(),
   labels: Type.Array(Type.String()),
   capacity: Type.Integer(),
+  /** Tasks it holds a lease on now. */
+  running: Type.Integer(),
   kinds: Type.Array(Type.String()),
   version: Type.String(),
   policyDigest: Type.Optional(Type.String()),

@@ -128,6 +128,10 @@ export const Target = Type.Object(
 );
 export type Target = Static<typeof Target>;
 
+/** A task's concurrency key and limit, as a read shows them. */
+export const Concurrency = Type.Object({ key: Type.String(), limit: Type.Integer() });
+export type Concurrency = Static<typeof Concurrency>;
+
 /** One attempt at a task: who ran it, when, and how it ended (`requeued` when its lease expired). */
 export const Attempt = Type.Object({
   attempt: Type.Integer(),
@@ -155,6 +159,12 @@ export const Task = Type.Object({
   target: Type.Optional(Target),
   labels: Type.Optional(Type.Array(Type.String())),
   sessionKey: Type.Optional(Type.String()),
+  concurrency: Type.Optional(Concurrency),
+  /**
+   * Why a queued task is not running yet, worked out from the runner registry when it is read
+   * (e.g. `waiting for a runner with labels gpu`); only on a single task's read, never stored.
+   */
+  waitReason: Type.Optional(Type.String()),
   /** The client's signature, handed to the runner as it came (the server cannot verify it). */
   signature: Type.Optional(TaskSignature),
   createdAt: Type.Integer(),
@@ -180,7 +190,30 @@ export const LIMITS = {
   listLimit: { max: 500, default: 50 },
   /** The last millisecond of year 9999: later is a typo, not a plan. */
   runAt: { max: 253_402_300_799_999 },
+  concurrencyLimit: { min: 1, max: 1000, default: 1 },
 } as const;
+
+/** A concurrency key: any text without control characters, as long as a session key may be. */
+const ConcurrencyKey = Type.String({
+  minLength: 1,
+  maxLength: 256,
+  pattern: '^[^\\u0000-\\u001f]+$',
+});
+
+/**
+ * At most `limit` tasks with the same `key` run at once (e.g. one deploy at a time); the others
+ * stay `queued`. On a created task `limit` defaults to 1; a read always shows it.
+ */
+export const ConcurrencyRequest = Type.Object(
+  {
+    key: ConcurrencyKey,
+    limit: Type.Optional(
+      Type.Integer({ minimum: LIMITS.concurrencyLimit.min, maximum: LIMITS.concurrencyLimit.max }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type ConcurrencyRequest = Static<typeof ConcurrencyRequest>;
 
 export const CreateTaskBody = Type.Object(
   {
@@ -203,6 +236,8 @@ export const CreateTaskBody = Type.Object(
     ),
     /** Agent tasks: the conversation this turn belongs to (per agent); turns of a key run in order. */
     sessionKey: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    /** At most `limit` (default 1) tasks with this key run at once; the rest wait `queued`. */
+    concurrency: Type.Optional(ConcurrencyRequest),
     /** Where the server posts the answer when the task ends. */
     callback: Type.Optional(CallbackRequest),
     /** Signed mode: the client's Ed25519 signature of the task (protocol/signature.ts). */

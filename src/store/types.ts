@@ -1,6 +1,14 @@
 // The Store interface, named for intent. Every method is async, atomic on its own, and takes time
 // as an argument. SQLite and PostgreSQL implement it alike; nothing backend-specific leaks above.
-import type { Attempt, Kind, Outcome, Target, Task, TaskState } from '../protocol/tasks.ts';
+import type {
+  Attempt,
+  Concurrency,
+  Kind,
+  Outcome,
+  Target,
+  Task,
+  TaskState,
+} from '../protocol/tasks.ts';
 import type { Role, RunnerInfo, TokenInfo } from '../protocol/auth.ts';
 import type { Claim, LeaseRef } from '../protocol/runner.ts';
 import type { Event } from '../protocol/events.ts';
@@ -33,6 +41,8 @@ export interface NewTask {
   target?: Target;
   labels?: string[];
   sessionKey?: string;
+  /** At most `limit` tasks with this key run at once; enforced by claimTasks. */
+  concurrency?: Concurrency;
   /** Signed mode: kept as the client sent it and handed to the runner with the claim. */
   signature?: TaskSignature;
   origin: TaskOrigin;
@@ -121,6 +131,12 @@ export interface TaskPage {
   nextCursor?: string;
 }
 
+/**
+ * A claim takes a task only if the runner may run it: its kind (and agent), its target runner,
+ * the labels it requires (`target.labels`, all of them, matched against the labels of the
+ * runner's registry row, i.e. its latest hello; legacy pollers have none), and a free slot under
+ * its concurrency key.
+ */
 export interface ClaimRequest {
   runner: string;
   instanceId?: string;
@@ -419,7 +435,12 @@ export interface Store {
   releaseCallbackClaims(now: number): Promise<number>;
 
   touchRunner(hello: RunnerHello, now: number): Promise<void>;
+  /** Moves a known runner's last-seen time forward (claims and heartbeats); unknown names: no-op. */
+  markRunnerSeen(name: string, now: number): Promise<void>;
+  /** Every runner that said hello, by name, with how many tasks each is running now. */
   listRunners(now: number, onlineWithinMs: number): Promise<RunnerInfo[]>;
+  /** How many tasks with this concurrency key are running now. */
+  countRunningWithKey(key: string): Promise<number>;
 
   createToken(token: NewToken, now: number): Promise<TokenInfo>;
   /** The live (unrevoked) token with this hash; also records its use. */

@@ -86,7 +86,9 @@ export async function startHostileServer(): Promise<HostileServer> {
 
 /** The task a server would hand out for a created body (what the hostile server forges from). */
 export function taskFromBody(
-  body: { kind: Task['kind']; spec: Record<string, unknown> } & Partial<Task>,
+  body: { kind: Task['kind']; spec: Record<string, unknown> } & Partial<
+    Pick<Task, 'target' | 'sessionKey' | 'signature'>
+  >,
   id: string,
 ): Task {
   const now = Date.now();

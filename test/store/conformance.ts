@@ -11,6 +11,7 @@ import { describeOutput } from './conformance/output.ts';
 import { describeLeases } from './conformance/leases.ts';
 import { describeListing } from './conformance/listing.ts';
 import { describeRegistry } from './conformance/registry.ts';
+import { describeRouting } from './conformance/routing.ts';
 import { describeSessions } from './conformance/sessions.ts';
 import { describeTasks } from './conformance/tasks.ts';
 
@@ -38,6 +39,7 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
     describeClaims(store);
     describeLeases(store);
     describeRegistry(store);
+    describeRouting(store);
     describeEvents(store);
     describeRetention(store);
     describeOutput(store);

@@ -5,9 +5,10 @@ import { createInterface } from 'node:readline';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { claimRequest } from './conformance/fixtures.ts';
 
-const [path, runner] = process.argv.slice(2);
+const [path, runner, maxArg] = process.argv.slice(2);
+const max = Number(maxArg ?? 2);
 if (path === undefined || runner === undefined)
-  throw new Error('usage: sqlite-claim-worker <db> <runner>');
+  throw new Error('usage: sqlite-claim-worker <db> <runner> [max]');
 
 const store = openSqliteStore(path);
 const lines = createInterface({ input: process.stdin });
@@ -15,7 +16,7 @@ process.stdout.write('ready\n');
 await once(lines, 'line');
 const claimed: string[] = [];
 for (;;) {
-  const claims = await store.claimTasks(claimRequest({ runner, max: 2 }));
+  const claims = await store.claimTasks(claimRequest({ runner, max }));
   if (claims.length === 0) break;
   claimed.push(...claims.map((c) => c.task.id));
 }

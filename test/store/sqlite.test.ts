@@ -28,14 +28,11 @@ const newDbPath = (): string => join(dir, `store-${++files}.db`);
 runStoreConformance('sqlite', async () => openSqliteStore(newDbPath()));
 
 /** Starts a claim worker process and resolves once it has opened the store. */
-async function startWorker(path: string, runner: string) {
-  const worker = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(import.meta.dirname, 'sqlite-claim-worker.ts'), path, runner],
-    {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    },
-  );
+async function startWorker(path: string, runner: string, max = 2) {
+  const script = join(import.meta.dirname, 'sqlite-claim-worker.ts');
+  const worker = spawn(process.execPath, ['--import', 'tsx', script, path, runner, String(max)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const lines = createInterface({ input: worker.stdout });
   const [ready] = (await once(lines, 'line')) as [string];
   assert.equal(ready, 'ready');
@@ -73,6 +70,32 @@ describe('sqlite store', () => {
     const claimed = await Promise.all(workers.map((w) => w.result));
     assertClaimedOnce(claimed.flat(), ids);
   });
+
+  it(
+    'never runs more tasks of a concurrency key than its limit across processes',
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      const path = newDbPath();
+      const store = openSqliteStore(path);
+      const plain: string[] = [];
+      const keyed: string[] = [];
+      for (let i = 0; i < 600; i++) {
+        const concurrency = i % 3 === 0 ? { key: 'deploy', limit: 2 } : undefined;
+        const [id] = await addTasks(store, 1, concurrency ? { concurrency } : {});
+        (concurrency ? keyed : plain).push(id!);
+      }
+      await store.close();
+      // Batches of 8 hold several keyed candidates, so the limit is tested within a batch too.
+      const workers = await Promise.all(['p1', 'p2'].map((r) => startWorker(path, r, 8)));
+      for (const worker of workers) worker.go();
+      const claimed = (await Promise.all(workers.map((w) => w.result))).flat();
+      assert.equal(new Set(claimed).size, claimed.length, 'a task was claimed twice');
+      assert.equal(claimed.filter((id) => keyed.includes(id)).length, 2);
+      assert.deepEqual(claimed.filter((id) => plain.includes(id)).sort(), [...plain].sort());
+    },
+  );
 
   it('works in memory', async () => {
     const store = openSqliteStore(':memory:');

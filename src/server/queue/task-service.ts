@@ -94,6 +94,10 @@ export class TaskService {
         target: body.target,
         labels: body.labels,
         sessionKey: body.sessionKey,
+        concurrency: body.concurrency && {
+          key: body.concurrency.key,
+          limit: body.concurrency.limit ?? LIMITS.concurrencyLimit.default,
+        },
         signature: body.signature,
         origin: opts.origin,
         metadata: opts.metadata,

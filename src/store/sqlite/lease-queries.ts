@@ -42,11 +42,34 @@ const SQL = {
   finish: `UPDATE tasks SET state = @status, outcome = @outcome, finished_at = @now,
       updated_at = @now, ${CLEAR_LEASE}
     WHERE ${FENCE} RETURNING ${TASK_COLUMNS}`,
+  runningWithKey: `SELECT COUNT(*) FROM tasks INDEXED BY tasks_concurrency_running
+    WHERE concurrency_key = ? AND state = 'running'`,
 } as const;
+
+/**
+ * Labels: a task that requires none (NULL) costs nothing more; one that does is taken only if
+ * every label it requires is among the labels of the claiming runner's registry row. Reading them
+ * from the registry, not from the claim, keeps one source of truth: what `GET /v1/runners` shows
+ * is what routing uses, on every replica, with no protocol change.
+ */
+const LABELS_MATCH = `(target_labels IS NULL OR NOT EXISTS (
+    SELECT 1 FROM json_each(target_labels) AS need WHERE need.value NOT IN (
+      SELECT have.value FROM runners, json_each(runners.labels) AS have WHERE runners.name = ?)))`;
+
+/**
+ * Concurrency keys: a keyed task is a candidate only while its key has a free slot. The count is
+ * read again for each lease inside the claim's transaction (see claimInTx), which is what makes
+ * the limit hold across one batch and across concurrent claimers.
+ */
+const KEY_HAS_SLOT = `(concurrency_key IS NULL OR concurrency_limit > (
+    SELECT COUNT(*) FROM tasks AS held INDEXED BY tasks_concurrency_running
+    WHERE held.concurrency_key = tasks.concurrency_key AND held.state = 'running'))`;
 
 interface Candidate {
   id: string;
   timeout_ms: number;
+  concurrency_key: string | null;
+  concurrency_limit: number | null;
 }
 
 interface ExtendedRow {
@@ -109,8 +132,24 @@ export class LeaseQueries {
     return this.claimTx.immediate(req, kinds);
   }
 
+  /**
+   * BEGIN IMMEDIATE serialises claimers, so a key's running count read here is exact; it is read
+   * before each keyed lease because an earlier lease of this batch may have taken the last slot.
+   * A candidate skipped that way leaves the batch short; the runner's next claim fills it.
+   */
   private claimInTx(req: S.ClaimRequest, kinds: Kind[]): Claim[] {
-    return this.findCandidates(req, kinds, req.max).map((c) => this.leaseOne(c, req));
+    const claims: Claim[] = [];
+    for (const candidate of this.findCandidates(req, kinds, req.max)) {
+      if (this.keyIsFull(candidate)) continue;
+      claims.push(this.leaseOne(candidate, req));
+    }
+    return claims;
+  }
+
+  private keyIsFull({ concurrency_key: key, concurrency_limit: limit }: Candidate): boolean {
+    if (key === null) return false;
+    const running = this.statements.runningWithKey.pluck().get(key) as number;
+    return running >= (limit ?? 1);
   }
 
   /**
@@ -129,12 +168,18 @@ export class LeaseQueries {
       agents === undefined
         ? ''
         : `AND (kind <> 'agent' OR json_extract(spec, '$.agent') IN (${agents.map(() => '?').join(', ') || 'NULL'}))`;
-    const sql = `SELECT id, timeout_ms FROM tasks INDEXED BY tasks_claim
+    const legacy = req.legacy === true;
+    // Legacy pollers have no labels (nor a registry row): only tasks that require none.
+    const labelTerm = legacy ? 'target_labels IS NULL' : LABELS_MATCH;
+    const sql = `SELECT id, timeout_ms, concurrency_key, concurrency_limit
+      FROM tasks INDEXED BY tasks_claim
       WHERE state IN ('queued', 'scheduled') AND run_at <= ?
         AND kind IN (${kinds.map(() => '?').join(', ')}) ${agentTerm}
         AND (target_runner IS NULL OR target_runner = ?) AND (? = 0 OR legacy_compatible = 1)
+        AND ${labelTerm} AND ${KEY_HAS_SLOT}
       ORDER BY priority DESC, run_at, id LIMIT ${bucket}`;
-    const params = [req.now, ...kinds, ...(agents ?? []), req.runner, req.legacy === true ? 1 : 0];
+    const params = [req.now, ...kinds, ...(agents ?? []), req.runner, legacy ? 1 : 0];
+    if (!legacy) params.push(req.runner);
     const rows = this.candidates.get(sql).all(...params) as Candidate[];
     return rows.length > limit ? rows.slice(0, limit) : rows;
   }

@@ -228,6 +228,23 @@ export const MIGRATIONS: readonly string[] = [
      used_at INTEGER,
      token_id TEXT
    );`,
+
+  // Version 10 belongs to a branch developed in parallel; this no-op keeps the numbering until it
+  // merges and takes this slot.
+  `SELECT 1;`,
+
+  // Issue 7: routing and per-key concurrency. target_labels is the JSON array of labels a task
+  // requires (NULL when none), so a claim reads JSON only for tasks that require labels. A
+  // concurrency key's running count is read through a partial index of running keyed tasks only.
+  // Pending tasks created before this version keep the labels they asked for.
+  `ALTER TABLE tasks ADD COLUMN target_labels TEXT;
+   ALTER TABLE tasks ADD COLUMN concurrency_key TEXT;
+   ALTER TABLE tasks ADD COLUMN concurrency_limit INTEGER;
+   CREATE INDEX tasks_concurrency_running ON tasks (concurrency_key)
+     WHERE state = 'running' AND concurrency_key IS NOT NULL;
+   UPDATE tasks SET target_labels = json_extract(target, '$.labels')
+     WHERE target IS NOT NULL AND json_array_length(target, '$.labels') > 0
+       AND state IN ('scheduled', 'held', 'queued', 'running');`,
 ];
 
 export function readSchemaVersion(db: Database.Database): number {

@@ -12,7 +12,8 @@ import type { NewTask, StoredTask, TaskOrigin } from '../types.ts';
  */
 export const TASK_COLUMNS = `id, kind, spec, state, priority, run_at, timeout_ms, max_attempts, attempt, target,
   labels, session_key, origin, metadata, created_at, updated_at, started_at, finished_at, runner,
-  lease_expires_at, cancel_requested_at, outcome, result_read_at, retry_on_failure, signature`;
+  lease_expires_at, cancel_requested_at, outcome, result_read_at, retry_on_failure, signature,
+  concurrency_key, concurrency_limit`;
 
 /** Where single fields sit in TaskValues, for queries that read one field of a raw row. */
 export const AT = { id: 0, state: 3, runAt: 5, attempt: 8, sessionKey: 11, runner: 18 } as const;
@@ -44,6 +45,8 @@ export type TaskValues = [
   resultReadAt: number | null,
   retryOnFailure: number,
   signature: string | null,
+  concurrencyKey: string | null,
+  concurrencyLimit: number | null,
 ];
 
 export interface RunnerRow {
@@ -56,6 +59,8 @@ export interface RunnerRow {
   policy_digest: string | null;
   first_seen_at: number;
   last_seen_at: number;
+  /** Counted by the list query: tasks this runner holds a lease on now. */
+  running: number;
 }
 
 export interface TokenRow {
@@ -112,6 +117,8 @@ export function taskFromValues(values: TaskValues): StoredTask {
     resultReadAt,
     retryOnFailure,
     signature,
+    concurrencyKey,
+    concurrencyLimit,
   ] = values;
   const task: StoredTask = {
     id,
@@ -140,6 +147,8 @@ export function taskFromValues(values: TaskValues): StoredTask {
   put(task, 'outcome', parseJson<Outcome>(outcome));
   put(task, 'resultReadAt', resultReadAt);
   put(task, 'signature', parseJson<TaskSignature>(signature));
+  if (concurrencyKey !== null)
+    task.concurrency = { key: concurrencyKey, limit: concurrencyLimit ?? 1 };
   return task;
 }
 
@@ -169,6 +178,7 @@ export function taskInsertParams(
     retry_on_failure: task.retryOnFailure ? 1 : 0,
     target: jsonOrNull(task.target),
     target_runner: task.target?.runner ?? null,
+    target_labels: requiredLabelsJson(task.target),
     labels: jsonOrNull(task.labels),
     session_key: task.sessionKey ?? null,
     session_scope: session?.scope ?? null,
@@ -178,8 +188,16 @@ export function taskInsertParams(
     idempotency_key: task.idempotencyKey ?? null,
     request_hash: task.requestHash ?? null,
     signature: jsonOrNull(task.signature),
+    concurrency_key: task.concurrency?.key ?? null,
+    concurrency_limit: task.concurrency?.limit ?? null,
     now,
   };
+}
+
+/** The labels a task requires, distinct and sorted, as JSON; NULL when it requires none. */
+function requiredLabelsJson(target: Target | undefined): string | null {
+  const labels = [...new Set(target?.labels ?? [])].sort();
+  return labels.length === 0 ? null : JSON.stringify(labels);
 }
 
 export function runnerFromRow(row: RunnerRow, onlineSince: number): RunnerInfo {
@@ -188,6 +206,7 @@ export function runnerFromRow(row: RunnerRow, onlineSince: number): RunnerInfo {
     instanceId: row.instance_id,
     labels: JSON.parse(row.labels) as string[],
     capacity: row.capacity,
+    running: row.running,
     kinds: JSON.parse(row.kinds) as string[],
     version: row.version,
     firstSeenAt: row.first_seen_at,

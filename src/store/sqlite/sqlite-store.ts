@@ -149,6 +149,10 @@ export class SqliteStore implements S.Store {
     return this.run(() => this.tasks.countUnreadResults());
   }
 
+  countRunningWithKey(key: string): Promise<number> {
+    return this.run(() => this.tasks.countRunningWithKey(key));
+  }
+
   claimTasks(req: S.ClaimRequest): Promise<Claim[]> {
     return this.run(() => this.leases.claimTasks(req));
   }
@@ -273,6 +277,10 @@ export class SqliteStore implements S.Store {
 
   touchRunner(hello: S.RunnerHello, now: number): Promise<void> {
     return this.run(() => this.registry.touchRunner(hello, now));
+  }
+
+  markRunnerSeen(name: string, now: number): Promise<void> {
+    return this.run(() => this.registry.markRunnerSeen(name, now));
   }
 
   listRunners(now: number, onlineWithinMs: number): Promise<RunnerInfo[]> {

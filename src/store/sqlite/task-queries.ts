@@ -25,11 +25,13 @@ const TERMINAL = TERMINAL_STATES.map((s) => `'${s}'`).join(', ');
 
 const SQL = {
   insert: `INSERT INTO tasks (id, kind, spec, state, priority, run_at, timeout_ms, max_attempts,
-      retry_on_failure, target, target_runner, labels, session_key, session_scope, origin, metadata,
-      legacy_compatible, idempotency_key, request_hash, signature, created_at, updated_at)
+      retry_on_failure, target, target_runner, target_labels, labels, session_key, session_scope,
+      origin, metadata, legacy_compatible, idempotency_key, request_hash, signature,
+      concurrency_key, concurrency_limit, created_at, updated_at)
     VALUES (@id, @kind, @spec, @state, @priority, @run_at, @timeout_ms, @max_attempts,
-      @retry_on_failure, @target, @target_runner, @labels, @session_key, @session_scope, @origin, @metadata, @legacy_compatible,
-      @idempotency_key, @request_hash, @signature, @now, @now)
+      @retry_on_failure, @target, @target_runner, @target_labels, @labels, @session_key,
+      @session_scope, @origin, @metadata, @legacy_compatible, @idempotency_key, @request_hash,
+      @signature, @concurrency_key, @concurrency_limit, @now, @now)
     RETURNING ${TASK_COLUMNS}`,
   byId: `SELECT ${TASK_COLUMNS} FROM tasks WHERE id = ?`,
   byIdempotencyKey: 'SELECT id, request_hash FROM tasks WHERE idempotency_key = ?',
@@ -43,6 +45,8 @@ const SQL = {
     WHERE id = @id AND result_read_at IS NULL AND state IN (${TERMINAL}) RETURNING ${TASK_COLUMNS}`,
   // Walks the (state, id) index over finished tasks: fine while history is in the thousands.
   countUnread: `SELECT COUNT(*) AS n FROM tasks WHERE state IN (${TERMINAL}) AND result_read_at IS NULL`,
+  runningWithKey: `SELECT COUNT(*) AS n FROM tasks INDEXED BY tasks_concurrency_running
+    WHERE concurrency_key = ? AND state = 'running'`,
 } as const;
 
 /** List filters and their columns, in the order their conditions appear in the SQL. */
@@ -182,6 +186,10 @@ export class TaskQueries {
 
   countUnreadResults(): number {
     return (this.statements.countUnread.get() as { n: number }).n;
+  }
+
+  countRunningWithKey(key: string): number {
+    return (this.statements.runningWithKey.get(key) as { n: number }).n;
   }
 }
 

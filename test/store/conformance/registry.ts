@@ -22,6 +22,7 @@ export function describeRegistry(store: () => Store): void {
       assert.deepEqual(await store().listRunners(T0 + 10, MINUTE), [
         {
           ...runnerHello({ instanceId: 'i2', capacity: 8, policyDigest: 'sha256:ab' }),
+          running: 0,
           firstSeenAt: T0,
           lastSeenAt: T0 + 10,
           online: true,
