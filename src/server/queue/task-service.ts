@@ -30,6 +30,7 @@ import type {
 } from '../../store/types.ts';
 import { QUEUE_KEY, taskKey, WaiterHub, watchKey } from './waiters.ts';
 import { WakeTimer } from './wake-timer.ts';
+import { RunnerRegistry } from './runner-registry.ts';
 import { isLegacyCompatible } from './legacy-compatible.ts';
 import { prepareCallbacks, type ConfiguredSecrets } from '../callbacks/prepare-callbacks.ts';
 
@@ -60,6 +61,7 @@ const ALL_KINDS: readonly Kind[] = KINDS;
 
 export class TaskService {
   readonly hub = new WaiterHub();
+  readonly runners: RunnerRegistry;
   private readonly wakeTimer: WakeTimer;
   private readonly endListeners: ((task: StoredTask) => void)[] = [];
 
@@ -72,6 +74,7 @@ export class TaskService {
       () => this.hub.notify(QUEUE_KEY),
       () => clock.now(),
     );
+    this.runners = new RunnerRegistry(store, clock, settings.leaseMs + settings.heartbeatMs);
   }
 
   async createTask(
@@ -125,11 +128,19 @@ export class TaskService {
     }
   }
 
-  /** As getTask, plus its attempt history and callbacks (a single task's read, not lists). */
+  /**
+   * As getTask, plus its attempt history, callbacks and, while it waits, why (a single task's
+   * read, not lists).
+   */
   async getTaskWithAttempts(id: string, waitMs = 0, signal?: AbortSignal): Promise<StoredTask> {
     const task = await this.getTask(id, waitMs, signal);
     const callbacks = await this.store.listCallbacks(id);
-    const read = callbacks.length === 0 ? task : { ...task, callbacks };
+    const waitReason = await this.runners.waitReason(task);
+    const read = {
+      ...task,
+      ...(callbacks.length > 0 ? { callbacks } : {}),
+      ...(waitReason !== undefined ? { waitReason } : {}),
+    };
     if (task.attempt === 0) return read;
     return { ...read, attempts: await this.store.listAttempts(id) };
   }
@@ -167,6 +178,7 @@ export class TaskService {
   async hello(body: HelloBody): Promise<HelloReply> {
     const now = this.clock.now();
     await this.store.touchRunner({ ...body, labels: body.labels ?? [] }, now);
+    this.runners.helloRecorded(body.name, now);
     const released = await this.store.releaseInstance(body.name, body.instanceId, now);
     for (const task of released) this.announce(task);
     const { leaseMs, heartbeatMs, serverVersion } = this.settings;
@@ -175,6 +187,7 @@ export class TaskService {
 
   /** Long-polls for up to `waitMs`; the moment the poll's connection closes, it gives up. */
   async claimTasks(body: ClaimBody, signal?: AbortSignal): Promise<Claim[]> {
+    await this.runners.seen(body.runner);
     return this.pollClaims(body.waitMs ?? 0, signal, (now) =>
       this.store.claimTasks({
         runner: body.runner,
@@ -207,7 +220,8 @@ export class TaskService {
     return claims[0];
   }
 
-  heartbeat(body: HeartbeatBody): Promise<HeartbeatResult> {
+  async heartbeat(body: HeartbeatBody): Promise<HeartbeatResult> {
+    await this.runners.seen(body.runner);
     return this.store.extendLeases(
       body.runner,
       body.leases,
@@ -294,6 +308,8 @@ export class TaskService {
       if (task.runAt > this.clock.now()) this.wakeTimer.wakeAt(task.runAt);
       else this.hub.notify(QUEUE_KEY);
     }
+    // A keyed task that stopped running freed a slot another task of its key may wait for.
+    if (task.concurrency !== undefined && task.state !== 'running') this.hub.notify(QUEUE_KEY);
     if (isTerminal(task.state)) {
       this.hub.notify(taskKey(task.id));
       // The end of an agent turn may have released the next turn of its session.

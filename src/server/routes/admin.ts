@@ -36,7 +36,6 @@ export function registerAdminRoutes(fastify: FastifyInstance, deps: AdminDeps): 
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { store, tasks, clock } = deps;
   const config = { access: 'admin' } as const;
-  const onlineWithinMs = (): number => tasks.settings.leaseMs + tasks.settings.heartbeatMs;
 
   app.post(
     '/v1/tokens',
@@ -99,14 +98,14 @@ export function registerAdminRoutes(fastify: FastifyInstance, deps: AdminDeps): 
         response: { 200: Type.Object({ runners: Type.Array(RunnerInfo) }), ...errors },
       },
     },
-    async () => ({ runners: await store.listRunners(clock.now(), onlineWithinMs()) }),
+    async () => ({ runners: await tasks.runners.list() }),
   );
 
   app.get(
     '/v1/stats',
     { config, schema: { tags: ['admin'], response: { 200: Stats, ...errors } } },
     async () => {
-      const runners = await store.listRunners(clock.now(), onlineWithinMs());
+      const runners = await tasks.runners.list();
       const { total, oldestAt, newestAt } = await store.eventStats();
       return {
         tasks: await store.countTasks(),
