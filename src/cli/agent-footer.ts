@@ -37,12 +37,15 @@ export function formatCost(usd: number): string {
  * The line for a turn's state while it has not started, or undefined for states that need no
  * word (running, ended). `key` names the session whose previous turn a held turn waits for.
  */
-export function waitingLine(task: Pick<Task, 'state' | 'runAt'>, key: string): string | undefined {
+export function waitingLine(
+  task: Pick<Task, 'state' | 'runAt' | 'waitReason'>,
+  key: string,
+): string | undefined {
   switch (task.state) {
     case 'held':
       return `waiting for the previous turn of session ${key} to finish…`;
     case 'queued':
-      return 'waiting for a runner to pick the turn up…';
+      return `${task.waitReason ?? 'waiting for a runner to pick the turn up'}…`;
     case 'scheduled':
       return `scheduled for ${new Date(task.runAt).toISOString()}…`;
     default:

@@ -9,9 +9,7 @@ import { formatAgentFooter, waitingLine } from './agent-footer.ts';
 import { followTask, type FollowClient } from './follow-task.ts';
 import { chunkBytes } from './live-output.ts';
 import { exitCodeOf, printJson } from './output.ts';
-
-/** How often a waiting turn's state is read: a person notices a second, the server does not. */
-const WAITING_POLL_MS = 1_000;
+import { watchWaiting } from './wait-notice.ts';
 
 type TurnClient = FollowClient & Pick<OutpostClient, 'getTask'>;
 
@@ -30,7 +28,7 @@ export async function followAgentTurn(
   view: TurnView,
 ): Promise<number> {
   const waiting = new AbortController();
-  const watcher = watchWaiting(client, task, view.key, waiting.signal);
+  const watcher = watchWaiting(client, task, (t) => waitingLine(t, view.key), waiting.signal);
   let atLineStart = true;
   const onChunk = (chunk: LogChunk): void => {
     waiting.abort(); // output means it runs; the progress says the rest
@@ -64,36 +62,4 @@ async function printAnswer(task: Task, view: TurnView): Promise<number> {
   const output = agentOutputOf(task);
   if (output) process.stderr.write(`${formatAgentFooter(view.key, view.agent, output)}\n`);
   return exitCodeOf(task);
-}
-
-/**
- * Says why the turn has not started, once per state, until it runs, ends, or `signal` aborts
- * (its first output). A turn is usually picked up within milliseconds, so "queued" is said only
- * once it has lasted a poll; read errors are skipped (the follow loop reports real trouble).
- */
-async function watchWaiting(
-  client: Pick<OutpostClient, 'getTask'>,
-  task: Task,
-  key: string,
-  signal: AbortSignal,
-): Promise<void> {
-  const { delay } = await import('../sdk/index.ts');
-  let current = task;
-  let said: string | undefined;
-  for (let polls = 0; !signal.aborted; polls += 1) {
-    const line = waitingLine(current, key);
-    if (line === undefined) {
-      if (said !== undefined && current.state === 'running')
-        say(`started on ${current.runner ?? 'a runner'}`);
-      return;
-    }
-    if (line !== said && (current.state !== 'queued' || polls > 0)) say((said = line));
-    await delay(WAITING_POLL_MS, signal);
-    if (signal.aborted) return;
-    current = await client.getTask(task.id, { signal }).catch(() => current);
-  }
-}
-
-function say(line: string): void {
-  process.stderr.write(`outpost: ${line}\n`);
 }

@@ -125,6 +125,10 @@ export class OutpostClient extends SessionMethods {
   /**
    * Creates a task (`POST /v1/tasks`); with `waitMs`, the reply comes when it ends or the wait does.
    * @example await client.createTask({ kind: 'shell', spec: { command: 'ls' } }, { idempotencyKey: 'msg-42' });
+   * @example // on a GPU runner, one deploy at a time, highest priority, in ten minutes
+   * await client.createTask({ kind: 'shell', spec: { command: './deploy.sh' },
+   *   target: { labels: ['gpu'] }, concurrency: { key: 'deploy', limit: 1 },
+   *   priority: 100, runAt: Date.now() + 600_000 });
    */
   async createTask(body: CreateTaskBody, opts: CreateTaskOptions = {}): Promise<Task> {
     const headers = opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : undefined;
@@ -310,7 +314,8 @@ export class OutpostClient extends SessionMethods {
   }
 
   /**
-   * Lists runners that ever said hello, with whether each is online (admin).
+   * Lists runners that ever said hello: labels, kinds, capacity, tasks running now, version,
+   * policy digest, last seen and whether each is online (admin).
    * @example const { runners } = await client.listRunners();
    */
   listRunners(): Promise<RunnerList> {

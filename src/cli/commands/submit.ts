@@ -5,47 +5,46 @@ import { KINDS, type CreateTaskBody, type Kind } from '../../protocol/tasks.ts';
 import type { ConnectionFlags } from '../connection.ts';
 import { clientOptionsOf, withTaskClientOptions, type SigningFlags } from '../signing-key.ts';
 import { parseDurationOption, parseIntOption } from '../options.ts';
+import { placementFields, withPlacementOptions, type PlacementFlags } from '../task-flags.ts';
 import { printJson } from '../output.ts';
 
-interface SubmitFlags extends ConnectionFlags, SigningFlags {
+interface SubmitFlags extends ConnectionFlags, SigningFlags, PlacementFlags {
   kind?: string;
   spec?: string;
   timeout?: number;
-  priority?: number;
   maxAttempts?: number;
-  runner?: string;
   idempotencyKey?: string;
   json?: boolean;
 }
 
 export function registerSubmit(program: Command): void {
   withTaskClientOptions(
-    program
-      .command('submit')
-      .description(
-        'Queue a task without waiting (a shell command, or any kind with --kind and --spec)',
-      )
-      .argument('[command...]', 'a shell command (as for `outpost run`)')
-      .option('--kind <kind>', `task kind: ${KINDS.join(', ')}`)
-      .option('--spec <json>', 'the task spec as JSON, e.g. \'{"path":"notes.txt"}\'')
-      .option(
-        '--timeout <duration>',
-        'time limit (e.g. 30s, 10m)',
-        parseDurationOption('--timeout'),
-      )
-      .option('--priority <n>', 'higher runs first', (v) => Number.parseInt(v, 10))
-      .option(
-        '--max-attempts <n>',
-        'attempts before giving up',
-        parseIntOption('--max-attempts', 1),
-      )
-      .option('--runner <name>', 'run on this runner')
-      .option('--idempotency-key <key>', 'a repeat with the same key returns the first task')
-      .option('--json', 'print the task as JSON'),
+    withPlacementOptions(
+      program
+        .command('submit')
+        .description(
+          'Queue a task without waiting (a shell command, or any kind with --kind and --spec)',
+        )
+        .argument('[command...]', 'a shell command (as for `outpost run`)')
+        .option('--kind <kind>', `task kind: ${KINDS.join(', ')}`)
+        .option('--spec <json>', 'the task spec as JSON, e.g. \'{"path":"notes.txt"}\'')
+        .option(
+          '--timeout <duration>',
+          'time limit (e.g. 30s, 10m)',
+          parseDurationOption('--timeout'),
+        )
+        .option(
+          '--max-attempts <n>',
+          'attempts before giving up',
+          parseIntOption('--max-attempts', 1),
+        )
+        .option('--idempotency-key <key>', 'a repeat with the same key returns the first task')
+        .option('--json', 'print the task as JSON'),
+    ),
   )
     .addHelpText(
       'after',
-      '\nExamples:\n  outpost submit -- ./backup.sh\n  outpost submit --kind file.read --spec \'{"path":"notes.txt"}\'',
+      '\nExamples:\n  outpost submit -- ./backup.sh\n  outpost submit --at +10m --priority 5 --concurrency-key deploy -- ./deploy.sh\n  outpost submit --kind file.read --spec \'{"path":"notes.txt"}\'',
     )
     .action(async (command: string[], flags: SubmitFlags) => {
       const { OutpostClient } = await import('../../sdk/client.ts');
@@ -61,9 +60,8 @@ export function registerSubmit(program: Command): void {
 function buildBody(command: string[], flags: SubmitFlags): CreateTaskBody {
   const base = {
     ...(flags.timeout !== undefined ? { timeoutMs: flags.timeout } : {}),
-    ...(flags.priority !== undefined ? { priority: flags.priority } : {}),
     ...(flags.maxAttempts !== undefined ? { maxAttempts: flags.maxAttempts } : {}),
-    ...(flags.runner ? { target: { runner: flags.runner } } : {}),
+    ...placementFields(flags),
   };
   if (command.length > 0) {
     if (flags.kind || flags.spec)

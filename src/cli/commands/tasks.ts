@@ -99,6 +99,13 @@ function cancelMessage(task: Task): string {
   return `Task ${task.id} had already ended: ${task.state}.\n`;
 }
 
+function describeTarget(target: NonNullable<Task['target']>): string {
+  const parts = [];
+  if (target.runner) parts.push(`runner ${target.runner}`);
+  if (target.labels?.length) parts.push(`labels ${target.labels.join(',')}`);
+  return parts.join(', ') || '-';
+}
+
 function printTask(task: Task): void {
   const rows = [
     ['id', task.id],
@@ -106,6 +113,12 @@ function printTask(task: Task): void {
     ['state', task.state],
     ['what', describeTask(task)],
     ['runner', task.runner ?? '-'],
+    ...(task.waitReason ? [['waiting', task.waitReason]] : []),
+    ...(task.target ? [['target', describeTarget(task.target)]] : []),
+    ...(task.concurrency
+      ? [['concurrency', `${task.concurrency.key} (limit ${task.concurrency.limit})`]]
+      : []),
+    ['priority', String(task.priority)],
     ['attempt', `${task.attempt} of ${task.maxAttempts}`],
     ['created', formatTime(task.createdAt)],
     ['finished', formatTime(task.finishedAt)],
