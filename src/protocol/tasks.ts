@@ -155,6 +155,8 @@ export const Task = Type.Object({
   target: Type.Optional(Target),
   labels: Type.Optional(Type.Array(Type.String())),
   sessionKey: Type.Optional(Type.String()),
+  /** The schedule that created this task (`metadata.scheduleId`), if one did. */
+  scheduleId: Type.Optional(Type.String()),
   /** The client's signature, handed to the runner as it came (the server cannot verify it). */
   signature: Type.Optional(TaskSignature),
   createdAt: Type.Integer(),

@@ -228,6 +228,34 @@ export const MIGRATIONS: readonly string[] = [
      used_at INTEGER,
      token_id TEXT
    );`,
+
+  // Versions 10 and 11 are taken by parallel work on issue 7 (its other parts); their entries
+  // replace these two placeholders when the branches meet, so the schedules table stays version 12.
+  `-- version 10: reserved`,
+  `-- version 11: reserved`,
+
+  // Issue 7: cron schedules. `template` is the task body as the client sent it (JSON); firing
+  // moves next_run_at by compare-and-set, and the partial index holds only schedules that will
+  // fire, so finding due ones stays one short index range however many are disabled.
+  `CREATE TABLE schedules (
+     id TEXT PRIMARY KEY,
+     name TEXT,
+     cron TEXT NOT NULL,
+     timezone TEXT,
+     overlap TEXT NOT NULL,
+     template TEXT NOT NULL,
+     enabled INTEGER NOT NULL,
+     next_run_at INTEGER,
+     last_run_at INTEGER,
+     last_task_id TEXT,
+     last_skipped_at INTEGER,
+     last_error TEXT,
+     fired INTEGER NOT NULL DEFAULT 0,
+     skipped INTEGER NOT NULL DEFAULT 0,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE INDEX schedules_due ON schedules (next_run_at) WHERE next_run_at IS NOT NULL;`,
 ];
 
 export function readSchemaVersion(db: Database.Database): number {
