@@ -7,39 +7,42 @@ import { clientOptionsOf, withTaskClientOptions, type SigningFlags } from '../si
 import { parseDurationOption, parseIntOption } from '../options.ts';
 import { printJson } from '../output.ts';
 
-interface SubmitFlags extends ConnectionFlags, SigningFlags {
+/** The flags that shape a task body; `outpost schedule add` takes them too. */
+export interface TaskBodyFlags {
   kind?: string;
   spec?: string;
   timeout?: number;
   priority?: number;
   maxAttempts?: number;
   runner?: string;
+}
+
+interface SubmitFlags extends ConnectionFlags, SigningFlags, TaskBodyFlags {
   idempotencyKey?: string;
   json?: boolean;
 }
 
+/** Adds the task body options (--kind, --spec, --timeout, --priority, --max-attempts, --runner). */
+export function withTaskBodyOptions(cmd: Command): Command {
+  return cmd
+    .option('--kind <kind>', `task kind: ${KINDS.join(', ')}`)
+    .option('--spec <json>', 'the task spec as JSON, e.g. \'{"path":"notes.txt"}\'')
+    .option('--timeout <duration>', 'time limit (e.g. 30s, 10m)', parseDurationOption('--timeout'))
+    .option('--priority <n>', 'higher runs first', (v) => Number.parseInt(v, 10))
+    .option('--max-attempts <n>', 'attempts before giving up', parseIntOption('--max-attempts', 1))
+    .option('--runner <name>', 'run on this runner');
+}
+
 export function registerSubmit(program: Command): void {
   withTaskClientOptions(
-    program
-      .command('submit')
-      .description(
-        'Queue a task without waiting (a shell command, or any kind with --kind and --spec)',
-      )
-      .argument('[command...]', 'a shell command (as for `outpost run`)')
-      .option('--kind <kind>', `task kind: ${KINDS.join(', ')}`)
-      .option('--spec <json>', 'the task spec as JSON, e.g. \'{"path":"notes.txt"}\'')
-      .option(
-        '--timeout <duration>',
-        'time limit (e.g. 30s, 10m)',
-        parseDurationOption('--timeout'),
-      )
-      .option('--priority <n>', 'higher runs first', (v) => Number.parseInt(v, 10))
-      .option(
-        '--max-attempts <n>',
-        'attempts before giving up',
-        parseIntOption('--max-attempts', 1),
-      )
-      .option('--runner <name>', 'run on this runner')
+    withTaskBodyOptions(
+      program
+        .command('submit')
+        .description(
+          'Queue a task without waiting (a shell command, or any kind with --kind and --spec)',
+        )
+        .argument('[command...]', 'a shell command (as for `outpost run`)'),
+    )
       .option('--idempotency-key <key>', 'a repeat with the same key returns the first task')
       .option('--json', 'print the task as JSON'),
   )
@@ -50,7 +53,7 @@ export function registerSubmit(program: Command): void {
     .action(async (command: string[], flags: SubmitFlags) => {
       const { OutpostClient } = await import('../../sdk/client.ts');
       const client = new OutpostClient(clientOptionsOf(flags));
-      const task = await client.createTask(buildBody(command, flags), {
+      const task = await client.createTask(buildTaskBody(command, flags), {
         idempotencyKey: flags.idempotencyKey,
       });
       if (flags.json) printJson(task);
@@ -58,7 +61,8 @@ export function registerSubmit(program: Command): void {
     });
 }
 
-function buildBody(command: string[], flags: SubmitFlags): CreateTaskBody {
+/** The task body from a command after `--`, or from --kind and --spec; never both. */
+export function buildTaskBody(command: string[], flags: TaskBodyFlags): CreateTaskBody {
   const base = {
     ...(flags.timeout !== undefined ? { timeoutMs: flags.timeout } : {}),
     ...(flags.priority !== undefined ? { priority: flags.priority } : {}),
