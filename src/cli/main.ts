@@ -9,6 +9,7 @@ import { registerRun } from './commands/run.ts';
 import { registerLogs } from './commands/logs.ts';
 import { registerSubmit } from './commands/submit.ts';
 import { registerTaskCommands } from './commands/tasks.ts';
+import { registerSchedule } from './commands/schedule.ts';
 import { registerToken } from './commands/token.ts';
 import { registerAgent } from './commands/agent.ts';
 import { registerSessions } from './commands/sessions.ts';
@@ -29,6 +30,7 @@ export function createProgram(): Command {
   registerLogs(program);
   registerSubmit(program);
   registerTaskCommands(program);
+  registerSchedule(program);
   registerAgent(program);
   registerSessions(program);
   registerToken(program);

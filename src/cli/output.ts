@@ -36,7 +36,7 @@ export function formatTime(ms: number | undefined): string {
   return ms === undefined ? '-' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
 }
 
-export function describeTask(task: Task): string {
+export function describeTask(task: Pick<Task, 'kind' | 'spec'>): string {
   const spec = task.spec as { command?: unknown; path?: unknown };
   if (task.kind === 'shell')
     return Array.isArray(spec.command) ? spec.command.join(' ') : String(spec.command);

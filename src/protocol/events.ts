@@ -20,6 +20,11 @@ export const EVENT_TYPES = [
   'lease.expired',
   'lease.released',
   'retention.pruned',
+  'schedule.created',
+  'schedule.deleted',
+  'schedule.fired',
+  'schedule.skipped',
+  'schedule.failed',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

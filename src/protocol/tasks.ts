@@ -165,6 +165,8 @@ export const Task = Type.Object({
    * (e.g. `waiting for a runner with labels gpu`); only on a single task's read, never stored.
    */
   waitReason: Type.Optional(Type.String()),
+  /** The schedule that created this task (`metadata.scheduleId`), if one did. */
+  scheduleId: Type.Optional(Type.String()),
   /** The client's signature, handed to the runner as it came (the server cannot verify it). */
   signature: Type.Optional(TaskSignature),
   createdAt: Type.Integer(),

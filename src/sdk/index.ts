@@ -9,3 +9,4 @@ export {
   type RecentAgentSessionsOptions,
 } from './sessions.ts';
 export { signTaskBody, DEFAULT_SIGNATURE_TTL_MS, type SigningKey } from './signing.ts';
+export { type ListSchedulesFilter } from './schedules.ts';

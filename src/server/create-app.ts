@@ -18,6 +18,13 @@ import { TaskService } from './queue/task-service.ts';
 import { startLeaseReaper, type LeaseReaper } from './queue/lease-reaper.ts';
 import { startRetention, type RetentionLoop, type RetentionSettings } from './queue/retention.ts';
 import { installDrain } from './drain.ts';
+import { ScheduleService } from './queue/schedule-service.ts';
+import {
+  SCHEDULE_BACKSTOP_MS,
+  startScheduleLoop,
+  type ScheduleLoop,
+} from './queue/schedule-loop.ts';
+import { registerScheduleRoutes } from './routes/schedules.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerTaskRoutes } from './routes/tasks.ts';
 import { registerRunnerRoutes } from './routes/runner.ts';
@@ -47,6 +54,8 @@ export type AppOptions = Pick<
   | 'retentionIntervalMs'
 > &
   Partial<Pick<ServerConfig, 'logLevel' | 'outputCapBytes' | 'retryBaseMs' | 'retryMaxMs'>> &
+  /** How often schedules are looked at even with no slot due sooner (tests shorten it). */
+  Partial<{ scheduleBackstopMs: number }> &
   Partial<CallbackConfig> &
   Partial<RateLimitConfig> &
   TlsConfig;
@@ -67,7 +76,11 @@ export interface RouteEntry {
   access: Access;
 }
 
-export type OutpostApp = FastifyInstance & { tasks: TaskService; routeTable: RouteEntry[] };
+export type OutpostApp = FastifyInstance & {
+  tasks: TaskService;
+  schedules: ScheduleService;
+  routeTable: RouteEntry[];
+};
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -110,6 +123,8 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
       : {}),
   });
   app.decorate('tasks', tasks);
+  const schedules = new ScheduleService(store, clock, tasks);
+  app.decorate('schedules', schedules);
   app.decorate('routeTable', collectRoutes(app));
   // First of the onRequest hooks, so every request (even one refused by auth) is counted.
   installDrain(app, tasks.hub);
@@ -128,6 +143,7 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
   await registerDocs(app);
   registerHealthRoutes(app, store);
   registerTaskRoutes(app, tasks);
+  registerScheduleRoutes(app, schedules);
   registerRunnerRoutes(app, tasks, (id) => store.getLease(id));
   const output = new OutputService(
     store,
@@ -146,7 +162,7 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
   registerLegacyRoutes(app, { ...events, tasks, sessions, callbacks });
   const dispatcher = new CallbackDispatcher({ store, clock, settings: callbacks, log: app.log });
   tasks.onTaskEnd((task) => dispatcher.wake(task.id));
-  manageLoops(app, { tasks, store, clock, dispatcher }, options);
+  manageLoops(app, { tasks, schedules, store, clock, dispatcher }, options);
   return app as unknown as OutpostApp;
 }
 
@@ -171,19 +187,29 @@ async function registerDocs(app: FastifyInstance): Promise<void> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 }
 
-type LoopOptions = Pick<AppOptions, 'reapIntervalMs' | 'retentionIntervalMs'> & RetentionSettings;
+type LoopOptions = Pick<
+  AppOptions,
+  'reapIntervalMs' | 'retentionIntervalMs' | 'scheduleBackstopMs'
+> &
+  RetentionSettings;
+
+interface LoopDeps {
+  tasks: TaskService;
+  schedules: ScheduleService;
+  store: Store;
+  clock: Clock;
+  dispatcher: CallbackDispatcher;
+}
 
 /**
- * The lease reaper, retention and the callback dispatcher run while the app is up; close waits
- * for a prune in progress and aborts deliveries in flight (the next start resumes them).
+ * The lease reaper, retention, schedules and the callback dispatcher run while the app is up;
+ * close waits for a prune or a firing in progress and aborts deliveries in flight (the next start
+ * resumes them). Slots missed while the server was down fire before it is ready.
  */
-function manageLoops(
-  app: FastifyInstance,
-  deps: { tasks: TaskService; store: Store; clock: Clock; dispatcher: CallbackDispatcher },
-  options: LoopOptions,
-): void {
+function manageLoops(app: FastifyInstance, deps: LoopDeps, options: LoopOptions): void {
   let reaper: LeaseReaper | undefined;
   let retention: RetentionLoop | undefined;
+  let scheduleLoop: ScheduleLoop | undefined;
   app.addHook('onReady', async () => {
     const extended = await deps.tasks.extendLeasesAfterStart();
     if (extended > 0) app.log.info({ extended }, 'running leases extended after start');
@@ -197,11 +223,19 @@ function manageLoops(
       intervalMs: options.retentionIntervalMs,
       onError: (err) => app.log.error({ err }, 'retention failed'),
     });
+    scheduleLoop = await startScheduleLoop({
+      schedules: deps.schedules,
+      clock: deps.clock,
+      backstopMs: options.scheduleBackstopMs ?? SCHEDULE_BACKSTOP_MS,
+      onError: (err) => app.log.error({ err }, 'schedules failed to fire'),
+    });
+    deps.schedules.onChange = () => scheduleLoop?.poke();
     await deps.dispatcher.start();
   });
   app.addHook('onClose', async () => {
     reaper?.stop();
     await retention?.stop();
+    await scheduleLoop?.stop();
     await deps.dispatcher.stop();
     deps.tasks.close();
   });

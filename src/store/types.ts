@@ -16,6 +16,7 @@ import type { LogPage, OutputChunk } from '../protocol/output.ts';
 import type { AgentName, RecentSession, Session } from '../protocol/agents.ts';
 import type { CallbackStatus } from '../protocol/callbacks.ts';
 import type { TaskSignature } from '../protocol/signature.ts';
+import type { CreateScheduleBody, Overlap, Schedule } from '../protocol/schedules.ts';
 
 /** Where a task came from: legacy tasks keep the old API's result semantics. */
 export type TaskOrigin = 'v1' | 'legacy';
@@ -321,6 +322,61 @@ export interface SessionStats {
   byAgent: { agent: AgentName; count: number }[];
 }
 
+export interface NewSchedule {
+  id: string;
+  name?: string;
+  cron: string;
+  timezone?: string;
+  overlap: Overlap;
+  /** The task template as the client sent it (validated); each firing builds a task from it. */
+  task: CreateScheduleBody['task'];
+  enabled: boolean;
+  /** The first slot, computed by the caller; undefined when disabled or it never fires. */
+  nextRunAt?: number;
+}
+
+/** A schedule as stored; the wire shape as is. */
+export type StoredSchedule = Schedule;
+
+export interface ScheduleFilter {
+  /** Opaque cursor from a previous page's `nextCursor`. */
+  cursor?: string;
+  limit: number;
+}
+
+export interface SchedulePage {
+  schedules: StoredSchedule[];
+  nextCursor?: string;
+}
+
+/**
+ * One due slot of a schedule. The store holds no cron logic: the caller read the schedule, found
+ * its slot due, computed the slot after it, and built the task from the template.
+ */
+export interface FireScheduleRequest {
+  id: string;
+  /** The schedule's `nextRunAt` as the caller read it: the slot fires only if it is still that. */
+  expectedNextRunAt: number;
+  /** The slot after this one; undefined when the expression has no later time. */
+  nextRunAt?: number;
+  /** The task this slot creates; undefined when it could not be built (see `error`). */
+  task?: NewTask;
+  /** Why no task could be built; recorded as `lastError` and a `schedule.failed` event. */
+  error?: string;
+  now: number;
+}
+
+/**
+ * `fired`: the task was created; `skipped`: overlap `skip` and the previous task had not ended;
+ * `failed`: no task could be built; `stale`: the slot was already taken (another server, or an
+ * earlier call) or the schedule is gone, and nothing changed.
+ */
+export type FireScheduleResult =
+  | { result: 'fired'; schedule: StoredSchedule; task: StoredTask }
+  | { result: 'skipped'; schedule: StoredSchedule; previousTaskId: string }
+  | { result: 'failed'; schedule: StoredSchedule }
+  | { result: 'stale' };
+
 export interface Store {
   /** Applies pending migrations in order. Safe to call on every start. */
   migrate(): Promise<void>;
@@ -433,6 +489,25 @@ export interface Store {
    * database): every claim is dropped, so they are due again at once. Returns how many.
    */
   releaseCallbackClaims(now: number): Promise<number>;
+
+  /** Stores a new schedule and logs `schedule.created`. */
+  createSchedule(schedule: NewSchedule, now: number): Promise<StoredSchedule>;
+  getSchedule(id: string): Promise<StoredSchedule | undefined>;
+  /** Newest first, by id; `nextCursor` when there is more. */
+  listSchedules(filter: ScheduleFilter): Promise<SchedulePage>;
+  /** Deletes a schedule (its tasks stay) and logs `schedule.deleted`; false when there was none. */
+  deleteSchedule(id: string, now: number): Promise<boolean>;
+  /** Schedules whose `nextRunAt` is at or before `now`, earliest first. */
+  findDueSchedules(now: number, limit: number): Promise<StoredSchedule[]>;
+  /** The earliest `nextRunAt` of any schedule, to arm a timer for. */
+  nextScheduleRunAt(): Promise<number | undefined>;
+  /**
+   * Fires one slot in one transaction: moves `nextRunAt` from `expectedNextRunAt` to the next
+   * slot (compare-and-set, so a slot fires once across servers and restarts), then creates the
+   * task (with `schedule.fired`), or skips it when overlap is `skip` and the schedule's last task
+   * is not terminal (a pruned last task counts as ended) with `schedule.skipped`.
+   */
+  fireSchedule(req: FireScheduleRequest): Promise<FireScheduleResult>;
 
   touchRunner(hello: RunnerHello, now: number): Promise<void>;
   /** Moves a known runner's last-seen time forward (claims and heartbeats); unknown names: no-op. */

@@ -39,7 +39,26 @@ export async function buildTestApp(
   clock?: Clock,
 ): Promise<TestApp> {
   const dir = mkdtempSync(join(tmpdir(), 'outpost-app-'));
-  const store = openSqliteStore(join(dir, 'outpost.db'));
+  const t = await buildAppOn(join(dir, 'outpost.db'), options, clock);
+  return {
+    ...t,
+    close: async () => {
+      await t.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * An app on a given SQLite file, which the test owns: several apps on one file stand for several
+ * servers on one database, and closing one and opening another for a restart.
+ */
+export async function buildAppOn(
+  path: string,
+  options: Partial<AppOptions> = {},
+  clock?: Clock,
+): Promise<TestApp> {
+  const store = openSqliteStore(path);
   const app = await createApp({
     store,
     ...(clock ? { clock } : {}),
@@ -53,7 +72,6 @@ export async function buildTestApp(
     close: async () => {
       await app.close();
       await store.close();
-      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

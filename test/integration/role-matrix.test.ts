@@ -33,6 +33,13 @@ const ROUTES: Record<string, Entry> = {
   'GET /v1/tasks/:id/logs': { access: 'client', url: '/v1/tasks/x/logs' },
   'GET /v1/tasks/:id/events': { access: 'client', url: '/v1/tasks/x/events' },
   'GET /v1/events': { access: 'client' },
+  'POST /v1/schedules': {
+    access: 'client',
+    payload: () => ({ cron: '0 3 * * *', task: { kind: 'shell', spec: { command: 'true' } } }),
+  },
+  'GET /v1/schedules': { access: 'client' },
+  'GET /v1/schedules/:id': { access: 'client', url: '/v1/schedules/x' },
+  'DELETE /v1/schedules/:id': { access: 'client', url: '/v1/schedules/x' },
   'GET /v1/sessions': { access: 'client' },
   'GET /v1/sessions/:key': { access: 'client', url: '/v1/sessions/k' },
   'POST /v1/sessions/:key/reset': { access: 'client', url: '/v1/sessions/k/reset' },

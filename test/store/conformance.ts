@@ -7,6 +7,7 @@ import { describeCallbacks } from './conformance/callbacks.ts';
 import { describeClaims } from './conformance/claims.ts';
 import { describeEvents } from './conformance/events.ts';
 import { describeRetention } from './conformance/retention.ts';
+import { describeSchedules } from './conformance/schedules.ts';
 import { describeOutput } from './conformance/output.ts';
 import { describeLeases } from './conformance/leases.ts';
 import { describeListing } from './conformance/listing.ts';
@@ -45,5 +46,6 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
     describeOutput(store);
     describeCallbacks(store);
     describeSessions(store);
+    describeSchedules(store);
   });
 }

@@ -8,39 +8,50 @@ import { parseDurationOption, parseIntOption } from '../options.ts';
 import { placementFields, withPlacementOptions, type PlacementFlags } from '../task-flags.ts';
 import { printJson } from '../output.ts';
 
-interface SubmitFlags extends ConnectionFlags, SigningFlags, PlacementFlags {
+/** The flags that shape a task body; `outpost schedule add` takes them too. */
+export interface TaskBodyFlags extends PlacementFlags {
   kind?: string;
   spec?: string;
   timeout?: number;
   maxAttempts?: number;
+}
+
+interface SubmitFlags extends ConnectionFlags, SigningFlags, TaskBodyFlags {
   idempotencyKey?: string;
   json?: boolean;
 }
 
+/** Adds the task body options: --kind, --spec, --timeout, --max-attempts and the placement ones. */
+export function withTaskBodyOptions(cmd: Command): Command {
+  return withPlacementOptions(
+    cmd
+      .option('--kind <kind>', `task kind: ${KINDS.join(', ')}`)
+      .option('--spec <json>', 'the task spec as JSON, e.g. \'{"path":"notes.txt"}\'')
+      .option(
+        '--timeout <duration>',
+        'time limit (e.g. 30s, 10m)',
+        parseDurationOption('--timeout'),
+      )
+      .option(
+        '--max-attempts <n>',
+        'attempts before giving up',
+        parseIntOption('--max-attempts', 1),
+      ),
+  );
+}
+
 export function registerSubmit(program: Command): void {
   withTaskClientOptions(
-    withPlacementOptions(
+    withTaskBodyOptions(
       program
         .command('submit')
         .description(
           'Queue a task without waiting (a shell command, or any kind with --kind and --spec)',
         )
-        .argument('[command...]', 'a shell command (as for `outpost run`)')
-        .option('--kind <kind>', `task kind: ${KINDS.join(', ')}`)
-        .option('--spec <json>', 'the task spec as JSON, e.g. \'{"path":"notes.txt"}\'')
-        .option(
-          '--timeout <duration>',
-          'time limit (e.g. 30s, 10m)',
-          parseDurationOption('--timeout'),
-        )
-        .option(
-          '--max-attempts <n>',
-          'attempts before giving up',
-          parseIntOption('--max-attempts', 1),
-        )
-        .option('--idempotency-key <key>', 'a repeat with the same key returns the first task')
-        .option('--json', 'print the task as JSON'),
-    ),
+        .argument('[command...]', 'a shell command (as for `outpost run`)'),
+    )
+      .option('--idempotency-key <key>', 'a repeat with the same key returns the first task')
+      .option('--json', 'print the task as JSON'),
   )
     .addHelpText(
       'after',
@@ -49,7 +60,7 @@ export function registerSubmit(program: Command): void {
     .action(async (command: string[], flags: SubmitFlags) => {
       const { OutpostClient } = await import('../../sdk/client.ts');
       const client = new OutpostClient(clientOptionsOf(flags));
-      const task = await client.createTask(buildBody(command, flags), {
+      const task = await client.createTask(buildTaskBody(command, flags), {
         idempotencyKey: flags.idempotencyKey,
       });
       if (flags.json) printJson(task);
@@ -57,7 +68,8 @@ export function registerSubmit(program: Command): void {
     });
 }
 
-function buildBody(command: string[], flags: SubmitFlags): CreateTaskBody {
+/** The task body from a command after `--`, or from --kind and --spec; never both. */
+export function buildTaskBody(command: string[], flags: TaskBodyFlags): CreateTaskBody {
   const base = {
     ...(flags.timeout !== undefined ? { timeoutMs: flags.timeout } : {}),
     ...(flags.maxAttempts !== undefined ? { maxAttempts: flags.maxAttempts } : {}),

@@ -23,6 +23,7 @@ import { newId } from '../../lib/ids.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type {
   HeartbeatResult,
+  NewTask,
   StoredTask,
   Store,
   TaskFilter,
@@ -81,38 +82,40 @@ export class TaskService {
     body: CreateTaskBody,
     opts: CreateOptions,
   ): Promise<{ task: StoredTask; created: boolean }> {
-    const spec = parseTaskSpec(body.kind, body.spec);
-    const callbacks = prepareCallbacks(body.callback, this.settings.callbackSecrets ?? NO_SECRETS);
     const now = this.clock.now();
-    const result = await this.store.createTask(
-      {
-        id: newId(now),
-        kind: body.kind,
-        spec,
-        priority: body.priority ?? 0,
-        runAt: body.runAt ?? now,
-        timeoutMs: body.timeoutMs ?? LIMITS.timeoutMs.default,
-        maxAttempts: body.maxAttempts ?? LIMITS.maxAttempts.default,
-        retryOnFailure: body.retryOnFailure ?? false,
-        target: body.target,
-        labels: body.labels,
-        sessionKey: body.sessionKey,
-        concurrency: body.concurrency && {
-          key: body.concurrency.key,
-          limit: body.concurrency.limit ?? LIMITS.concurrencyLimit.default,
-        },
-        signature: body.signature,
-        origin: opts.origin,
-        metadata: opts.metadata,
-        legacyCompatible: isLegacyCompatible(body.kind, spec),
-        idempotencyKey: opts.idempotencyKey,
-        requestHash: opts.idempotencyKey ? hashRequest(body) : undefined,
-        ...(callbacks.length > 0 ? { callbacks } : {}),
-      },
-      now,
-    );
+    const result = await this.store.createTask(this.buildNewTask(body, opts, now), now);
     if (result.created) this.announce(result.task);
     return result;
+  }
+
+  /** The task a create body makes at `now`, validated; schedules build theirs here too. */
+  buildNewTask(body: CreateTaskBody, opts: CreateOptions, now: number): NewTask {
+    const spec = parseTaskSpec(body.kind, body.spec);
+    const callbacks = prepareCallbacks(body.callback, this.settings.callbackSecrets ?? NO_SECRETS);
+    return {
+      id: newId(now),
+      kind: body.kind,
+      spec,
+      priority: body.priority ?? 0,
+      runAt: body.runAt ?? now,
+      timeoutMs: body.timeoutMs ?? LIMITS.timeoutMs.default,
+      maxAttempts: body.maxAttempts ?? LIMITS.maxAttempts.default,
+      retryOnFailure: body.retryOnFailure ?? false,
+      target: body.target,
+      labels: body.labels,
+      sessionKey: body.sessionKey,
+      concurrency: body.concurrency && {
+        key: body.concurrency.key,
+        limit: body.concurrency.limit ?? LIMITS.concurrencyLimit.default,
+      },
+      signature: body.signature,
+      origin: opts.origin,
+      metadata: opts.metadata,
+      legacyCompatible: isLegacyCompatible(body.kind, spec),
+      idempotencyKey: opts.idempotencyKey,
+      requestHash: opts.idempotencyKey ? hashRequest(body) : undefined,
+      ...(callbacks.length > 0 ? { callbacks } : {}),
+    };
   }
 
   /** The task, after waiting up to `waitMs` for it to end. Never consumes it. */
@@ -302,7 +305,7 @@ export class TaskService {
   }
 
   /** Tells waiters what changed: claimers about runnable tasks, task waiters about endings. */
-  private announce(task: StoredTask): void {
+  announce(task: StoredTask): void {
     this.hub.notify(watchKey(task.id));
     if (task.state === 'queued' || task.state === 'scheduled') {
       if (task.runAt > this.clock.now()) this.wakeTimer.wakeAt(task.runAt);

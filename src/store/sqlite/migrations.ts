@@ -245,6 +245,29 @@ export const MIGRATIONS: readonly string[] = [
    UPDATE tasks SET target_labels = json_extract(target, '$.labels')
      WHERE target IS NOT NULL AND json_array_length(target, '$.labels') > 0
        AND state IN ('scheduled', 'held', 'queued', 'running');`,
+
+  // Issue 7: cron schedules. `template` is the task body as the client sent it (JSON); firing
+  // moves next_run_at by compare-and-set, and the partial index holds only schedules that will
+  // fire, so finding due ones stays one short index range however many are disabled.
+  `CREATE TABLE schedules (
+     id TEXT PRIMARY KEY,
+     name TEXT,
+     cron TEXT NOT NULL,
+     timezone TEXT,
+     overlap TEXT NOT NULL,
+     template TEXT NOT NULL,
+     enabled INTEGER NOT NULL,
+     next_run_at INTEGER,
+     last_run_at INTEGER,
+     last_task_id TEXT,
+     last_skipped_at INTEGER,
+     last_error TEXT,
+     fired INTEGER NOT NULL DEFAULT 0,
+     skipped INTEGER NOT NULL DEFAULT 0,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE INDEX schedules_due ON schedules (next_run_at) WHERE next_run_at IS NOT NULL;`,
 ];
 
 export function readSchemaVersion(db: Database.Database): number {

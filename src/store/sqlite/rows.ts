@@ -139,7 +139,9 @@ export function taskFromValues(values: TaskValues): StoredTask {
   put(task, 'target', parseJson<Target>(target));
   put(task, 'labels', parseJson<string[]>(labels));
   put(task, 'sessionKey', sessionKey);
-  put(task, 'metadata', parseJson<Record<string, unknown>>(metadata));
+  const meta = parseJson<Record<string, unknown>>(metadata);
+  put(task, 'metadata', meta);
+  if (typeof meta?.scheduleId === 'string') task.scheduleId = meta.scheduleId;
   put(task, 'startedAt', startedAt);
   put(task, 'finishedAt', finishedAt);
   put(task, 'runner', runner);

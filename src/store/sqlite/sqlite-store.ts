@@ -20,6 +20,7 @@ import { AttemptLog } from './attempt-log.ts';
 import { RetentionQueries } from './retention-queries.ts';
 import { OutputQueries } from './output-queries.ts';
 import { CallbackQueries } from './callback-queries.ts';
+import { ScheduleQueries } from './schedule-queries.ts';
 import type { CallbackStatus } from '../../protocol/callbacks.ts';
 import type { LogPage } from '../../protocol/output.ts';
 import type { Attempt } from '../../protocol/tasks.ts';
@@ -68,6 +69,7 @@ export class SqliteStore implements S.Store {
   private readonly sessions: SessionQueries;
   private readonly callbacks: CallbackQueries;
   private readonly turns: SessionTurns;
+  private readonly schedules: ScheduleQueries;
   private readonly pingStatement: Database.Statement;
 
   constructor(
@@ -87,6 +89,7 @@ export class SqliteStore implements S.Store {
     this.retention = new RetentionQueries(db, this.events);
     this.output = new OutputQueries(db);
     this.sessions = new SessionQueries(db);
+    this.schedules = new ScheduleQueries(db, this.events, this.tasks);
     this.pingStatement = db.prepare('SELECT 1');
   }
 
@@ -273,6 +276,34 @@ export class SqliteStore implements S.Store {
 
   releaseCallbackClaims(now: number): Promise<number> {
     return this.run(() => this.callbacks.releaseClaims(now));
+  }
+
+  createSchedule(schedule: S.NewSchedule, now: number): Promise<S.StoredSchedule> {
+    return this.run(() => this.schedules.create(schedule, now));
+  }
+
+  getSchedule(id: string): Promise<S.StoredSchedule | undefined> {
+    return this.run(() => this.schedules.get(id));
+  }
+
+  listSchedules(filter: S.ScheduleFilter): Promise<S.SchedulePage> {
+    return this.run(() => this.schedules.list(filter));
+  }
+
+  deleteSchedule(id: string, now: number): Promise<boolean> {
+    return this.run(() => this.schedules.delete(id, now));
+  }
+
+  findDueSchedules(now: number, limit: number): Promise<S.StoredSchedule[]> {
+    return this.run(() => this.schedules.findDue(now, limit));
+  }
+
+  nextScheduleRunAt(): Promise<number | undefined> {
+    return this.run(() => this.schedules.nextRunAt());
+  }
+
+  fireSchedule(req: S.FireScheduleRequest): Promise<S.FireScheduleResult> {
+    return this.run(() => this.schedules.fire(req));
   }
 
   touchRunner(hello: S.RunnerHello, now: number): Promise<void> {

@@ -95,7 +95,8 @@ export class TaskQueries {
     return this.createTx.immediate(task, now);
   }
 
-  private createInTx(task: S.NewTask, now: number): S.CreateTaskResult {
+  /** The create itself; callers hold a write transaction (createTask's own, or a schedule's firing). */
+  createInTx(task: S.NewTask, now: number): S.CreateTaskResult {
     const key = task.idempotencyKey;
     const existing = key === undefined ? undefined : this.statements.byIdempotencyKey.get(key);
     if (existing !== undefined) {
