@@ -6,3 +6,4 @@ export * from './output.ts';
 export * from './auth.ts';
 export * from './validate.ts';
 export * from './signature.ts';
+export * from './approvals.ts';

@@ -32,7 +32,7 @@ import { delay } from './delay.ts';
 import { requestJson, type FetchLike, type HttpOptions, type HttpRequest } from './http.ts';
 import { Health, RevokedToken, RunnerList, Stats, TokenList } from './replies.ts';
 import { LogPage } from '../protocol/output.ts';
-import { SessionMethods } from './sessions.ts';
+import { ApprovalMethods } from './approvals.ts';
 import { createTaskSigner, type SigningKey } from './signing.ts';
 
 /** How to reach a server. */
@@ -100,18 +100,21 @@ const WAIT_RETRIES = 6;
  * A typed client for the Outpost v1 API. Every method resolves to the route's reply body,
  * validated, or rejects with an AppError (`unavailable` for network trouble, 5xx and malformed
  * replies; otherwise the server's code). An aborted `signal` rejects with the signal's reason.
- * The agent session methods (`listSessions`, `resumeSession`, …) come from SessionMethods.
+ * The agent session methods (`listSessions`, `resumeSession`, …) come from SessionMethods, the
+ * approval methods (`approveTask`, `rejectTask`, `holdTask`, `resumeTask`) from ApprovalMethods.
  * @example
  * const client = new OutpostClient({ baseUrl: 'http://127.0.0.1:3456', token });
  * const task = await client.createTask({ kind: 'shell', spec: { command: 'uptime' } });
  * const done = await client.waitForTask(task.id);
  */
-export class OutpostClient extends SessionMethods {
+export class OutpostClient extends ApprovalMethods {
   private readonly http: HttpOptions;
   private readonly sign?: (body: CreateTaskBody) => Promise<CreateTaskBody>;
+  protected readonly decisionKey: SigningKey | undefined;
 
   constructor(options: ClientOptions) {
     super();
+    this.decisionKey = options.signingKey;
     if (options.signingKey) this.sign = createTaskSigner(options.signingKey);
     const fetchImpl: FetchLike = options.fetch ?? ((url, init) => globalThis.fetch(url, init));
     this.http = {

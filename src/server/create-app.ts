@@ -21,6 +21,8 @@ import { installDrain } from './drain.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerTaskRoutes } from './routes/tasks.ts';
 import { registerRunnerRoutes } from './routes/runner.ts';
+import { registerApprovalRoutes } from './routes/approvals.ts';
+import { HoldService } from './queue/hold-service.ts';
 import { registerOutputRoutes } from './routes/output.ts';
 import { OutputService } from './queue/output-service.ts';
 import { SessionService } from './queue/session-service.ts';
@@ -129,6 +131,8 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
   registerHealthRoutes(app, store);
   registerTaskRoutes(app, tasks);
   registerRunnerRoutes(app, tasks, (id) => store.getLease(id));
+  const holds = new HoldService(store, clock, (task) => tasks.announce(task));
+  registerApprovalRoutes(app, holds, (id) => store.getLease(id));
   const output = new OutputService(
     store,
     tasks.hub,

@@ -9,6 +9,7 @@ import { describeEvents } from './conformance/events.ts';
 import { describeRetention } from './conformance/retention.ts';
 import { describeOutput } from './conformance/output.ts';
 import { describeLeases } from './conformance/leases.ts';
+import { describeHolds } from './conformance/holds.ts';
 import { describeListing } from './conformance/listing.ts';
 import { describeRegistry } from './conformance/registry.ts';
 import { describeSessions } from './conformance/sessions.ts';
@@ -37,6 +38,7 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
     describeListing(store);
     describeClaims(store);
     describeLeases(store);
+    describeHolds(store);
     describeRegistry(store);
     describeEvents(store);
     describeRetention(store);

@@ -284,7 +284,7 @@ export class TaskService {
   }
 
   /** Tells waiters what changed: claimers about runnable tasks, task waiters about endings. */
-  private announce(task: StoredTask): void {
+  announce(task: StoredTask): void {
     this.hub.notify(watchKey(task.id));
     if (task.state === 'queued' || task.state === 'scheduled') {
       if (task.runAt > this.clock.now()) this.wakeTimer.wakeAt(task.runAt);

@@ -228,6 +228,16 @@ export const MIGRATIONS: readonly string[] = [
      used_at INTEGER,
      token_id TEXT
    );`,
+
+  // Issue 6, approvals: a runner holds a leased task (state 'held', lease kept) for a person's
+  // decision; \`hold\` is its JSON (rule, reason, expiry, decision). Held leases expire and are
+  // released on a runner restart like running ones, so both partial indexes cover 'held' too.
+  `ALTER TABLE tasks ADD COLUMN hold TEXT;
+   DROP INDEX tasks_expiry;
+   CREATE INDEX tasks_expiry ON tasks (lease_expires_at) WHERE state IN ('running', 'held');
+   DROP INDEX tasks_runner_instance;
+   CREATE INDEX tasks_runner_instance ON tasks (runner, lease_instance)
+     WHERE state IN ('running', 'held');`,
 ];
 
 export function readSchemaVersion(db: Database.Database): number {

@@ -3,6 +3,7 @@
 import type { Kind, Outcome, Target, TaskState } from '../../protocol/tasks.ts';
 import type { Role, RunnerInfo, TokenInfo } from '../../protocol/auth.ts';
 import type { TaskSignature } from '../../protocol/signature.ts';
+import type { TaskHold } from '../../protocol/approvals.ts';
 import type { NewTask, StoredTask, TaskOrigin } from '../types.ts';
 
 /**
@@ -12,10 +13,18 @@ import type { NewTask, StoredTask, TaskOrigin } from '../types.ts';
  */
 export const TASK_COLUMNS = `id, kind, spec, state, priority, run_at, timeout_ms, max_attempts, attempt, target,
   labels, session_key, origin, metadata, created_at, updated_at, started_at, finished_at, runner,
-  lease_expires_at, cancel_requested_at, outcome, result_read_at, retry_on_failure, signature`;
+  lease_expires_at, cancel_requested_at, outcome, result_read_at, retry_on_failure, signature, hold`;
 
 /** Where single fields sit in TaskValues, for queries that read one field of a raw row. */
-export const AT = { id: 0, state: 3, runAt: 5, attempt: 8, sessionKey: 11, runner: 18 } as const;
+export const AT = {
+  id: 0,
+  state: 3,
+  runAt: 5,
+  attempt: 8,
+  sessionKey: 11,
+  runner: 18,
+  hold: 25,
+} as const;
 
 /** One raw row of TASK_COLUMNS; keep both in the same order. */
 export type TaskValues = [
@@ -44,6 +53,7 @@ export type TaskValues = [
   resultReadAt: number | null,
   retryOnFailure: number,
   signature: string | null,
+  hold: string | null,
 ];
 
 export interface RunnerRow {
@@ -112,6 +122,7 @@ export function taskFromValues(values: TaskValues): StoredTask {
     resultReadAt,
     retryOnFailure,
     signature,
+    hold,
   ] = values;
   const task: StoredTask = {
     id,
@@ -140,6 +151,7 @@ export function taskFromValues(values: TaskValues): StoredTask {
   put(task, 'outcome', parseJson<Outcome>(outcome));
   put(task, 'resultReadAt', resultReadAt);
   put(task, 'signature', parseJson<TaskSignature>(signature));
+  put(task, 'hold', parseJson<TaskHold>(hold));
   return task;
 }
 
