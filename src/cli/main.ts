@@ -13,6 +13,7 @@ import { registerToken } from './commands/token.ts';
 import { registerAgent } from './commands/agent.ts';
 import { registerSessions } from './commands/sessions.ts';
 import { registerKeys } from './commands/keys.ts';
+import { registerApprove } from './commands/approve.ts';
 import { CLI_VERSION } from './version.ts';
 
 export function createProgram(): Command {
@@ -32,6 +33,7 @@ export function createProgram(): Command {
   registerSessions(program);
   registerToken(program);
   registerKeys(program);
+  registerApprove(program);
   return program;
 }
 
