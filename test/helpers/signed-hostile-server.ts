@@ -17,6 +17,8 @@ export interface HostileServer {
   resumed: Map<string, HoldDecision>;
   /** Relays `decision` in heartbeat replies for the task until the runner holds it again. */
   decide(taskId: string, decision: HoldDecision): void;
+  /** Asks the runner, in heartbeat replies, to cancel the task (a client's cancel). */
+  cancel(taskId: string): void;
   /** Resolves once every id in `ids` has an outcome. */
   waitForOutcomes(ids: string[], timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -31,6 +33,7 @@ export async function startHostileServer(): Promise<HostileServer> {
   const holds = new Map<string, HoldBody>();
   const resumed = new Map<string, HoldDecision>();
   const decisions = new Map<string, HoldDecision>();
+  const cancels = new Set<string>();
   const raw: RawServer = await startRawServer((req, res, text) => {
     const body = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
     const reply = (value: unknown, status = 200) =>
@@ -64,7 +67,8 @@ export async function startHostileServer(): Promise<HostileServer> {
           const decision = decisions.get(taskId);
           return decision ? [{ taskId, decision }] : [];
         });
-        return reply({ leases, lost: [], cancel: [], decisions: relayed });
+        const cancel = leases.map((l) => l.taskId).filter((id) => cancels.has(id));
+        return reply({ leases, lost: [], cancel, decisions: relayed });
       }
       case '/v1/runner/hold': {
         const hold = body as unknown as HoldBody;
@@ -98,6 +102,7 @@ export async function startHostileServer(): Promise<HostileServer> {
     holds,
     resumed,
     decide: (taskId, decision) => void decisions.set(taskId, decision),
+    cancel: (taskId) => void cancels.add(taskId),
     deliver(task, attempt = 1) {
       tasks.set(task.id, task);
       queue.push({ task, attempt });

@@ -197,6 +197,29 @@ describe('remote approvals in require-signed mode', () => {
     },
   );
 
+  it('cancels a held task when a client cancels it: never run, audited', T, async () => {
+    const body = await signTaskBody(
+      {
+        kind: 'shell',
+        spec: { command: 'echo held >> cancelled', cwd: rig.root },
+        target: { runner: 'home' },
+      },
+      laptop,
+    );
+    rig.server.deliver(taskFromBody(body, 'ap-3'));
+    await until(() => rig.server.holds.get('ap-3'), 'the hold');
+    rig.server.cancel('ap-3');
+    await rig.server.waitForOutcomes(['ap-3']);
+    const outcome = rig.server.finished.get('ap-3')!;
+    assert.equal(outcome.status, 'cancelled');
+    assert.match(outcome.error?.message ?? '', /cancelled while held for approval/);
+    assert.equal(existsSync(join(rig.root, 'cancelled')), false);
+    assert.deepEqual(
+      decisionsOf(rig, 'ap-3').map((e) => e.decision),
+      ['held', 'cancelled'],
+    );
+  });
+
   it(
     'takes a remote rejection without a signature: the server could cancel anyway',
     T,
