@@ -15,6 +15,7 @@ import { registerAgent } from './commands/agent.ts';
 import { registerSessions } from './commands/sessions.ts';
 import { registerKeys } from './commands/keys.ts';
 import { registerRunners } from './commands/runners.ts';
+import { registerApprove } from './commands/approve.ts';
 import { CLI_VERSION } from './version.ts';
 
 export function createProgram(): Command {
@@ -36,6 +37,7 @@ export function createProgram(): Command {
   registerToken(program);
   registerKeys(program);
   registerRunners(program);
+  registerApprove(program);
   return program;
 }
 

@@ -7,3 +7,4 @@ export * from './auth.ts';
 export * from './validate.ts';
 export * from './signature.ts';
 export * from './schedules.ts';
+export * from './approvals.ts';

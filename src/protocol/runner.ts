@@ -3,6 +3,7 @@ import { AgentName } from './agents.ts';
 import { Type, type Static } from 'typebox';
 import { ProviderSessionId } from './agents.ts';
 import { Kind, Outcome, Task } from './tasks.ts';
+import { HoldDecision } from './approvals.ts';
 
 const RunnerName = Type.String({
   minLength: 1,
@@ -79,6 +80,10 @@ export const HeartbeatReply = Type.Object({
   lost: Type.Array(Type.String()),
   /** Tasks a client asked to cancel. */
   cancel: Type.Array(Type.String()),
+  /** Decisions made through the API about tasks this runner holds; the runner's policy decides. */
+  decisions: Type.Optional(
+    Type.Array(Type.Object({ taskId: Type.String(), decision: HoldDecision })),
+  ),
 });
 export type HeartbeatReply = Static<typeof HeartbeatReply>;
 
@@ -112,3 +117,33 @@ export type TurnSessionBody = Static<typeof TurnSessionBody>;
 /** `recorded` is false when the task is not an agent turn with a session key (nothing to keep). */
 export const TurnSessionReply = Type.Object({ recorded: Type.Boolean() });
 export type TurnSessionReply = Static<typeof TurnSessionReply>;
+
+/**
+ * `POST /v1/runner/hold`: the runner holds a claimed task for a person's approval (state `held`).
+ * Holding again replaces the hold and clears a decision the runner did not accept.
+ */
+export const HoldBody = Type.Object(
+  {
+    taskId: Id,
+    leaseToken: Type.String({ minLength: 1, maxLength: 128 }),
+    reason: Type.String({ minLength: 1, maxLength: 2000 }),
+    rule: Type.String({ minLength: 1, maxLength: 256 }),
+    expiresAt: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type HoldBody = Static<typeof HoldBody>;
+
+/** `POST /v1/runner/resume`: an approved held task runs now, in the same attempt (state `running`). */
+export const ResumeBody = Type.Object(
+  {
+    taskId: Id,
+    leaseToken: Type.String({ minLength: 1, maxLength: 128 }),
+    decision: HoldDecision,
+  },
+  { additionalProperties: false },
+);
+export type ResumeBody = Static<typeof ResumeBody>;
+
+export const HoldReply = Type.Object({ task: Task });
+export type HoldReply = Static<typeof HoldReply>;

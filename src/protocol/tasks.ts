@@ -3,6 +3,7 @@ import { Type, type Static } from 'typebox';
 import { AgentSpec } from './agents.ts';
 import { CallbackRequest, CallbackStatus } from './callbacks.ts';
 import { TaskSignature } from './signature.ts';
+import { TaskHold } from './approvals.ts';
 
 export const KINDS = [
   'shell',
@@ -181,6 +182,8 @@ export const Task = Type.Object({
   callbacks: Type.Optional(Type.Array(CallbackStatus)),
   /** Every attempt so far, oldest first; only on a single task's read, not in lists. */
   attempts: Type.Optional(Type.Array(Attempt)),
+  /** Held by its runner for a person's approval: the rule, the reason, the expiry, the decision. */
+  hold: Type.Optional(TaskHold),
 });
 export type Task = Static<typeof Task>;
 

@@ -1,5 +1,6 @@
 // Admission: the runner's decision, before anything starts, on each task a server handed it.
 // A task that breaks the local policy is refused with the rule it broke; whatever the server says.
+// A command matching a require-approval rule is held for a person (approvals/hold-for-approval.ts).
 import type { AgentSpec } from '../protocol/agents.ts';
 import type { Kind, ShellSpec } from '../protocol/tasks.ts';
 import { parseTaskSpec } from '../protocol/validate.ts';
@@ -12,7 +13,9 @@ import { resolveInRoots } from './roots.ts';
 
 export type Admission =
   | { decision: 'run'; settings: ExecSettings }
-  | { decision: 'refused'; rule: string; message: string; approval?: boolean };
+  | { decision: 'refused'; rule: string; message: string }
+  /** Runs with `settings` only once a person approves; `reason` says what needs approval. */
+  | { decision: 'hold'; rule: string; reason: string; settings: ExecSettings };
 
 export interface AdmissionTask {
   kind: Kind;
@@ -37,11 +40,10 @@ export function createAdmission(
   const taskEnvAllowed = createEnvMatcher(policy.taskEnv);
   const readers = { ...settings, roots: [...policy.roots, ...policy.readOnlyRoots] };
   const writers = { ...settings, deniedPaths: [...settings.deniedPaths, ...policy.readOnlyRoots] };
-  const refuse = (rule: string, why: string, approval?: boolean): Admission => ({
+  const refuse = (rule: string, why: string): Admission => ({
     decision: 'refused',
     rule,
     message: `refused by the runner policy: ${why}`,
-    ...(approval ? { approval } : {}),
   });
 
   return async ({ kind, spec, timeoutMs }) => {
@@ -69,8 +71,8 @@ export function createAdmission(
       if (bad !== undefined) return refuse('taskEnv', `a task may not set the variable ${bad}`);
       const verdict = checkCommand(command);
       if (!verdict.ok && verdict.approval) {
-        const why = `the command needs approval (pattern ${verdict.pattern}), and this runner does not support approvals yet`;
-        return refuse(verdict.rule, why, true);
+        const reason = `the command needs a person's approval (pattern ${verdict.pattern})`;
+        return { decision: 'hold', rule: verdict.rule, reason, settings: confined };
       }
       if (!verdict.ok) return refuse(verdict.rule, `the command matches ${verdict.pattern}`);
     }

@@ -1,32 +1,27 @@
-// The runner: hello, then a claim loop that executes each claimed task at once, a lease keeper
-// that heartbeats them all, and reports of every outcome; drain and stop end it in order.
-import type { Claim, HelloBody, HelloReply } from '../protocol/runner.ts';
+// The runner: hello, then a claim loop that starts each claimed task at once (run-attempt.ts: the
+// admission pipeline, then the report), a lease keeper that heartbeats them all (held ones too),
+// and a local listener for approvals when the policy can hold tasks; drain and stop end it in order.
+import type { Claim, HelloBody } from '../protocol/runner.ts';
 import type { AgentName } from '../protocol/agents.ts';
 import type { Kind, Outcome } from '../protocol/tasks.ts';
 import { newId } from '../lib/ids.ts';
 import { delay } from '../sdk/delay.ts';
 import type { OutpostClient } from '../sdk/client.ts';
-import { deniedPathsOf, type RunnerConfig } from './config.ts';
+import type { RunnerConfig } from './config.ts';
 import { EXECUTOR_KINDS, executeTask } from './executors/index.ts';
-import { failedOutcome } from './executors/outcome.ts';
 import type { ExecContext, ExecSettings } from './executors/types.ts';
 import { runClaimLoop } from './claim-loop.ts';
-import { createExecContext } from './attempt-context.ts';
 import { startLeaseKeeper, type LeaseKeeper } from './lease-keeper.ts';
-import {
-  createOutputStreamer,
-  withOutputMetadata,
-  type OutputStreamer,
-} from './output-streamer.ts';
-import { reportOutcome } from './report-outcome.ts';
-import { isAuthError, retryDelayMs } from './retry-delay.ts';
-import { RunningAttempts, type RunningAttempt } from './running-attempts.ts';
+import { RunningAttempts } from './running-attempts.ts';
 import { errorFields, jsonLineLog, type RunnerLog } from './runner-log.ts';
-import { runnerTagPrefix, sweepRunnerLeftovers } from './process-sweep.ts';
+import { sweepRunnerLeftovers } from './process-sweep.ts';
 import { prepareAgents, type SessionReporter } from './agents/session-reporter.ts';
-import { guardExecute } from './guard-execute.ts';
 import { policyDigest } from './policy/policy.ts';
-import { signedAdmissionFor, type AdmitSigned } from './signed-hook.ts';
+import { createAdmissionPipeline, type AdmissionPipeline } from './admission-pipeline.ts';
+import { startLocalListener, type LocalListener } from './approvals/local-listener.ts';
+import { execSettingsOf } from './exec-settings.ts';
+import { runAttempt, type AttemptDeps } from './run-attempt.ts';
+import { sayHello } from './say-hello.ts';
 
 export type RunnerState = 'starting' | 'running' | 'draining' | 'stopped';
 
@@ -63,10 +58,6 @@ export interface Runner {
 }
 
 export const RUNNER_VERSION = '0.1.0';
-/** How long a finished outcome is retried through a server outage before it is dropped. */
-const REPORT_WINDOW_MS = 5 * 60_000;
-/** How long the last output may hold up the finish; the outcome says how many chunks stayed unsent. */
-const OUTPUT_FLUSH_MS = 5_000;
 
 /**
  * Builds a runner over an SDK client; nothing happens until `start()`.
@@ -85,13 +76,13 @@ class TaskRunner implements Runner {
   /** Aborted by drain/stop: ends hello retries and the open claim long poll. */
   private readonly claiming = new AbortController();
   private readonly log: RunnerLog;
-  private readonly execute: ExecuteTask;
   private readonly instanceId: string;
   private readonly settings: ExecSettings;
-  private readonly admitSigned: AdmitSigned;
+  private readonly pipeline: AdmissionPipeline;
   private started?: Promise<void>;
   private claimLoop?: Promise<void>;
   private keeper?: LeaseKeeper;
+  private listener?: LocalListener;
   /** The kinds it has executors for; `agent` only once some agent CLI is found installed. */
   private kinds: readonly Kind[] = EXECUTOR_KINDS.filter((kind) => kind !== 'agent');
   private agents: readonly AgentName[] = [];
@@ -105,9 +96,15 @@ class TaskRunner implements Runner {
     this.log = deps.log ?? jsonLineLog;
     this.instanceId = deps.instanceId ?? newId();
     this.settings = execSettingsOf(deps.config);
-    // Every task passes the local policy and is recorded in the audit log, whatever the executor.
-    this.execute = guardExecute(deps.execute ?? executeTask, deps.config, this.log, this.settings);
-    this.admitSigned = signedAdmissionFor(deps.config, this.log);
+    // Every task passes signature, policy and approval, and is audited, whatever the executor.
+    this.pipeline = createAdmissionPipeline({
+      config: deps.config,
+      log: this.log,
+      settings: this.settings,
+      client: deps.client,
+      attempts: this.attempts,
+      execute: deps.execute ?? executeTask,
+    });
   }
 
   get state(): RunnerState {
@@ -140,21 +137,41 @@ class TaskRunner implements Runner {
     if (agents.found.length > 0) this.kinds = EXECUTOR_KINDS;
     this.agents = agents.found;
     this.sessions = agents.reporter;
-    const hello = await this.sayHello();
+    await this.listenForApprovals();
+    const hello = await sayHello(
+      { client, config, log: this.log },
+      this.helloBody(),
+      this.claiming.signal,
+    );
     if (!hello || this.claiming.signal.aborted) return;
     this.keeper = startLeaseKeeper({
-      client: this.deps.client,
-      runnerName: this.deps.config.name,
+      client,
+      runnerName: config.name,
       attempts: this.attempts,
       log: this.log,
       heartbeatMs: hello.heartbeatMs,
       leaseMs: hello.leaseMs,
+      onDecisions: this.pipeline.onDecisions,
     });
     this.current = 'running';
     this.claimLoop = this.runClaims();
     this.sessions.start();
     const { leaseMs, heartbeatMs } = hello;
     this.log('info', 'runner started', { runner: hello.runner, leaseMs, heartbeatMs });
+  }
+
+  /** Only a policy with approval rules can hold a task, so only then is there a port to open. */
+  private async listenForApprovals(): Promise<void> {
+    if (this.deps.config.policy.commands.requireApproval.length === 0) return;
+    try {
+      this.listener = await startLocalListener(this.deps.config.dataDir, this.pipeline.pending);
+    } catch (err) {
+      this.log(
+        'error',
+        'cannot listen for local approvals; held tasks can only expire or be decided remotely',
+        errorFields(err),
+      );
+    }
   }
 
   private runClaims(): Promise<void> {
@@ -169,26 +186,6 @@ class TaskRunner implements Runner {
       signal: this.claiming.signal,
       start: (claim) => this.startAttempt(claim),
     });
-  }
-
-  /** Retries until the server answers; undefined when drain/stop came first. */
-  private async sayHello(): Promise<HelloReply | undefined> {
-    for (let failures = 1; !this.claiming.signal.aborted; failures++) {
-      try {
-        return await this.deps.client.hello(this.helloBody(), { signal: this.claiming.signal });
-      } catch (err) {
-        if (this.claiming.signal.aborted) break;
-        const retryInMs = retryDelayMs(err, failures, this.deps.config);
-        if (isAuthError(err)) {
-          this.log('error', "the server refused this runner's token; check OUTPOST_TOKEN", {
-            ...errorFields(err),
-            retryInMs,
-          });
-        } else this.log('warn', 'hello failed; retrying', { ...errorFields(err), retryInMs });
-        await delay(retryInMs, this.claiming.signal);
-      }
-    }
-    return undefined;
   }
 
   private helloBody(): HelloBody {
@@ -208,7 +205,15 @@ class TaskRunner implements Runner {
     const attempt = this.attempts.add(claim, Date.now());
     const { id, kind } = claim.task;
     this.log('info', 'task started', { taskId: id, attempt: claim.attempt, kind });
-    void this.runAttempt(attempt)
+    const deps: AttemptDeps = {
+      client: this.deps.client,
+      config: this.deps.config,
+      log: this.log,
+      settings: this.settings,
+      pipeline: this.pipeline,
+      count: (status) => (this.ran[status] = (this.ran[status] ?? 0) + 1),
+    };
+    void runAttempt(deps, attempt)
       .catch((err: unknown) =>
         this.log('error', 'runner bug while running a task', { taskId: id, ...errorFields(err) }),
       )
@@ -216,54 +221,6 @@ class TaskRunner implements Runner {
         this.attempts.remove(id);
         if (kind === 'agent') void this.sessions?.report(claim.task.spec.agent as AgentName);
       });
-  }
-
-  private async runAttempt(attempt: RunningAttempt): Promise<void> {
-    const { client, config } = this.deps;
-    const output = createOutputStreamer({ client, log: this.log, config }, attempt.claim);
-    try {
-      const executed = await this.executeSafely(attempt, output);
-      if (attempt.lost) {
-        this.count('lease_lost');
-        return;
-      }
-      const summary = await output.close(OUTPUT_FLUSH_MS);
-      await this.finishAttempt(attempt, withOutputMetadata(executed, summary));
-    } finally {
-      output.discard(); // after close a no-op; on a lost lease or a bug it deletes the spool
-    }
-  }
-
-  private async finishAttempt(attempt: RunningAttempt, outcome: Outcome): Promise<void> {
-    const { task, leaseToken } = attempt.claim;
-    this.count(outcome.status);
-    const result = await reportOutcome(
-      {
-        client: this.deps.client,
-        log: this.log,
-        retry: this.deps.config,
-        windowMs: REPORT_WINDOW_MS,
-      },
-      { taskId: task.id, leaseToken, outcome },
-    );
-    this.log('info', 'task ended', { taskId: task.id, status: outcome.status, report: result });
-  }
-
-  private async executeSafely(attempt: RunningAttempt, output: OutputStreamer): Promise<Outcome> {
-    const { task } = attempt.claim;
-    const { client, config } = this.deps;
-    const deps = { client, log: this.log, retry: config, settings: this.settings };
-    const ctx = createExecContext(deps, attempt, output);
-    const refused = this.admitSigned(task); // require-signed mode: before anything runs
-    if (refused) return refused;
-    try {
-      return await this.execute(task.kind, task.spec, ctx);
-    } catch (err) {
-      return failedOutcome(
-        'internal',
-        `the executor threw: ${err instanceof Error ? err.message : String(err)}`,
-      );
-    }
   }
 
   /** Shared by drain (grace = drainGraceMs) and stop (grace = 0); a stop during a drain cuts it short. */
@@ -281,9 +238,12 @@ class TaskRunner implements Runner {
     await this.attempts.whenEmpty();
     this.keeper?.stop();
     this.sessions?.stop();
+    await this.listener?.close();
+    this.listener = undefined;
     // A stop during a drain runs this twice; the summary is logged once.
     if (this.current === 'stopped') return;
     this.current = 'stopped';
+    this.pipeline.close();
     this.log('info', 'runner stopped', { ran: { ...this.ran } });
   }
 
@@ -295,28 +255,10 @@ class TaskRunner implements Runner {
       this.log('warn', 'stopped processes left by an earlier run of this runner', { killed });
   }
 
-  private count(status: string): void {
-    this.ran[status] = (this.ran[status] ?? 0) + 1;
-  }
-
   private async waitForAttempts(graceMs: number): Promise<void> {
     if (graceMs <= 0) return;
     const graceOver = new AbortController();
     await Promise.race([this.attempts.whenEmpty(), delay(graceMs, graceOver.signal)]);
     graceOver.abort();
   }
-}
-
-function execSettingsOf(config: Readonly<RunnerConfig>): ExecSettings {
-  return {
-    roots: config.roots,
-    deniedPaths: deniedPathsOf(config),
-    shell: config.shell,
-    envAllowlist: config.envAllowlist,
-    maxOutputBytes: config.maxOutputBytes,
-    maxReadBytes: config.maxReadBytes,
-    killGraceMs: config.killGraceMs,
-    tagPrefix: runnerTagPrefix(config.name, config.dataDir),
-    agents: config.agents,
-  };
 }

@@ -12,6 +12,8 @@ export interface LeaseKeeperDeps {
   log: RunnerLog;
   heartbeatMs: number;
   leaseMs: number;
+  /** Decisions made through the API about tasks this runner holds for approval. */
+  onDecisions?: (decisions: NonNullable<HeartbeatReply['decisions']>) => void;
 }
 
 export interface LeaseKeeper {
@@ -64,6 +66,8 @@ function applyReply(deps: LeaseKeeperDeps, reply: HeartbeatReply, now: number): 
     if (attempt) attempt.renewedAt = now;
   }
   for (const taskId of reply.lost) markLost(deps, taskId, 'the server no longer holds this lease');
+  if (reply.decisions !== undefined && reply.decisions.length > 0)
+    deps.onDecisions?.(reply.decisions);
   for (const taskId of reply.cancel) {
     const attempt = deps.attempts.get(taskId);
     if (!attempt || attempt.controller.signal.aborted) continue;

@@ -1,14 +1,18 @@
-// The one call create-runner makes before a claimed task starts: in require-signed mode, a task
-// that fails the signature check gets a `refused` outcome instead of running.
-import type { Outcome, Task } from '../protocol/tasks.ts';
+// The signature step of the admission pipeline: in require-signed mode, a task that fails the
+// signature check is refused (with its rule) before the policy is even asked.
+import type { Task } from '../protocol/tasks.ts';
 import type { RunnerConfig } from './config.ts';
 import type { RunnerLog } from './runner-log.ts';
 import { ReplayCache } from './replay-cache.ts';
 import { checkSignedTask, trustedKeyObjects } from './signed-admission.ts';
-import { refusedOutcome } from './guard-execute.ts';
 
-/** Returns the refusal to report instead of running the task, or undefined to let it run. */
-export type AdmitSigned = (task: Task) => Outcome | undefined;
+export interface SignedRefusal {
+  rule: string;
+  message: string;
+}
+
+/** Returns the refusal, or undefined to let the task go on to the policy. */
+export type AdmitSigned = (task: Task) => SignedRefusal | undefined;
 
 export function signedAdmissionFor(
   config: Pick<RunnerConfig, 'signing' | 'dataDir' | 'name' | 'labels'>,
@@ -26,7 +30,7 @@ export function signedAdmissionFor(
       const verdict = checkSignedTask(task, { settings, keys, cache, now: Date.now(), runner });
       if (verdict.ok) return undefined;
       log('warn', 'task refused', { taskId: task.id, rule: verdict.rule, reason: verdict.message });
-      return refusedOutcome(verdict.rule, verdict.message);
+      return { rule: verdict.rule, message: verdict.message };
     } catch (err) {
       // Fail closed: a nonce that cannot be recorded could be replayed after a restart.
       const message = `could not check the signature: ${err instanceof Error ? err.message : String(err)}`;
@@ -35,7 +39,7 @@ export function signedAdmissionFor(
         rule: 'signing.replay-cache',
         reason: message,
       });
-      return refusedOutcome('signing.replay-cache', message);
+      return { rule: 'signing.replay-cache', message };
     }
   };
 }

@@ -101,7 +101,8 @@ const WAIT_RETRIES = 6;
  * validated, or rejects with an AppError (`unavailable` for network trouble, 5xx and malformed
  * replies; otherwise the server's code). An aborted `signal` rejects with the signal's reason.
  * The agent session methods (`listSessions`, `resumeSession`, …) come from SessionMethods, the
- * schedule methods (`createSchedule`, `listSchedules`, …) from ScheduleMethods.
+ * schedule methods (`createSchedule`, `listSchedules`, …) from ScheduleMethods,
+ * and the approval methods (`approveTask`, `rejectTask`, `holdTask`, `resumeTask`) from ApprovalMethods.
  * @example
  * const client = new OutpostClient({ baseUrl: 'http://127.0.0.1:3456', token });
  * const task = await client.createTask({ kind: 'shell', spec: { command: 'uptime' } });
@@ -110,9 +111,11 @@ const WAIT_RETRIES = 6;
 export class OutpostClient extends ScheduleMethods {
   private readonly http: HttpOptions;
   private readonly sign?: (body: CreateTaskBody) => Promise<CreateTaskBody>;
+  protected readonly decisionKey: SigningKey | undefined;
 
   constructor(options: ClientOptions) {
     super();
+    this.decisionKey = options.signingKey;
     if (options.signingKey) this.sign = createTaskSigner(options.signingKey);
     const fetchImpl: FetchLike = options.fetch ?? ((url, init) => globalThis.fetch(url, init));
     this.http = {

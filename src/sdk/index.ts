@@ -8,5 +8,12 @@ export {
   type ListSessionsFilter,
   type RecentAgentSessionsOptions,
 } from './sessions.ts';
-export { signTaskBody, DEFAULT_SIGNATURE_TTL_MS, type SigningKey } from './signing.ts';
+export {
+  signApproval,
+  signTaskBody,
+  DEFAULT_APPROVAL_TTL_MS,
+  DEFAULT_SIGNATURE_TTL_MS,
+  type SigningKey,
+} from './signing.ts';
+export type { DecideOptions } from './approvals.ts';
 export { type ListSchedulesFilter } from './schedules.ts';

@@ -6,7 +6,7 @@ import {
   ScheduleList,
   type CreateScheduleBody,
 } from '../protocol/schedules.ts';
-import { SessionMethods } from './sessions.ts';
+import { ApprovalMethods } from './approvals.ts';
 
 export interface ListSchedulesFilter {
   /** `nextCursor` from the previous page. */
@@ -16,7 +16,7 @@ export interface ListSchedulesFilter {
 }
 
 /** The schedule methods of OutpostClient; see its class comment for how errors surface. */
-export abstract class ScheduleMethods extends SessionMethods {
+export abstract class ScheduleMethods extends ApprovalMethods {
   /**
    * Creates a schedule (`POST /v1/schedules`); a bad `cron`, `timezone` or `task` rejects with
    * `bad_request` naming the field. The reply has the first `nextRunAt`.

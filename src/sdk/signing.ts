@@ -2,6 +2,11 @@
 // in a browser. The runner verifies; the server only stores and forwards the signature.
 import type { CreateTaskBody } from '../protocol/tasks.ts';
 import { fromBase64, signedTaskText, toBase64, type TaskSignature } from '../protocol/signature.ts';
+import {
+  signedApprovalText,
+  type ApprovalSignature,
+  type SignedApprovalFields,
+} from '../protocol/approvals.ts';
 
 /** Web Crypto's key type, named through the global crypto (no DOM lib, no node:crypto import). */
 type CryptoKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
@@ -66,4 +71,24 @@ function isCryptoKey(key: SigningKey['privateKey']): key is CryptoKey {
 function newNonce(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return toBase64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** How long a signed approval stays valid: long enough to reach a runner on its next heartbeat. */
+export const DEFAULT_APPROVAL_TTL_MS = 10 * 60_000;
+
+/**
+ * Signs a decision about a held task, bound to the task's own signature nonce (null for an
+ * unsigned task), so it can approve exactly the task a trusted key signed and nothing else.
+ * @example const signature = await signApproval(key, { taskId, decision: 'approved', taskNonce });
+ */
+export async function signApproval(
+  key: SigningKey,
+  fields: Omit<SignedApprovalFields, 'keyId' | 'expiresAt'> & { expiresAt?: number },
+  now = Date.now(),
+): Promise<ApprovalSignature> {
+  const privateKey = await importSigningKey(key.privateKey);
+  const expiresAt = fields.expiresAt ?? now + DEFAULT_APPROVAL_TTL_MS;
+  const text = signedApprovalText({ ...fields, expiresAt, keyId: key.keyId });
+  const sig = await crypto.subtle.sign('Ed25519', privateKey, new TextEncoder().encode(text));
+  return { keyId: key.keyId, expiresAt, sig: toBase64(new Uint8Array(sig)) };
 }

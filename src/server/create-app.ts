@@ -28,6 +28,8 @@ import { registerScheduleRoutes } from './routes/schedules.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerTaskRoutes } from './routes/tasks.ts';
 import { registerRunnerRoutes } from './routes/runner.ts';
+import { registerApprovalRoutes } from './routes/approvals.ts';
+import { HoldService } from './queue/hold-service.ts';
 import { registerOutputRoutes } from './routes/output.ts';
 import { OutputService } from './queue/output-service.ts';
 import { SessionService } from './queue/session-service.ts';
@@ -145,6 +147,8 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
   registerTaskRoutes(app, tasks);
   registerScheduleRoutes(app, schedules);
   registerRunnerRoutes(app, tasks, (id) => store.getLease(id));
+  const holds = new HoldService(store, clock, (task) => tasks.announce(task));
+  registerApprovalRoutes(app, holds, (id) => store.getLease(id));
   const output = new OutputService(
     store,
     tasks.hub,

@@ -17,6 +17,7 @@ import type { AgentName, RecentSession, Session } from '../protocol/agents.ts';
 import type { CallbackStatus } from '../protocol/callbacks.ts';
 import type { TaskSignature } from '../protocol/signature.ts';
 import type { CreateScheduleBody, Overlap, Schedule } from '../protocol/schedules.ts';
+import type { HoldDecision } from '../protocol/approvals.ts';
 
 /** Where a task came from: legacy tasks keep the old API's result semantics. */
 export type TaskOrigin = 'v1' | 'legacy';
@@ -177,7 +178,25 @@ export interface HeartbeatResult {
   leases: { taskId: string; leaseExpiresAt: number }[];
   lost: string[];
   cancel: string[];
+  /** Decisions recorded through the API about tasks this runner still holds. */
+  decisions: { taskId: string; decision: HoldDecision }[];
 }
+
+/** A runner holds its leased task for a person's approval (fenced by the lease token). */
+export interface HoldRequest {
+  taskId: string;
+  leaseToken: string;
+  reason: string;
+  /** The policy rule that asked for approval, e.g. `commands.requireApproval[0]`. */
+  rule: string;
+  expiresAt: number;
+  now: number;
+}
+
+/** Why a decision about a task was not recorded. */
+export type DecideRefusal = 'not_found' | 'not_held';
+
+export type DecideResult = { task: StoredTask } | { refused: DecideRefusal };
 
 export interface LeaseInfo {
   leaseToken: string;
@@ -411,6 +430,28 @@ export interface Store {
     now: number,
   ): Promise<HeartbeatResult>;
   getLease(taskId: string): Promise<LeaseInfo | undefined>;
+  /**
+   * Running (or held) → held: the runner waits for a person's approval, keeping its lease (it
+   * heartbeats on; nobody else can claim the task). Holding again replaces the hold and clears
+   * its decision. Logs `task.held`. Undefined when the lease no longer holds the task.
+   */
+  holdAttempt(req: HoldRequest): Promise<StoredTask | undefined>;
+  /**
+   * Held → running, in the same attempt, recording the approval the runner acted on. Logs
+   * `task.resumed`. Undefined when the lease no longer holds the task or it is not held.
+   */
+  resumeAttempt(
+    taskId: string,
+    leaseToken: string,
+    decision: HoldDecision,
+    now: number,
+  ): Promise<StoredTask | undefined>;
+  /**
+   * Records a decision made through the API on a task its runner holds (the last one wins until
+   * the runner acts); heartbeats then carry it to the runner, whose policy decides. Logs
+   * `task.approved` or `task.rejected`.
+   */
+  decideHold(taskId: string, decision: HoldDecision, now: number): Promise<DecideResult>;
   /** Ends (or requeues) the attempt fenced by its lease token; undefined means the lease is lost. */
   finishAttempt(req: FinishRequest): Promise<StoredTask | undefined>;
   /**

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../helpers/processes.ts';
+import { cleanEnv, runCli, startDaemon } from '../helpers/processes.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 describe('enrolment through the CLI', { timeout: 60_000 }, () => {
@@ -32,7 +32,7 @@ describe('enrolment through the CLI', { timeout: 60_000 }, () => {
     const enrolled = await runCli(['runner', 'enroll', code, '--url', server.url], runnerEnv);
     assert.equal(enrolled.code, 0, enrolled.stderr);
     const path = join(dir, 'runner.json');
-    assert.match(enrolled.stderr, new RegExp(`outpost runner --config ${path}`));
+    assert.match(enrolled.stderr, /Start the runner with: outpost runner\n/, 'no --config needed');
     const saved = JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>;
     assert.equal(saved.serverUrl, server.url);
     assert.equal(saved.name, 'box');
@@ -47,6 +47,18 @@ describe('enrolment through the CLI', { timeout: 60_000 }, () => {
     const again = await runCli(['runner', 'enroll', code, '--url', server.url], runnerEnv);
     assert.notEqual(again.code, 0);
     assert.match(again.stderr, /already used/);
+
+    // A plain `outpost runner` finds the enrolled runner.json in its data directory.
+    const started = await startDaemon(
+      ['runner'],
+      cleanEnv({ OUTPOST_DATA_DIR: dir, OUTPOST_ROOTS: dir }),
+      /polling/,
+    );
+    try {
+      assert.match(started.output(), new RegExp(`outpost runner 'box' polling ${server.url}`));
+    } finally {
+      await started.stop();
+    }
   });
 
   it('rotates a token from the CLI', async () => {

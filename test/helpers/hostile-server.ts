@@ -2,7 +2,8 @@
 // logs, finish) with plain node:http, and hands a real runner whatever tasks a test forges.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { HelloBody } from '../../src/protocol/runner.ts';
+import type { HelloBody, HoldBody } from '../../src/protocol/runner.ts';
+import type { HoldDecision } from '../../src/protocol/approvals.ts';
 import type { Kind, Outcome, Task } from '../../src/protocol/tasks.ts';
 
 export interface HostileServer {
@@ -14,6 +15,18 @@ export interface HostileServer {
     spec: Record<string, unknown>,
     timeoutMs?: number,
   ): Promise<{ id: string; outcome: Outcome }>;
+  /** Queues a forged task; its id at once, and its outcome when the runner reports it. */
+  start(
+    kind: Kind,
+    spec: Record<string, unknown>,
+    timeoutMs?: number,
+  ): { id: string; done: Promise<Outcome> };
+  /** Resolves with the runner's last hold report for the task, once it has one. */
+  held(taskId: string): Promise<HoldBody>;
+  /** Decisions the runner told the server it resumed a task on. */
+  resumed: Map<string, HoldDecision>;
+  /** Relays `decision` in heartbeat replies for the task, as a (possibly forged) server would. */
+  decide(taskId: string, decision: HoldDecision): void;
   /** Live output the runner sent for a task, both streams. */
   output(taskId: string): string;
   close(): Promise<void>;
@@ -24,6 +37,9 @@ export async function startHostileServer(): Promise<HostileServer> {
   const finished = new Map<string, (outcome: Outcome) => void>();
   const tasks = new Map<string, Task>();
   const logs = new Map<string, string>();
+  const holds = new Map<string, HoldBody>();
+  const resumed = new Map<string, HoldDecision>();
+  const decisions = new Map<string, HoldDecision>();
   let next = 0;
   const state = { hello: undefined as HelloBody | undefined };
 
@@ -53,7 +69,11 @@ export async function startHostileServer(): Promise<HostileServer> {
         taskId: l.taskId,
         leaseExpiresAt: Date.now() + 30_000,
       }));
-      return { leases, lost: [], cancel: [] };
+      const relayed = leases.flatMap(({ taskId }) => {
+        const decision = decisions.get(taskId);
+        return decision ? [{ taskId, decision }] : [];
+      });
+      return { leases, lost: [], cancel: [], decisions: relayed };
     },
     '/v1/runner/logs': (body) => {
       const taskId = body.taskId as string;
@@ -71,6 +91,18 @@ export async function startHostileServer(): Promise<HostileServer> {
       return { task: { ...task, state: outcome.status, outcome } };
     },
     '/v1/runner/agent-sessions': () => ({}),
+    '/v1/runner/hold': (body) => {
+      const hold = body as unknown as HoldBody;
+      holds.set(hold.taskId, hold);
+      decisions.delete(hold.taskId); // a new hold clears a decision the runner did not accept
+      return { task: { ...tasks.get(hold.taskId)!, state: 'held' } };
+    },
+    '/v1/runner/resume': (body) => {
+      const taskId = body.taskId as string;
+      resumed.set(taskId, body.decision as HoldDecision);
+      decisions.delete(taskId);
+      return { task: tasks.get(taskId)! };
+    },
   };
 
   const server = createServer((req, res) => void handle(req, res));
@@ -87,12 +119,25 @@ export async function startHostileServer(): Promise<HostileServer> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
 
-  return {
+  const hostile: HostileServer = {
     url: `http://127.0.0.1:${port}`,
     get hello() {
       return state.hello;
     },
-    send(kind, spec, timeoutMs = 30_000) {
+    async send(kind, spec, timeoutMs) {
+      const { id, done } = hostile.start(kind, spec, timeoutMs);
+      return { id, outcome: await done };
+    },
+    async held(taskId) {
+      for (let waited = 0; !holds.has(taskId); waited += 20) {
+        if (waited > 10_000) throw new Error(`task ${taskId} was never held`);
+        await sleep(20);
+      }
+      return holds.get(taskId)!;
+    },
+    resumed,
+    decide: (taskId, decision) => void decisions.set(taskId, decision),
+    start(kind, spec, timeoutMs = 30_000) {
       const now = Date.now();
       const task: Task = {
         id: `forged_${++next}`,
@@ -110,11 +155,9 @@ export async function startHostileServer(): Promise<HostileServer> {
         cancelRequested: false,
       };
       tasks.set(task.id, task);
-      const done = new Promise<{ id: string; outcome: Outcome }>((resolve) =>
-        finished.set(task.id, (outcome) => resolve({ id: task.id, outcome })),
-      );
+      const done = new Promise<Outcome>((resolve) => finished.set(task.id, resolve));
       queue.push(task);
-      return done;
+      return { id: task.id, done };
     },
     output: (taskId) => logs.get(taskId) ?? '',
     close: async () => {
@@ -122,6 +165,7 @@ export async function startHostileServer(): Promise<HostileServer> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+  return hostile;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,6 +1,8 @@
 // A fake Outpost server on loopback that speaks the runner protocol (hello, claim, heartbeat,
 // logs, finish) and hands a real runner whatever tasks a test forges: the hostile server.
 import type { Outcome, Task } from '../../src/protocol/tasks.ts';
+import type { HoldDecision } from '../../src/protocol/approvals.ts';
+import type { HoldBody } from '../../src/protocol/runner.ts';
 import { startRawServer, type RawServer } from './server.ts';
 
 export interface HostileServer {
@@ -9,6 +11,14 @@ export interface HostileServer {
   deliver(task: Task, attempt?: number): void;
   /** Outcomes the runner reported, by task id (the last one for each). */
   finished: Map<string, Outcome>;
+  /** The runner's last hold report per task. */
+  holds: Map<string, HoldBody>;
+  /** The decision the runner resumed each task on. */
+  resumed: Map<string, HoldDecision>;
+  /** Relays `decision` in heartbeat replies for the task until the runner holds it again. */
+  decide(taskId: string, decision: HoldDecision): void;
+  /** Asks the runner, in heartbeat replies, to cancel the task (a client's cancel). */
+  cancel(taskId: string): void;
   /** Resolves once every id in `ids` has an outcome. */
   waitForOutcomes(ids: string[], timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -20,6 +30,10 @@ export async function startHostileServer(): Promise<HostileServer> {
   const queue: { task: Task; attempt: number }[] = [];
   const finished = new Map<string, Outcome>();
   const tasks = new Map<string, Task>();
+  const holds = new Map<string, HoldBody>();
+  const resumed = new Map<string, HoldDecision>();
+  const decisions = new Map<string, HoldDecision>();
+  const cancels = new Set<string>();
   const raw: RawServer = await startRawServer((req, res, text) => {
     const body = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
     const reply = (value: unknown, status = 200) =>
@@ -49,7 +63,24 @@ export async function startHostileServer(): Promise<HostileServer> {
           taskId,
           leaseExpiresAt: now + 30_000,
         }));
-        return reply({ leases, lost: [], cancel: [] });
+        const relayed = leases.flatMap(({ taskId }) => {
+          const decision = decisions.get(taskId);
+          return decision ? [{ taskId, decision }] : [];
+        });
+        const cancel = leases.map((l) => l.taskId).filter((id) => cancels.has(id));
+        return reply({ leases, lost: [], cancel, decisions: relayed });
+      }
+      case '/v1/runner/hold': {
+        const hold = body as unknown as HoldBody;
+        holds.set(hold.taskId, hold);
+        decisions.delete(hold.taskId);
+        return reply({ task: { ...tasks.get(hold.taskId)!, state: 'held' } });
+      }
+      case '/v1/runner/resume': {
+        const taskId = body.taskId as string;
+        resumed.set(taskId, body.decision as HoldDecision);
+        decisions.delete(taskId);
+        return reply({ task: tasks.get(taskId)! });
       }
       case '/v1/runner/logs':
         return reply({ storedThrough: 1_000_000 });
@@ -68,6 +99,10 @@ export async function startHostileServer(): Promise<HostileServer> {
   return {
     url: raw.url,
     finished,
+    holds,
+    resumed,
+    decide: (taskId, decision) => void decisions.set(taskId, decision),
+    cancel: (taskId) => void cancels.add(taskId),
     deliver(task, attempt = 1) {
       tasks.set(task.id, task);
       queue.push({ task, attempt });

@@ -30,6 +30,12 @@ const ROUTES: Record<string, Entry> = {
   'GET /v1/tasks': { access: 'client' },
   'GET /v1/tasks/:id': { access: 'client', url: '/v1/tasks/x' },
   'POST /v1/tasks/:id/cancel': { access: 'client', url: '/v1/tasks/x/cancel' },
+  'POST /v1/tasks/:id/approve': {
+    access: 'client',
+    url: '/v1/tasks/x/approve',
+    payload: () => ({}),
+  },
+  'POST /v1/tasks/:id/reject': { access: 'client', url: '/v1/tasks/x/reject', payload: () => ({}) },
   'GET /v1/tasks/:id/logs': { access: 'client', url: '/v1/tasks/x/logs' },
   'GET /v1/tasks/:id/events': { access: 'client', url: '/v1/tasks/x/events' },
   'GET /v1/events': { access: 'client' },
@@ -64,6 +70,19 @@ const ROUTES: Record<string, Entry> = {
   'POST /v1/runner/turn-session': {
     access: 'runner',
     payload: () => ({ ...lease, providerSessionId: 'sess-1' }),
+    otherRunner: 'forbidden',
+  },
+  'POST /v1/runner/hold': {
+    access: 'runner',
+    payload: () => ({ ...lease, reason: 'needs a person', rule: 'r', expiresAt: 1 }),
+    otherRunner: 'forbidden',
+  },
+  'POST /v1/runner/resume': {
+    access: 'runner',
+    payload: () => ({
+      ...lease,
+      decision: { decision: 'approved', by: 'me', at: 1, source: 'local' },
+    }),
     otherRunner: 'forbidden',
   },
   'POST /v1/runner/logs': {

@@ -4,7 +4,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { readAuditLog } from '../../src/runner/audit/read-audit.ts';
 import { startHostileServer, type HostileServer } from '../helpers/hostile-server.ts';
@@ -35,8 +35,12 @@ before(async () => {
         kinds: ['shell', 'file.read', 'file.write', 'file.list', 'agent'],
         agents: ['claude'],
         readOnlyRoots: [ro],
-        commands: { deny: ['\\brm\\s+-rf\\b'], requireApproval: ['^git push\\b'] },
+        commands: {
+          deny: ['\\brm\\s+-rf\\b'],
+          requireApproval: ['^git push\\b', '^echo approved\\b'],
+        },
         maxTimeoutMs: '1m',
+        approvals: { remote: false, expireAfterMs: '1m' },
       },
     }),
   );
@@ -56,6 +60,15 @@ after(async () => {
   await server?.close();
   rmSync(dir, { recursive: true, force: true });
 });
+
+async function waitFor<T>(probe: () => T | undefined | Promise<T | undefined>): Promise<T> {
+  for (let waited = 0; waited < 10_000; waited += 50) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('timed out waiting');
+}
 
 function auditOf(taskId: string) {
   return readAuditLog(join(dir, 'data', 'audit.log'), { taskId });
@@ -115,13 +128,72 @@ describe('a hostile server cannot make the runner break its policy', () => {
     );
   });
 
-  it('refuses an approval-required command (approvals are not supported yet)', async () => {
-    const id = await assertRefused(
-      'shell',
-      { command: 'git push origin main' },
-      'commands.requireApproval[0]',
+  it('holds an approval-required command; `outpost runner approve` runs it, same attempt', async () => {
+    const { id, done } = server.start('shell', { command: 'echo approved run' });
+    const held = await server.held(id);
+    assert.equal(held.rule, 'commands.requireApproval[1]');
+    assert.match(held.reason, /needs a person's approval \(pattern \^echo approved/);
+    assert.ok(held.expiresAt > Date.now() + 50_000, 'the policy gives a minute');
+    const listed = await runCli(['runner', 'approvals', '--json'], env);
+    assert.equal(listed.code, 0, listed.stderr);
+    const pending = JSON.parse(listed.stdout) as { taskId: string; summary: { command: string } }[];
+    assert.deepEqual(
+      pending.map((p) => [p.taskId, p.summary.command]),
+      [[id, 'echo approved run']],
     );
-    assert.match(auditOf(id)[1]!.message ?? '', /approval/);
+    const approved = await runCli(['runner', 'approve', id], env);
+    assert.equal(approved.code, 0, approved.stderr);
+    const outcome = await done;
+    assert.equal(outcome.status, 'succeeded', JSON.stringify(outcome));
+    assert.equal(outcome.stdout, 'approved run\n');
+    const by = `local user ${userInfo().username}`;
+    assert.equal(server.resumed.get(id)?.by, by, 'the server is told who approved');
+    assert.deepEqual(
+      auditOf(id).map((e) => [e.event, e.decision, e.by]),
+      [
+        ['received', undefined, undefined],
+        ['decision', 'held', undefined],
+        ['decision', 'approved', by],
+        ['started', undefined, undefined],
+        ['ended', undefined, undefined],
+      ],
+    );
+  });
+
+  it('a command rejected with `outpost runner reject` is refused and never runs', async () => {
+    const { id, done } = server.start('shell', { command: 'git push origin main' });
+    await server.held(id);
+    const rejected = await runCli(['runner', 'reject', id, '--reason', 'not today'], env);
+    assert.equal(rejected.code, 0, rejected.stderr);
+    const outcome = await done;
+    assert.equal(outcome.error?.kind, 'refused');
+    assert.equal(outcome.error?.rule, 'commands.requireApproval[0]');
+    assert.match(outcome.error?.message ?? '', /rejected by local user .*: not today$/);
+    assert.deepEqual(
+      auditOf(id).map((e) => e.decision ?? e.event),
+      ['received', 'held', 'rejected'],
+      'never started',
+    );
+    const again = await runCli(['runner', 'approve', id], env);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /not held for approval here/);
+  });
+
+  it('ignores a remote approval when the policy does not allow one: audited, still held', async () => {
+    const { id, done } = server.start('shell', { command: 'echo approved remotely?' });
+    await server.held(id);
+    server.decide(id, { decision: 'approved', by: 'token evil', at: Date.now(), source: 'remote' });
+    const refused = await waitFor(() => auditOf(id).find((e) => e.decision === 'approval-refused'));
+    assert.equal(refused.rule, 'approvals.remote');
+    assert.equal(refused.by, 'token evil');
+    const rehold = await waitFor(async () => {
+      const hold = await server.held(id);
+      return hold.reason.includes('was refused') ? hold : undefined;
+    });
+    assert.match(rehold.reason, /remote approval by token evil was refused \(approvals\.remote/);
+    assert.ok(!auditOf(id).some((e) => e.event === 'started'), 'still held, nothing ran');
+    await runCli(['runner', 'reject', id], env);
+    assert.equal((await done).error?.kind, 'refused');
   });
 
   it('refuses a disallowed kind, a disallowed agent and an over-long timeout', async () => {

@@ -15,6 +15,8 @@ import { loadRunnerConfig } from '../../src/runner/config.ts';
 import { createRunner, type Runner } from '../../src/runner/create-runner.ts';
 import { nodeTransport } from '../../src/runner/node-transport.ts';
 import { publicKeyLine } from '../../src/cli/signing-key.ts';
+import { auditPathOf } from '../../src/runner/audit/audit-log.ts';
+import { readAuditLog } from '../../src/runner/audit/read-audit.ts';
 import {
   startHostileServer,
   taskFromBody,
@@ -66,6 +68,14 @@ describe('hostile server, require-signed runner', () => {
     existsSync(join(root, name))
       ? readFileSync(join(root, name), 'utf8').trim().split('\n').length
       : 0;
+
+  /** Each task's audit story: its events, and the rule of its decision. */
+  const auditOf = (taskId: string) => {
+    const entries = readAuditLog(auditPathOf(dataDir), { taskId });
+    return entries.map((e) =>
+      e.event === 'decision' ? `${e.decision} ${e.rule ?? ''}`.trim() : e.event,
+    );
+  };
 
   async function runThrough(tasks: ReturnType<typeof taskFromBody>[], attempt = 1) {
     for (const task of tasks) server.finished.delete(task.id);
@@ -121,6 +131,13 @@ describe('hostile server, require-signed runner', () => {
       for (const name of ['unsigned', 'tampered', 'legit-looking', 'expired', 'unknown']) {
         assert.equal(existsSync(join(root, name)), false, `${name} must not exist`);
       }
+      // The signature is the pipeline's first step: its refusals are audited like the policy's.
+      assert.deepEqual(['h-unsigned', 'h-tampered', 'h-expired', 'h-unknown'].map(auditOf), [
+        ['received', 'refused signing.unsigned'],
+        ['received', 'refused signing.invalid'],
+        ['received', 'refused signing.expired'],
+        ['received', 'refused signing.unknown-key'],
+      ]);
     },
   );
 
@@ -136,6 +153,8 @@ describe('hostile server, require-signed runner', () => {
       const [replay] = await runThrough([taskFromBody(signed, 'h-replay')]);
       assert.equal(replay!.error?.rule, 'signing.replayed');
       assert.equal(lines('once'), 1);
+      assert.deepEqual(auditOf('h-replay'), ['received', 'refused signing.replayed']);
+      assert.deepEqual(auditOf('h-signed'), ['received', 'ran', 'started', 'ended']);
 
       const [again] = await runThrough([taskFromBody(signed, 'h-signed')], 2);
       assert.equal(again!.status, 'succeeded');

@@ -10,6 +10,7 @@ import { describeRetention } from './conformance/retention.ts';
 import { describeSchedules } from './conformance/schedules.ts';
 import { describeOutput } from './conformance/output.ts';
 import { describeLeases } from './conformance/leases.ts';
+import { describeHolds } from './conformance/holds.ts';
 import { describeListing } from './conformance/listing.ts';
 import { describeRegistry } from './conformance/registry.ts';
 import { describeRouting } from './conformance/routing.ts';
@@ -39,6 +40,7 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
     describeListing(store);
     describeClaims(store);
     describeLeases(store);
+    describeHolds(store);
     describeRegistry(store);
     describeRouting(store);
     describeEvents(store);

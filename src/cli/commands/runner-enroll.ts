@@ -17,6 +17,22 @@ export function defaultRunnerConfigPath(env: NodeJS.ProcessEnv = process.env): s
   return join(env.OUTPOST_DATA_DIR ?? join(homedir(), '.outpost'), 'runner.json');
 }
 
+/**
+ * The config file a runner command reads: --config, else OUTPOST_CONFIG, else the runner.json that
+ * `outpost runner enroll` wrote (in --data-dir, OUTPOST_DATA_DIR or ~/.outpost) when it exists.
+ */
+export function runnerConfigFile(
+  flag: string | undefined,
+  dataDir: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  if (flag) return flag;
+  if (env.OUTPOST_CONFIG) return env.OUTPOST_CONFIG;
+  const enrolled =
+    dataDir === undefined ? defaultRunnerConfigPath(env) : join(resolve(dataDir), 'runner.json');
+  return existsSync(enrolled) ? enrolled : undefined;
+}
+
 export function registerRunnerEnroll(runner: Command): void {
   runner
     .command('enroll')
@@ -35,7 +51,9 @@ export function registerRunnerEnroll(runner: Command): void {
       saveRunnerConfig(path, { serverUrl: baseUrl, token: secret, name: token.runner });
       process.stderr.write(
         `Enrolled as runner '${token.runner}'; token saved in ${path}.\n` +
-          `Start the runner with: outpost runner --config ${path}\n`,
+          (path === resolve(defaultRunnerConfigPath())
+            ? 'Start the runner with: outpost runner\n'
+            : `Start the runner with: outpost runner --config ${path}\n`),
       );
     });
 }

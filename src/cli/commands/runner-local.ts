@@ -1,9 +1,12 @@
 // `outpost runner policy` and `outpost runner audit`: read this machine's runner config and audit
 // log; they need no server and no token.
 import type { Command } from 'commander';
+import { AUDIT_DECISIONS } from '../../runner/audit/audit-log.ts';
+import type { AuditFilter } from '../../runner/audit/read-audit.ts';
 import { parseDurationOption } from '../options.ts';
+import { runnerConfigFile } from './runner-enroll.ts';
 
-interface LocalFlags {
+export interface LocalFlags {
   config?: string;
   dataDir?: string;
   json?: boolean;
@@ -33,7 +36,7 @@ export function registerRunnerLocal(runner: Command): void {
     .command('audit')
     .description("Show this runner's audit log (<data dir>/audit.log), oldest first")
     .option('--task <id>', 'only this task')
-    .option('--decision <ran|refused>', 'only tasks with this decision')
+    .option('--decision <decision>', `only tasks with this decision: ${AUDIT_DECISIONS.join(', ')}`)
     .option(
       '--since <duration>',
       'only entries newer than this (30s, 5m, 2h)',
@@ -43,19 +46,18 @@ export function registerRunnerLocal(runner: Command): void {
     .option('--data-dir <dir>', 'runner data directory (env OUTPOST_DATA_DIR)')
     .option('--json', 'print JSON lines')
     .action(async (flags: AuditFlags, cmd: Command) => {
-      if (
-        flags.decision !== undefined &&
-        flags.decision !== 'ran' &&
-        flags.decision !== 'refused'
-      ) {
-        cmd.error(`--decision must be ran or refused, got "${flags.decision}"`);
+      const decisions: readonly string[] = AUDIT_DECISIONS;
+      if (flags.decision !== undefined && !decisions.includes(flags.decision)) {
+        cmd.error(
+          `--decision must be one of ${AUDIT_DECISIONS.join(', ')}, got "${flags.decision}"`,
+        );
       }
       const config = await loadLocal({ ...cmd.parent?.opts(), ...flags });
       const { auditPathOf } = await import('../../runner/audit/audit-log.ts');
       const { readAuditLog, formatAuditEntry } = await import('../../runner/audit/read-audit.ts');
       const entries = readAuditLog(auditPathOf(config.dataDir), {
         taskId: flags.task,
-        decision: flags.decision,
+        decision: flags.decision as AuditFilter['decision'],
         sinceAt: flags.since === undefined ? undefined : Date.now() - flags.since,
       });
       const lines = entries.map((e) => (flags.json ? JSON.stringify(e) : formatAuditEntry(e)));
@@ -63,8 +65,10 @@ export function registerRunnerLocal(runner: Command): void {
     });
 }
 
-async function loadLocal(flags: LocalFlags) {
+/** The runner config as the runner would load it (runner.json by default), without needing a token. */
+export async function loadLocal(flags: LocalFlags) {
   const { loadRunnerConfig } = await import('../../runner/config.ts');
   const extra = flags.dataDir === undefined ? {} : { dataDir: flags.dataDir };
-  return loadRunnerConfig(process.env, { file: flags.config, flags: extra, local: true });
+  const file = runnerConfigFile(flags.config, flags.dataDir);
+  return loadRunnerConfig(process.env, { file, flags: extra, local: true });
 }

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import type { RunnerConfig } from '../../runner/config.ts';
 import { parseIntOption, parseListOption } from '../options.ts';
 import { registerRunnerLocal } from './runner-local.ts';
-import { registerRunnerEnroll } from './runner-enroll.ts';
+import { registerRunnerEnroll, runnerConfigFile } from './runner-enroll.ts';
+import { registerRunnerApprovals } from './runner-approvals.ts';
 
 interface RunnerFlags {
   url?: string;
@@ -20,6 +21,7 @@ export function registerRunner(program: Command): void {
   const runner = program.command('runner');
   registerRunnerLocal(runner);
   registerRunnerEnroll(runner);
+  registerRunnerApprovals(runner);
   runner
     .description('Run tasks from a server on this machine (outbound long-poll; no inbound port)')
     .option(
@@ -46,12 +48,15 @@ export function registerRunner(program: Command): void {
       '--data-dir <dir>',
       'runner data directory, never reachable by tasks (env OUTPOST_DATA_DIR)',
     )
-    .option('--config <file>', 'JSON config file (env OUTPOST_CONFIG)')
+    .option(
+      '--config <file>',
+      'JSON config file (env OUTPOST_CONFIG; default <data-dir>/runner.json when it exists)',
+    )
     .action(async (flags: RunnerFlags) => {
       const { loadRunnerConfig } = await import('../../runner/config.ts');
       const config = loadRunnerConfig(process.env, {
         flags: runnerFlags(flags),
-        file: flags.config,
+        file: runnerConfigFile(flags.config, flags.dataDir),
       });
       const { startLocalRunner } = await import('../start-runner.ts');
       const runner = await startLocalRunner(config);

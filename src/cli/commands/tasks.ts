@@ -123,6 +123,11 @@ function printTask(task: Task): void {
     ['created', formatTime(task.createdAt)],
     ['finished', formatTime(task.finishedAt)],
   ];
+  if (task.hold) {
+    const { rule, reason, expiresAt, decision } = task.hold;
+    rows.push(['held', `${rule}: ${reason} (until ${formatTime(expiresAt)})`]);
+    if (decision) rows.push([decision.decision, `by ${decision.by} at ${formatTime(decision.at)}`]);
+  }
   if (task.outcome) rows.push(['exit', String(exitCodeOf(task))]);
   if (task.outcome?.error) rows.push(['error', task.outcome.error.message]);
   for (const a of task.attempts ?? []) {

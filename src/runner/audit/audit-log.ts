@@ -8,6 +8,23 @@ import { summariseSpec } from './spec-summary.ts';
 
 export type AuditEvent = 'received' | 'decision' | 'started' | 'ended';
 
+/**
+ * What the runner decided: ran; refused (by signature or policy); held for a person; approved,
+ * rejected or expired while held; a remote approval it did not accept (`approval-refused`, the
+ * task stays held); cancelled while held (a client's cancel, a drain or stop).
+ */
+export const AUDIT_DECISIONS = [
+  'ran',
+  'refused',
+  'held',
+  'approved',
+  'rejected',
+  'expired',
+  'approval-refused',
+  'cancelled',
+] as const;
+export type AuditDecision = (typeof AUDIT_DECISIONS)[number];
+
 /** One line of the log. Spec summaries carry no env values and never the runner's token. */
 export interface AuditEntry {
   /** Epoch ms. */
@@ -17,9 +34,13 @@ export interface AuditEntry {
   attempt: number;
   kind?: Kind;
   summary?: Record<string, unknown>;
-  decision?: 'ran' | 'refused';
+  decision?: AuditDecision;
   rule?: string;
   message?: string;
+  /** Who decided about a held task: `local user alice`, `token laptop`, `key laptop`. */
+  by?: string;
+  /** A held task: when it expires unless someone decides. */
+  expiresAt?: number;
   status?: Outcome['status'];
   exitCode?: number | null;
   errorKind?: string;

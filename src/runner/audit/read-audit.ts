@@ -1,11 +1,11 @@
 // Reads the audit log back for `outpost runner audit`: every line parsed (a torn or foreign line
 // is skipped, not fatal), filtered by task, decision and age.
 import { readFileSync } from 'node:fs';
-import type { AuditEntry } from './audit-log.ts';
+import type { AuditDecision, AuditEntry } from './audit-log.ts';
 
 export interface AuditFilter {
   taskId?: string;
-  decision?: 'ran' | 'refused';
+  decision?: AuditDecision;
   /** Only entries at or after this time (epoch ms). */
   sinceAt?: number;
 }
@@ -49,11 +49,16 @@ export function formatAuditEntry(e: AuditEntry): string {
     e.event === 'received'
       ? `${e.kind ?? ''} ${JSON.stringify(e.summary ?? {})}`
       : e.event === 'decision'
-        ? e.decision === 'refused'
-          ? `refused ${e.rule ?? ''}: ${e.message ?? ''}`
-          : 'ran'
+        ? decisionText(e)
         : e.event === 'ended'
           ? `${e.status ?? ''}${e.exitCode !== undefined ? ` exit ${e.exitCode}` : ''}${e.errorKind ? ` (${e.errorKind})` : ''}`
           : '';
   return `${time}  ${e.taskId}#${e.attempt}  ${e.event.padEnd(8)} ${detail}`.trimEnd();
+}
+
+function decisionText(e: AuditEntry): string {
+  const by = e.by === undefined ? '' : ` by ${e.by}`;
+  const rule = e.rule === undefined ? '' : ` ${e.rule}`;
+  const message = e.message === undefined ? '' : `: ${e.message}`;
+  return e.decision === 'ran' ? 'ran' : `${e.decision ?? ''}${rule}${by}${message}`;
 }

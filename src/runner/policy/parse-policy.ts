@@ -14,7 +14,13 @@ import {
 } from '../../lib/config-fields.ts';
 import type { AgentSettings } from '../agents/types.ts';
 import { createEnvMatcher } from '../child-env.ts';
-import { defaultPolicy, type CommandRules, type RunnerPolicy } from './policy.ts';
+import {
+  DEFAULT_APPROVAL_EXPIRY_MS,
+  defaultPolicy,
+  type ApprovalSettings,
+  type CommandRules,
+  type RunnerPolicy,
+} from './policy.ts';
 
 export interface PolicySources {
   /** The file's `policy` value and the file's label; absent when the file has none. */
@@ -65,6 +71,7 @@ export function readPolicy(sources: PolicySources): { policy: RunnerPolicy; prob
     ),
     env: r.read('env', [], envListField(false), []),
     taskEnv: r.read('taskEnv', [], envListField(true), policy.taskEnv),
+    approvals: r.read('approvals', [], approvalsField, policy.approvals),
   };
   return { policy: read, problems: r.finish() };
 }
@@ -125,6 +132,29 @@ function commandRulesField(raw: unknown): Parsed<CommandRules> {
   }
   if (problems.length > 0) return { ok: false, message: problems.join('; ') };
   return { ok: true, value: rules as unknown as CommandRules };
+}
+
+const APPROVAL_KEYS = ['remote', 'expireAfterMs'] as const;
+const expiryField = msField(1000, LIMITS.timeoutMs.max);
+
+/** `{remote?: boolean, expireAfterMs?: ms or "15m"}`; unset keys keep their defaults. */
+function approvalsField(raw: unknown): Parsed<ApprovalSettings> {
+  if (!isRecord(raw))
+    return { ok: false, message: `must be an object with keys ${APPROVAL_KEYS.join(', ')}` };
+  const value: ApprovalSettings = { remote: false, expireAfterMs: DEFAULT_APPROVAL_EXPIRY_MS };
+  const problems: string[] = [];
+  for (const [key, item] of Object.entries(raw)) {
+    if (key === 'remote') {
+      if (typeof item === 'boolean') value.remote = item;
+      else problems.push(`'remote' must be true or false, got ${JSON.stringify(item)}`);
+    } else if (key === 'expireAfterMs') {
+      const parsed = expiryField(item);
+      if (parsed.ok) value.expireAfterMs = parsed.value;
+      else problems.push(`'expireAfterMs' ${parsed.message}`);
+    } else problems.push(`unknown key '${key}'`);
+  }
+  if (problems.length > 0) return { ok: false, message: problems.join('; ') };
+  return { ok: true, value };
 }
 
 const modeListField = listField(',', stringField(MODE, 'must be a mode name'));

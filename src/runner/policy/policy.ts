@@ -11,9 +11,19 @@ export interface CommandRules {
   allow: readonly string[];
   /** A command matching any of these is refused. */
   deny: readonly string[];
-  /** A command matching any of these needs a person's approval (refused until approvals exist). */
+  /** A command matching any of these is held until a person approves it (approvals below). */
   requireApproval: readonly string[];
 }
+
+/** How held tasks are decided: on this machine always; through the API only when `remote`. */
+export interface ApprovalSettings {
+  /** Accept approvals made through the server's API (signed by a trusted key in signed mode). */
+  remote: boolean;
+  /** A held task nobody decides within this time is refused (`approval expired`). */
+  expireAfterMs: number;
+}
+
+export const DEFAULT_APPROVAL_EXPIRY_MS = 15 * 60_000;
 
 /** The effective policy; `roots` (read-write) and `readOnlyRoots` are absolute, resolved paths. */
 export interface RunnerPolicy {
@@ -32,6 +42,7 @@ export interface RunnerPolicy {
   env: readonly string[];
   /** Names a shell task's own `env` may set (`*` = any); PATH or LD_PRELOAD from a server are risky. */
   taskEnv: readonly string[];
+  approvals: Readonly<ApprovalSettings>;
 }
 
 /** Today's behaviour: everything the executors support, within the read-write roots. */
@@ -46,6 +57,7 @@ export function defaultPolicy(roots: readonly string[]): RunnerPolicy {
     maxTimeoutMs: LIMITS.timeoutMs.max,
     env: [],
     taskEnv: ['*'],
+    approvals: { remote: false, expireAfterMs: DEFAULT_APPROVAL_EXPIRY_MS },
   };
 }
 

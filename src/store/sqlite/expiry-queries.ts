@@ -7,7 +7,7 @@ import { prepareStatements, type Prepared, type Transaction } from './statements
 import { AT, TASK_COLUMNS, taskFromValues, type TaskValues } from './rows.ts';
 import type { EventLog } from './event-log.ts';
 import type { AttemptLog } from './attempt-log.ts';
-import { CLEAR_LEASE, FINISH_EVENT, type ClaimUndo } from './lease-shared.ts';
+import { CLEAR_HOLD, CLEAR_LEASE, FINISH_EVENT, type ClaimUndo } from './lease-shared.ts';
 import type { SessionTurns } from './session-turns.ts';
 
 /** Why an attempt ended without a report, as its outcome, history and events say it. */
@@ -36,17 +36,18 @@ const HELD = 'id, attempt, max_attempts, cancel_requested_at, lease_acked, lease
 
 const SQL = {
   expired: `SELECT ${HELD} FROM tasks INDEXED BY tasks_expiry
-    WHERE state = 'running' AND lease_expires_at <= ? ORDER BY lease_expires_at LIMIT ?`,
+    WHERE state IN ('running', 'held') AND lease_expires_at <= ? ORDER BY lease_expires_at LIMIT ?`,
   // Legacy leases carry no instance, so a restart of a v1 runner never touches them.
   otherInstances: `SELECT ${HELD} FROM tasks INDEXED BY tasks_runner_instance
-    WHERE state = 'running' AND runner = ? AND lease_instance IS NOT NULL AND lease_instance <> ?`,
+    WHERE state IN ('running', 'held') AND runner = ? AND lease_instance IS NOT NULL
+      AND lease_instance <> ?`,
   extendRunning: `UPDATE tasks SET lease_expires_at = @until, updated_at = @now
-    WHERE state = 'running' AND lease_expires_at < @until`,
-  requeue: `UPDATE tasks SET state = 'queued', updated_at = @now, ${CLEAR_LEASE}
-    WHERE id = @id AND state = 'running' RETURNING ${TASK_COLUMNS}`,
+    WHERE state IN ('running', 'held') AND lease_expires_at < @until`,
+  requeue: `UPDATE tasks SET state = 'queued', updated_at = @now, ${CLEAR_LEASE}, ${CLEAR_HOLD}
+    WHERE id = @id AND state IN ('running', 'held') RETURNING ${TASK_COLUMNS}`,
   end: `UPDATE tasks SET state = @status, outcome = @outcome, finished_at = @now,
       updated_at = @now, ${CLEAR_LEASE}
-    WHERE id = @id AND state = 'running' RETURNING ${TASK_COLUMNS}`,
+    WHERE id = @id AND state IN ('running', 'held') RETURNING ${TASK_COLUMNS}`,
 } as const;
 
 interface HeldRow {

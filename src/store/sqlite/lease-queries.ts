@@ -15,7 +15,8 @@ import {
 import { AT, TASK_COLUMNS, taskFromValues, type TaskValues } from './rows.ts';
 import type { EventLog } from './event-log.ts';
 import type { AttemptLog } from './attempt-log.ts';
-import { CLEAR_LEASE, FENCE, FINISH_EVENT, type ClaimUndo } from './lease-shared.ts';
+import { CLEAR_HOLD, CLEAR_LEASE, FENCE, FINISH_EVENT, type ClaimUndo } from './lease-shared.ts';
+import type { HoldDecision, TaskHold } from '../../protocol/approvals.ts';
 import type { SessionTurns } from './session-turns.ts';
 
 const SQL = {
@@ -28,12 +29,12 @@ const SQL = {
   extend: `UPDATE tasks SET lease_expires_at = MAX(lease_expires_at, @expiresAt), updated_at = @now,
       lease_acked = 1
     WHERE ${FENCE} AND runner = @runner AND lease_expires_at > @now
-    RETURNING lease_expires_at, cancel_requested_at`,
+    RETURNING lease_expires_at, cancel_requested_at, state, hold`,
   leaseOf: `SELECT lease_token, runner, lease_legacy, attempt, lease_expires_at FROM tasks
-    WHERE id = ? AND state = 'running' AND lease_token IS NOT NULL`,
+    WHERE id = ? AND state IN ('running', 'held') AND lease_token IS NOT NULL`,
   // Only failures retry, only while attempts remain, and a cancel request wins over a retry. The
   // backoff doubles per attempt (the shift is capped so it cannot overflow) up to maxMs.
-  retry: `UPDATE tasks SET state = 'queued', outcome = @outcome, updated_at = @now,
+  retry: `UPDATE tasks SET state = 'queued', outcome = @outcome, updated_at = @now, ${CLEAR_HOLD},
       run_at = @now + CAST(MIN(@maxMs, @baseMs * (1 << MIN(attempt - 1, 30))) * @jitter AS INTEGER),
       ${CLEAR_LEASE}
     WHERE ${FENCE} AND cancel_requested_at IS NULL AND attempt < max_attempts
@@ -75,6 +76,8 @@ interface Candidate {
 interface ExtendedRow {
   lease_expires_at: number;
   cancel_requested_at: number | null;
+  state: string;
+  hold: string | null;
 }
 
 interface LeaseRow {
@@ -212,7 +215,7 @@ export class LeaseQueries {
   }
 
   extendLeases(runner: string, refs: LeaseRef[], leaseMs: number, now: number): S.HeartbeatResult {
-    if (refs.length === 0) return { leases: [], lost: [], cancel: [] };
+    if (refs.length === 0) return { leases: [], lost: [], cancel: [], decisions: [] };
     return this.extendTx.immediate(runner, refs, leaseMs, now);
   }
 
@@ -222,7 +225,7 @@ export class LeaseQueries {
     leaseMs: number,
     now: number,
   ): S.HeartbeatResult {
-    const result: S.HeartbeatResult = { leases: [], lost: [], cancel: [] };
+    const result: S.HeartbeatResult = { leases: [], lost: [], cancel: [], decisions: [] };
     for (const { taskId, leaseToken } of refs) {
       const params = { id: taskId, token: leaseToken, runner, now, expiresAt: now + leaseMs };
       const row = this.statements.extend.get(params) as ExtendedRow | undefined;
@@ -232,6 +235,8 @@ export class LeaseQueries {
       }
       result.leases.push({ taskId, leaseExpiresAt: row.lease_expires_at });
       if (row.cancel_requested_at !== null) result.cancel.push(taskId);
+      const decision = pendingDecision(row);
+      if (decision !== undefined) result.decisions.push({ taskId, decision });
     }
     return result;
   }
@@ -287,6 +292,12 @@ export class LeaseQueries {
     if (refs.length === 0) return [];
     return this.releaseTx.immediate(refs, now).map(taskFromValues);
   }
+}
+
+/** A decision made through the API about a task still held: the runner has not acted on it yet. */
+function pendingDecision(row: ExtendedRow): HoldDecision | undefined {
+  if (row.state !== 'held' || row.hold === null) return undefined;
+  return (JSON.parse(row.hold) as TaskHold).decision;
 }
 
 function finishData(attempt: number, outcome: Outcome): Record<string, unknown> {

@@ -9,7 +9,10 @@ import type { AttemptLog } from './attempt-log.ts';
 
 export const CLEAR_LEASE = `lease_token = NULL, lease_expires_at = NULL, lease_legacy = 0,
   lease_instance = NULL, lease_acked = 0`;
-export const FENCE = "id = @id AND lease_token = @token AND state = 'running'";
+/** A held task (waiting for a person's approval) keeps its lease: the same token fences it. */
+export const FENCE = "id = @id AND lease_token = @token AND state IN ('running', 'held')";
+/** A task going back to the queue forgets the previous attempt's hold. */
+export const CLEAR_HOLD = 'hold = NULL';
 
 /** Event types of a finished attempt; the first four keep their legacy names. */
 export const FINISH_EVENT: Record<Outcome['status'], string> = {
@@ -21,7 +24,7 @@ export const FINISH_EVENT: Record<Outcome['status'], string> = {
 };
 
 /** Undoes the claim itself: the attempt is not counted and the task looks unclaimed. */
-const UNDO_CLAIM = `UPDATE tasks SET state = 'queued', attempt = attempt - 1, updated_at = @now,
+const UNDO_CLAIM = `UPDATE tasks SET state = 'queued', attempt = attempt - 1, updated_at = @now, ${CLEAR_HOLD},
     started_at = CASE WHEN attempt = 1 THEN NULL ELSE started_at END, ${CLEAR_LEASE}
   WHERE ${FENCE} RETURNING ${TASK_COLUMNS}`;
 

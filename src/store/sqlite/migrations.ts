@@ -229,9 +229,15 @@ export const MIGRATIONS: readonly string[] = [
      token_id TEXT
    );`,
 
-  // Version 10 belongs to a branch developed in parallel; this no-op keeps the numbering until it
-  // merges and takes this slot.
-  `SELECT 1;`,
+  // Issue 6, approvals: a runner holds a leased task (state 'held', lease kept) for a person's
+  // decision; \`hold\` is its JSON (rule, reason, expiry, decision). Held leases expire and are
+  // released on a runner restart like running ones, so both partial indexes cover 'held' too.
+  `ALTER TABLE tasks ADD COLUMN hold TEXT;
+   DROP INDEX tasks_expiry;
+   CREATE INDEX tasks_expiry ON tasks (lease_expires_at) WHERE state IN ('running', 'held');
+   DROP INDEX tasks_runner_instance;
+   CREATE INDEX tasks_runner_instance ON tasks (runner, lease_instance)
+     WHERE state IN ('running', 'held');`,
 
   // Issue 7: routing and per-key concurrency. target_labels is the JSON array of labels a task
   // requires (NULL when none), so a claim reads JSON only for tasks that require labels. A

@@ -3,6 +3,7 @@
 import type { Kind, Outcome, Target, TaskState } from '../../protocol/tasks.ts';
 import type { Role, RunnerInfo, TokenInfo } from '../../protocol/auth.ts';
 import type { TaskSignature } from '../../protocol/signature.ts';
+import type { TaskHold } from '../../protocol/approvals.ts';
 import type { NewTask, StoredTask, TaskOrigin } from '../types.ts';
 
 /**
@@ -13,10 +14,18 @@ import type { NewTask, StoredTask, TaskOrigin } from '../types.ts';
 export const TASK_COLUMNS = `id, kind, spec, state, priority, run_at, timeout_ms, max_attempts, attempt, target,
   labels, session_key, origin, metadata, created_at, updated_at, started_at, finished_at, runner,
   lease_expires_at, cancel_requested_at, outcome, result_read_at, retry_on_failure, signature,
-  concurrency_key, concurrency_limit`;
+  concurrency_key, concurrency_limit, hold`;
 
 /** Where single fields sit in TaskValues, for queries that read one field of a raw row. */
-export const AT = { id: 0, state: 3, runAt: 5, attempt: 8, sessionKey: 11, runner: 18 } as const;
+export const AT = {
+  id: 0,
+  state: 3,
+  runAt: 5,
+  attempt: 8,
+  sessionKey: 11,
+  runner: 18,
+  hold: 27,
+} as const;
 
 /** One raw row of TASK_COLUMNS; keep both in the same order. */
 export type TaskValues = [
@@ -47,6 +56,7 @@ export type TaskValues = [
   signature: string | null,
   concurrencyKey: string | null,
   concurrencyLimit: number | null,
+  hold: string | null,
 ];
 
 export interface RunnerRow {
@@ -119,6 +129,7 @@ export function taskFromValues(values: TaskValues): StoredTask {
     signature,
     concurrencyKey,
     concurrencyLimit,
+    hold,
   ] = values;
   const task: StoredTask = {
     id,
@@ -151,6 +162,7 @@ export function taskFromValues(values: TaskValues): StoredTask {
   put(task, 'signature', parseJson<TaskSignature>(signature));
   if (concurrencyKey !== null)
     task.concurrency = { key: concurrencyKey, limit: concurrencyLimit ?? 1 };
+  put(task, 'hold', parseJson<TaskHold>(hold));
   return task;
 }
 

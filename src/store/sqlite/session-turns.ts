@@ -18,7 +18,7 @@ const SQL = {
     WHERE session_scope = ? AND ${PENDING} ORDER BY rowid`,
   release: `UPDATE tasks SET state = CASE WHEN run_at > @now THEN 'scheduled' ELSE 'queued' END,
       updated_at = @now
-    WHERE id = @id AND state = 'held' RETURNING ${TASK_COLUMNS}`,
+    WHERE id = @id AND state = 'held' AND lease_token IS NULL RETURNING ${TASK_COLUMNS}`,
   scopeOf: 'SELECT session_scope FROM tasks WHERE id = ?',
   runningScopeOf: `SELECT session_scope FROM tasks WHERE ${FENCE}`,
   submitted: `INSERT INTO sessions (agent, key, created_at, updated_at, task_count, last_task_id,

@@ -8,6 +8,7 @@ import { migrateSqlite } from './migrations.ts';
 import { BUSY_TIMEOUT_MS, translateSqliteError, withSqliteRetry } from './sqlite-errors.ts';
 import { TaskQueries } from './task-queries.ts';
 import { LeaseQueries } from './lease-queries.ts';
+import { HoldQueries } from './hold-queries.ts';
 import { ExpiryQueries } from './expiry-queries.ts';
 import { ClaimUndo } from './lease-shared.ts';
 import { RegistryQueries } from './registry-queries.ts';
@@ -24,6 +25,7 @@ import { ScheduleQueries } from './schedule-queries.ts';
 import type { CallbackStatus } from '../../protocol/callbacks.ts';
 import type { LogPage } from '../../protocol/output.ts';
 import type { Attempt } from '../../protocol/tasks.ts';
+import type { HoldDecision } from '../../protocol/approvals.ts';
 
 /**
  * Opens (creating if needed) and migrates a SQLite database; `:memory:` works for tests.
@@ -59,6 +61,7 @@ function configureConnection(db: Database.Database): void {
 export class SqliteStore implements S.Store {
   private readonly tasks: TaskQueries;
   private readonly leases: LeaseQueries;
+  private readonly holds: HoldQueries;
   private readonly expiry: ExpiryQueries;
   private readonly registry: RegistryQueries;
   private readonly enrollments: EnrollmentQueries;
@@ -83,6 +86,7 @@ export class SqliteStore implements S.Store {
     this.tasks = new TaskQueries(db, this.events, this.turns, this.callbacks);
     const claims = new ClaimUndo(db, this.events, this.attempts);
     this.leases = new LeaseQueries(db, this.events, this.attempts, claims, this.turns);
+    this.holds = new HoldQueries(db, this.events);
     this.expiry = new ExpiryQueries(db, this.events, this.attempts, claims, this.turns);
     this.registry = new RegistryQueries(db);
     this.enrollments = new EnrollmentQueries(db, this.registry);
@@ -171,6 +175,23 @@ export class SqliteStore implements S.Store {
 
   getLease(taskId: string): Promise<S.LeaseInfo | undefined> {
     return this.run(() => this.leases.getLease(taskId));
+  }
+
+  holdAttempt(req: S.HoldRequest): Promise<S.StoredTask | undefined> {
+    return this.run(() => this.holds.holdAttempt(req));
+  }
+
+  resumeAttempt(
+    taskId: string,
+    leaseToken: string,
+    decision: HoldDecision,
+    now: number,
+  ): Promise<S.StoredTask | undefined> {
+    return this.run(() => this.holds.resumeAttempt(taskId, leaseToken, decision, now));
+  }
+
+  decideHold(taskId: string, decision: HoldDecision, now: number): Promise<S.DecideResult> {
+    return this.run(() => this.holds.decideHold(taskId, decision, now));
   }
 
   finishAttempt(req: S.FinishRequest): Promise<S.StoredTask | undefined> {

@@ -38,9 +38,11 @@ const SQL = {
   countByState: 'SELECT state, COUNT(*) AS n FROM tasks GROUP BY state',
   cancelPending: `UPDATE tasks SET state = 'cancelled', outcome = @outcome, finished_at = @now,
       updated_at = @now
-    WHERE id = @id AND state IN ('queued', 'scheduled', 'held') RETURNING ${TASK_COLUMNS}`,
+    WHERE id = @id AND (state IN ('queued', 'scheduled') OR (state = 'held' AND lease_token IS NULL))
+    RETURNING ${TASK_COLUMNS}`,
   requestCancel: `UPDATE tasks SET cancel_requested_at = @now, updated_at = @now
-    WHERE id = @id AND state = 'running' AND cancel_requested_at IS NULL RETURNING ${TASK_COLUMNS}`,
+    WHERE id = @id AND state IN ('running', 'held') AND lease_token IS NOT NULL
+      AND cancel_requested_at IS NULL RETURNING ${TASK_COLUMNS}`,
   markRead: `UPDATE tasks SET result_read_at = @now
     WHERE id = @id AND result_read_at IS NULL AND state IN (${TERMINAL}) RETURNING ${TASK_COLUMNS}`,
   // Walks the (state, id) index over finished tasks: fine while history is in the thousands.

@@ -176,6 +176,7 @@ export function describeLeases(store: () => Store): void {
         leases: [],
         lost: [claim.task.id],
         cancel: [],
+        decisions: [],
       });
     });
 

@@ -31,7 +31,7 @@ function admitWith(overrides: Partial<RunnerPolicy>) {
 }
 
 function ruleOf(a: Admission): string {
-  return a.decision === 'refused' ? a.rule : 'run';
+  return a.decision === 'run' ? 'run' : a.rule;
 }
 
 const deny = ['\\brm\\s+-rf\\b', '\\bcurl\\b.*\\|\\s*(ba)?sh\\b'];
@@ -112,12 +112,12 @@ describe('admission', () => {
     assert.equal(await refusedAs('rm file.txt'), 'run');
   });
 
-  it('refuses approval-required commands, anchored per segment, saying approvals are not supported', async () => {
+  it('holds approval-required commands for a person, anchored per segment', async () => {
     const admit = admitWith({ commands: { allow: [], deny, requireApproval } });
     const held = await admit('shell', { command: 'cd repo; git   push origin main' });
-    assert.ok(held.decision === 'refused' && held.approval === true);
+    assert.ok(held.decision === 'hold');
     assert.equal(held.rule, 'commands.requireApproval[0]');
-    assert.match(held.message, /needs approval .* does not support approvals yet/);
+    assert.match(held.reason, /needs a person's approval \(pattern \^git push/);
     assert.equal(
       ruleOf(await admit('shell', { command: ['git', 'push'] })),
       'commands.requireApproval[0]',

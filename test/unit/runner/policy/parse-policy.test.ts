@@ -108,6 +108,21 @@ describe('runner policy config', () => {
     assert.equal(problems.length, 9, text);
   });
 
+  it('reads approvals: remote off and 15 minutes by default; bad values named', () => {
+    const { policy } = loadRunnerConfig({ OUTPOST_TOKEN: TOKEN });
+    assert.deepEqual(policy.approvals, { remote: false, expireAfterMs: 900_000 });
+    const set = load({ policy: { approvals: { remote: true, expireAfterMs: '2m' } } }).policy;
+    assert.deepEqual(set.approvals, { remote: true, expireAfterMs: 120_000 });
+    const problems = problemsOf(() =>
+      load({ policy: { approvals: { remote: 'yes', expireAfterMs: 10, quorum: 2 } } }),
+    );
+    assert.equal(problems.length, 1, problems.join('\n'));
+    assert.match(problems[0]!, /policy: key 'approvals'/);
+    assert.match(problems[0]!, /'remote' must be true or false/);
+    assert.match(problems[0]!, /'expireAfterMs'/);
+    assert.match(problems[0]!, /unknown key 'quorum'/);
+  });
+
   it('refuses an agent mode the policy does not allow, and a policy that is not an object', () => {
     const problems = problemsOf(() =>
       load({
