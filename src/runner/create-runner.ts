@@ -18,7 +18,7 @@ import {
   withOutputMetadata,
   type OutputStreamer,
 } from './output-streamer.ts';
-import { reportOutcome } from './report-outcome.ts';
+import { OutcomeReporter } from './outcome-reporter.ts';
 import { isAuthError, retryDelayMs } from './retry-delay.ts';
 import { RunningAttempts, type RunningAttempt } from './running-attempts.ts';
 import { errorFields, jsonLineLog, type RunnerLog } from './runner-log.ts';
@@ -89,6 +89,8 @@ class TaskRunner implements Runner {
   private readonly instanceId: string;
   private readonly settings: ExecSettings;
   private readonly admitSigned: AdmitSigned;
+  /** Sends outcomes, batching those that end while a finish is in flight. */
+  private readonly reporter: OutcomeReporter;
   private started?: Promise<void>;
   private claimLoop?: Promise<void>;
   private keeper?: LeaseKeeper;
@@ -108,6 +110,12 @@ class TaskRunner implements Runner {
     // Every task passes the local policy and is recorded in the audit log, whatever the executor.
     this.execute = guardExecute(deps.execute ?? executeTask, deps.config, this.log, this.settings);
     this.admitSigned = signedAdmissionFor(deps.config, this.log);
+    this.reporter = new OutcomeReporter({
+      client: deps.client,
+      log: this.log,
+      retry: deps.config,
+      windowMs: REPORT_WINDOW_MS,
+    });
   }
 
   get state(): RunnerState {
@@ -237,15 +245,7 @@ class TaskRunner implements Runner {
   private async finishAttempt(attempt: RunningAttempt, outcome: Outcome): Promise<void> {
     const { task, leaseToken } = attempt.claim;
     this.count(outcome.status);
-    const result = await reportOutcome(
-      {
-        client: this.deps.client,
-        log: this.log,
-        retry: this.deps.config,
-        windowMs: REPORT_WINDOW_MS,
-      },
-      { taskId: task.id, leaseToken, outcome },
-    );
+    const result = await this.reporter.report({ taskId: task.id, leaseToken, outcome });
     this.log('info', 'task ended', { taskId: task.id, status: outcome.status, report: result });
   }
 
