@@ -287,6 +287,9 @@ export class TaskService {
         const remaining = deadline - this.clock.now();
         if (claims.length > 0 || remaining <= 0) return claims;
         if (!(await sub.wait(remaining, signal))) return [];
+        // One turn of the event loop first: tasks created in the same I/O turn as the one that
+        // woke this poll then leave together in its claim, rather than one claim each.
+        await new Promise((resolve) => setImmediate(resolve));
       } finally {
         sub.dispose();
       }
