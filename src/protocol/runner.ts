@@ -2,7 +2,7 @@
 import { AgentName } from './agents.ts';
 import { Type, type Static } from 'typebox';
 import { ProviderSessionId } from './agents.ts';
-import { Kind, Outcome, Task } from './tasks.ts';
+import { Kind, Outcome, Task, TaskState } from './tasks.ts';
 import { HoldDecision } from './approvals.ts';
 
 const RunnerName = Type.String({
@@ -99,6 +99,32 @@ export type FinishBody = Static<typeof FinishBody>;
 
 export const FinishReply = Type.Object({ task: Task });
 export type FinishReply = Static<typeof FinishReply>;
+
+/** Most outcomes one finish request may carry; a busy runner sends what ended while one was in flight. */
+export const MAX_FINISH_BATCH = 256;
+
+/**
+ * `POST /v1/runner/finish` with several outcomes: each is fenced by its own lease token and
+ * answered on its own, and the server commits them all in one transaction before it replies.
+ */
+export const FinishBatchBody = Type.Object(
+  { results: Type.Array(FinishBody, { minItems: 1, maxItems: MAX_FINISH_BATCH }) },
+  { additionalProperties: false },
+);
+export type FinishBatchBody = Static<typeof FinishBatchBody>;
+
+/** One outcome's answer, in request order: the state it left the task in, or why it was refused. */
+export const FinishResult = Type.Object({
+  taskId: Type.String(),
+  /** The task's state after this finish (`queued` when a failed attempt will be retried). */
+  state: Type.Optional(TaskState),
+  /** `lease_lost` (the lease is no longer held) or `forbidden` (another runner holds it). */
+  error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+});
+export type FinishResult = Static<typeof FinishResult>;
+
+export const FinishBatchReply = Type.Object({ results: Type.Array(FinishResult) });
+export type FinishBatchReply = Static<typeof FinishBatchReply>;
 
 /**
  * `POST /v1/runner/turn-session`: the provider session id a running agent turn's CLI just printed,

@@ -13,6 +13,7 @@ import type { ExecContext, ExecSettings } from './executors/types.ts';
 import { runClaimLoop } from './claim-loop.ts';
 import { startLeaseKeeper, type LeaseKeeper } from './lease-keeper.ts';
 import { RunningAttempts } from './running-attempts.ts';
+import { OutcomeReporter } from './outcome-reporter.ts';
 import { errorFields, jsonLineLog, type RunnerLog } from './runner-log.ts';
 import { sweepRunnerLeftovers } from './process-sweep.ts';
 import { prepareAgents, type SessionReporter } from './agents/session-reporter.ts';
@@ -22,6 +23,9 @@ import { startLocalListener, type LocalListener } from './approvals/local-listen
 import { execSettingsOf } from './exec-settings.ts';
 import { runAttempt, type AttemptDeps } from './run-attempt.ts';
 import { sayHello } from './say-hello.ts';
+
+/** How long a finished outcome is retried through a server outage before it is dropped. */
+const REPORT_WINDOW_MS = 5 * 60_000;
 
 export type RunnerState = 'starting' | 'running' | 'draining' | 'stopped';
 
@@ -79,6 +83,8 @@ class TaskRunner implements Runner {
   private readonly instanceId: string;
   private readonly settings: ExecSettings;
   private readonly pipeline: AdmissionPipeline;
+  /** Sends outcomes, batching those that end while a finish is in flight. */
+  private readonly reporter: OutcomeReporter;
   private started?: Promise<void>;
   private claimLoop?: Promise<void>;
   private keeper?: LeaseKeeper;
@@ -104,6 +110,12 @@ class TaskRunner implements Runner {
       client: deps.client,
       attempts: this.attempts,
       execute: deps.execute ?? executeTask,
+    });
+    this.reporter = new OutcomeReporter({
+      client: deps.client,
+      log: this.log,
+      retry: deps.config,
+      windowMs: REPORT_WINDOW_MS,
     });
   }
 
@@ -211,6 +223,7 @@ class TaskRunner implements Runner {
       log: this.log,
       settings: this.settings,
       pipeline: this.pipeline,
+      reporter: this.reporter,
       count: (status) => (this.ran[status] = (this.ran[status] ?? 0) + 1),
     };
     void runAttempt(deps, attempt)

@@ -1,9 +1,9 @@
-// Reports an attempt's outcome, retrying through server blips so a finished result is not dropped;
-// a lost lease is final, and an outcome the server refuses is replaced by a small failed one.
+// What the runner does when reporting one outcome failed: retry through server blips so a finished
+// result is not dropped; a lost lease is final, and an outcome the server refuses is replaced by a
+// small failed one. The sending itself (batched) is outcome-reporter.ts.
 import { AppError } from '../protocol/errors.ts';
 import type { FinishBody } from '../protocol/runner.ts';
 import type { Outcome } from '../protocol/tasks.ts';
-import { delay } from '../sdk/delay.ts';
 import { isTransient, type OutpostClient } from '../sdk/client.ts';
 import { isAuthError, retryDelayMs, type RetryConfig } from './retry-delay.ts';
 import { errorFields, type RunnerLog } from './runner-log.ts';
@@ -18,35 +18,19 @@ export interface ReportDeps {
 
 export type ReportResult = 'reported' | 'lease_lost' | 'dropped';
 
-/** Sends `body` until it is accepted, refused for good, or the window closes. Never throws. */
-export async function reportOutcome(deps: ReportDeps, body: FinishBody): Promise<ReportResult> {
-  const deadline = Date.now() + deps.windowMs;
-  let current = body;
-  for (let failures = 1; ; failures++) {
-    try {
-      await deps.client.finishAttempt(current);
-      return 'reported';
-    } catch (err) {
-      const next = afterFailure(deps, current, err, failures, {
-        deadline,
-        canReplace: current === body,
-      });
-      if (typeof next === 'string') return next;
-      await delay(next.waitMs);
-      current = next.body;
-    }
-  }
-}
+export type NextStep = ReportResult | { body: FinishBody; waitMs: number };
 
-type NextStep = ReportResult | { body: FinishBody; waitMs: number };
-
-interface RetryState {
+export interface RetryState {
   deadline: number;
   /** Only the original outcome may be replaced, so a refused replacement cannot loop. */
   canReplace: boolean;
 }
 
-function afterFailure(
+/**
+ * What to do with one outcome after a failed report: give up (lease lost, refused for good, window
+ * closed), replace a refused outcome with a small failed one (once), or retry after a delay.
+ */
+export function afterFailure(
   deps: ReportDeps,
   body: FinishBody,
   err: unknown,
@@ -71,7 +55,7 @@ function afterFailure(
   return { body, waitMs };
 }
 
-function isRefusedOutcome(err: unknown): boolean {
+export function isRefusedOutcome(err: unknown): boolean {
   return (
     err instanceof AppError && (err.code === 'bad_request' || err.code === 'payload_too_large')
   );

@@ -7,12 +7,10 @@ import { createExecContext } from './attempt-context.ts';
 import type { RunnerConfig } from './config.ts';
 import type { ExecSettings } from './executors/types.ts';
 import { createOutputStreamer, withOutputMetadata } from './output-streamer.ts';
-import { reportOutcome } from './report-outcome.ts';
+import type { OutcomeReporter } from './outcome-reporter.ts';
 import type { RunningAttempt } from './running-attempts.ts';
 import type { RunnerLog } from './runner-log.ts';
 
-/** How long a finished outcome is retried through a server outage before it is dropped. */
-const REPORT_WINDOW_MS = 5 * 60_000;
 /** How long the last output may hold up the finish; the outcome says how many chunks stayed unsent. */
 const OUTPUT_FLUSH_MS = 5_000;
 
@@ -22,6 +20,8 @@ export interface AttemptDeps {
   log: RunnerLog;
   settings: ExecSettings;
   pipeline: AdmissionPipeline;
+  /** Sends outcomes, batching those that end while a finish is in flight. */
+  reporter: OutcomeReporter;
   /** Counts what the runner ran, by outcome status (and `lease_lost`). */
   count(status: string): void;
 }
@@ -51,9 +51,6 @@ async function finishAttempt(
 ): Promise<void> {
   const { task, leaseToken } = attempt.claim;
   deps.count(outcome.status);
-  const result = await reportOutcome(
-    { client: deps.client, log: deps.log, retry: deps.config, windowMs: REPORT_WINDOW_MS },
-    { taskId: task.id, leaseToken, outcome },
-  );
+  const result = await deps.reporter.report({ taskId: task.id, leaseToken, outcome });
   deps.log('info', 'task ended', { taskId: task.id, status: outcome.status, report: result });
 }

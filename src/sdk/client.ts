@@ -11,6 +11,7 @@ import {
 import { AppendOutputReply, type AppendOutputBody } from '../protocol/output.ts';
 import {
   ClaimReply,
+  FinishBatchReply,
   FinishReply,
   HeartbeatReply,
   HelloReply,
@@ -251,6 +252,16 @@ export class OutpostClient extends ScheduleMethods {
    */
   finishAttempt(body: FinishBody): Promise<FinishReply> {
     return this.send(FinishReply, { method: 'POST', path: '/v1/runner/finish', body });
+  }
+
+  /**
+   * Reports several outcomes in one request, committed together; each is answered on its own
+   * (`state`, or an `error` such as `lease_lost`), in order. Servers before batching answer 400.
+   * @example const { results } = await client.finishAttempts([{ taskId, leaseToken, outcome }]);
+   */
+  finishAttempts(results: FinishBody[]): Promise<FinishBatchReply> {
+    const body = { results };
+    return this.send(FinishBatchReply, { method: 'POST', path: '/v1/runner/finish', body });
   }
 
   /**

@@ -32,13 +32,15 @@ export function toAppError(err: unknown, bodyLimit?: number): AppError {
 
 interface ValidationIssue {
   instancePath: string;
+  keyword?: string;
+  schemaPath?: string;
   message?: string;
   params?: { additionalProperty?: string; allowedValues?: unknown[] };
 }
 
 /** "body.spec.timeoutMs must be >= 1000": the field first, so the caller sees what to fix. */
 function validationError(issues: ValidationIssue[], context = 'body'): AppError {
-  const messages = issues.map((issue) => {
+  const messages = closestAlternative(issues).map((issue) => {
     const path = context + issue.instancePath.replaceAll('/', '.');
     const extra = issue.params?.additionalProperty;
     if (extra) return `${path}.${extra}: unknown field`;
@@ -47,6 +49,41 @@ function validationError(issues: ValidationIssue[], context = 'body'): AppError 
     return `${path}: ${issue.message ?? 'is invalid'}${hint}`;
   });
   return new AppError('bad_request', messages.join('; '), { problems: messages });
+}
+
+/**
+ * When a value matched none of a union's shapes (e.g. a single finish or a batch), ajv reports
+ * every shape's complaint plus "must match a schema in anyOf". Keep the shape the sender got
+ * furthest into (its complaints lie deepest in the body): "body.results.0.outcome: required", not
+ * also "body: must have required property 'taskId'". Shapes that got equally far are all kept.
+ */
+function closestAlternative(issues: ValidationIssue[]): ValidationIssue[] {
+  let kept = issues;
+  for (const union of issues.filter((i) => i.keyword === 'anyOf' && i.schemaPath)) {
+    const prefix = `${union.schemaPath!}/`;
+    const branchOf = (i: ValidationIssue): string | undefined =>
+      i.schemaPath?.startsWith(prefix)
+        ? i.schemaPath.slice(prefix.length).split('/')[0]
+        : undefined;
+    const reach = new Map<string, number>();
+    for (const issue of kept) {
+      const branch = branchOf(issue);
+      if (branch !== undefined) reach.set(branch, Math.max(reach.get(branch) ?? 0, depth(issue)));
+    }
+    const furthest = Math.max(...reach.values());
+    kept = kept.filter((i) => {
+      if (i === union) return reach.size === 0;
+      const branch = branchOf(i);
+      return branch === undefined || reach.get(branch) === furthest;
+    });
+  }
+  return kept;
+}
+
+/** How far into the body an issue lies; an unknown field counts as one level below its object. */
+function depth(issue: ValidationIssue): number {
+  const levels = issue.instancePath === '' ? 0 : issue.instancePath.split('/').length - 1;
+  return levels + (issue.params?.additionalProperty === undefined ? 0 : 1);
 }
 
 function isJsonParseError(fe: Partial<FastifyError>): boolean {

@@ -455,6 +455,12 @@ export interface Store {
   /** Ends (or requeues) the attempt fenced by its lease token; undefined means the lease is lost. */
   finishAttempt(req: FinishRequest): Promise<StoredTask | undefined>;
   /**
+   * finishAttempt for each request, in order, in ONE transaction (one commit for a runner's batch):
+   * each is fenced by its own lease token, and a lost lease is `undefined` in its place without
+   * failing the others.
+   */
+  finishAttempts(reqs: readonly FinishRequest[]): Promise<(StoredTask | undefined)[]>;
+  /**
    * Gives back leases that were never delivered (the claiming poll's connection closed first):
    * each task returns to the queue as if it had not been claimed, its attempt not counted.
    */

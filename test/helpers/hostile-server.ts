@@ -84,11 +84,17 @@ export async function startHostileServer(): Promise<HostileServer> {
       }
       return { storedThrough: Math.max(0, ...chunks.map((c) => c.seq)) };
     },
+    // One outcome, or a runner's batch of them (answered per item), as the real server takes.
     '/v1/runner/finish': (body) => {
-      const task = tasks.get(body.taskId as string)!;
-      const outcome = body.outcome as Outcome;
-      finished.get(task.id)?.(outcome);
-      return { task: { ...task, state: outcome.status, outcome } };
+      const finish = (item: Record<string, unknown>) => {
+        const task = tasks.get(item.taskId as string)!;
+        const outcome = item.outcome as Outcome;
+        finished.get(task.id)?.(outcome);
+        return { ...task, state: outcome.status, outcome };
+      };
+      if (!Array.isArray(body.results)) return { task: finish(body) };
+      const items = body.results as Record<string, unknown>[];
+      return { results: items.map((item) => ({ taskId: item.taskId, state: finish(item).state })) };
     },
     '/v1/runner/agent-sessions': () => ({}),
     '/v1/runner/hold': (body) => {

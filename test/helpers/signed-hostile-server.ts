@@ -87,10 +87,18 @@ export async function startHostileServer(): Promise<HostileServer> {
       case '/v1/runner/agent-sessions':
         return reply({ stored: 0 });
       case '/v1/runner/finish': {
-        const outcome = body.outcome as Outcome;
-        const task = tasks.get(body.taskId as string)!;
-        finished.set(task.id, outcome);
-        return reply({ task: { ...task, state: outcome.status, outcome, finishedAt: now } });
+        // One outcome, or a runner's batch of them (answered per item), as the real server takes.
+        const finish = (item: Record<string, unknown>) => {
+          const outcome = item.outcome as Outcome;
+          const task = tasks.get(item.taskId as string)!;
+          finished.set(task.id, outcome);
+          return { ...task, state: outcome.status, outcome, finishedAt: now };
+        };
+        if (!Array.isArray(body.results)) return reply({ task: finish(body) });
+        const items = body.results as Record<string, unknown>[];
+        return reply({
+          results: items.map((item) => ({ taskId: item.taskId, state: finish(item).state })),
+        });
       }
       default:
         return reply({ error: { code: 'not_found', message: `no ${req.url}` } }, 404);

@@ -515,6 +515,20 @@ const ROUTES: RouteSpec[] = [
       { weight: 3, arbitrary: fc.record({ [LEASE]: recentIndex, outcome: val(outcome) }) },
       {
         weight: 1,
+        arbitrary: shaped(
+          {
+            results: val(
+              fc.array(fc.record({ [LEASE]: recentIndex, outcome: val(outcome) }), {
+                maxLength: 3,
+              }),
+            ),
+            extra: weird,
+          },
+          ['results'],
+        ),
+      },
+      {
+        weight: 1,
         arbitrary: keyed({
           taskId: val(knownTask),
           leaseToken: val(text),

@@ -30,4 +30,15 @@ describe('newSecret', () => {
     assert.match(s, /^[A-Za-z0-9_-]{32}$/);
     assert.notEqual(newSecret(), newSecret());
   });
+
+  it('never hands out the same random bytes twice, across many refills of the pool', () => {
+    const secrets = Array.from({ length: 3_000 }, () => newSecret(16));
+    assert.equal(new Set(secrets).size, secrets.length);
+    const big = newSecret(8_192);
+    assert.equal(big.length, Math.ceil((8_192 * 4) / 3));
+    // 48,000 random bytes: a pool that repeated or stuck would leave characters out.
+    const counts = new Map<string, number>();
+    for (const ch of secrets.join('')) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+    assert.equal(counts.size, 64, 'every url-safe base64 character appears');
+  });
 });

@@ -22,6 +22,7 @@ import { parseTaskSpec } from '../../protocol/validate.ts';
 import { newId } from '../../lib/ids.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type {
+  FinishRequest,
   HeartbeatResult,
   NewTask,
   StoredTask,
@@ -235,12 +236,29 @@ export class TaskService {
 
   /** Ends the attempt, or queues the task again after a backoff when its failure may be retried. */
   async finishAttempt(body: FinishBody): Promise<StoredTask> {
-    const retry = { ...(this.settings.retry ?? DEFAULT_RETRY), jitter: 0.5 + Math.random() / 2 };
-    const task = await this.store.finishAttempt({ ...body, now: this.clock.now(), retry });
-    if (!task)
-      throw new AppError('lease_lost', `The lease on task ${body.taskId} is no longer held`);
+    const task = await this.store.finishAttempt(this.finishRequest(body, this.clock.now()));
+    if (!task) throw leaseLost(body.taskId);
     this.announce(task);
     return task;
+  }
+
+  /**
+   * finishAttempt for a runner's batch, committed in one transaction: each outcome answers on its
+   * own (the task, or the `lease_lost` error in its place), so one stale lease fails nobody else.
+   */
+  async finishAttempts(bodies: readonly FinishBody[]): Promise<(StoredTask | AppError)[]> {
+    const now = this.clock.now();
+    const tasks = await this.store.finishAttempts(bodies.map((b) => this.finishRequest(b, now)));
+    return tasks.map((task, i) => {
+      if (task === undefined) return leaseLost(bodies[i]!.taskId);
+      this.announce(task);
+      return task;
+    });
+  }
+
+  private finishRequest(body: FinishBody, now: number): FinishRequest {
+    const retry = { ...(this.settings.retry ?? DEFAULT_RETRY), jitter: 0.5 + Math.random() / 2 };
+    return { ...body, now, retry };
   }
 
   /** Legacy results carry no lease token: they finish the current legacy lease, if any. */
@@ -290,6 +308,9 @@ export class TaskService {
         const remaining = deadline - this.clock.now();
         if (claims.length > 0 || remaining <= 0) return claims;
         if (!(await sub.wait(remaining, signal))) return [];
+        // One turn of the event loop first: tasks created in the same I/O turn as the one that
+        // woke this poll then leave together in its claim, rather than one claim each.
+        await new Promise((resolve) => setImmediate(resolve));
       } finally {
         sub.dispose();
       }
@@ -326,6 +347,10 @@ export class TaskService {
     if (!task) throw new AppError('not_found', `Task ${id} not found`);
     return task;
   }
+}
+
+function leaseLost(taskId: string): AppError {
+  return new AppError('lease_lost', `The lease on task ${taskId} is no longer held`);
 }
 
 /** A stable hash of a request body (keys sorted), to tell a repeat from a different request. */

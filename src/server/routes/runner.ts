@@ -1,10 +1,13 @@
 // v1 runner routes: hello, claim (batch long poll), heartbeat and finish, all lease-fenced.
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import { ErrorBody } from '../../protocol/errors.ts';
 import {
   ClaimBody,
   ClaimReply,
+  FinishBatchBody,
+  FinishBatchReply,
   FinishBody,
   FinishReply,
   HeartbeatBody,
@@ -14,6 +17,7 @@ import {
 } from '../../protocol/runner.ts';
 import type { TaskService } from '../queue/task-service.ts';
 import { connectionSignal } from './connection-signal.ts';
+import { finishBatch } from './finish-batch.ts';
 import { assertLeaseHolder, assertRunner, type LeaseLookup } from './runner-binding.ts';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
@@ -54,12 +58,18 @@ export function registerRunnerRoutes(
     },
   );
 
-  app.post(
-    '/v1/runner/finish',
-    { config, schema: { tags, body: FinishBody, response: { 200: FinishReply, ...errors } } },
-    async (request) => {
-      await assertLeaseHolder(request, request.body.taskId, getLease);
-      return { task: await tasks.finishAttempt(request.body) };
-    },
-  );
+  // One outcome (`{taskId, leaseToken, outcome}`, answered with the task, as runners always sent)
+  // or a batch (`{results: [...]}`, answered per item): see finish-batch.ts.
+  const finishSchema = {
+    tags,
+    body: Type.Union([FinishBody, FinishBatchBody]),
+    response: { 200: Type.Union([FinishReply, FinishBatchReply]), ...errors },
+  };
+  app.post('/v1/runner/finish', { config, schema: finishSchema }, async (request) => {
+    const { body } = request;
+    if ('results' in body)
+      return { results: await finishBatch(request, body.results, tasks, getLease) };
+    await assertLeaseHolder(request, body.taskId, getLease);
+    return { task: await tasks.finishAttempt(body) };
+  });
 }

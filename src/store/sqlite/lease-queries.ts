@@ -94,6 +94,10 @@ export class LeaseQueries {
   private readonly claimTx: Transaction<[S.ClaimRequest, Kind[]], Claim[]>;
   private readonly extendTx: Transaction<[string, LeaseRef[], number, number], S.HeartbeatResult>;
   private readonly finishTx: Transaction<[S.FinishRequest], TaskValues | undefined>;
+  private readonly finishAllTx: Transaction<
+    [readonly S.FinishRequest[]],
+    (TaskValues | undefined)[]
+  >;
   private readonly releaseTx: Transaction<[LeaseRef[], number], TaskValues[]>;
 
   constructor(
@@ -113,6 +117,9 @@ export class LeaseQueries {
         this.extendInTx(runner, refs, leaseMs, now),
     );
     this.finishTx = db.transaction((req: S.FinishRequest) => this.finishInTx(req));
+    this.finishAllTx = db.transaction((reqs: readonly S.FinishRequest[]) =>
+      reqs.map((req) => this.finishInTx(req)),
+    );
     this.releaseTx = db.transaction((refs: LeaseRef[], now: number) =>
       refs.flatMap((ref) => {
         // Wrapped: a row is itself an array, which flatMap would otherwise spread.
@@ -256,6 +263,14 @@ export class LeaseQueries {
   finishAttempt(req: S.FinishRequest): S.StoredTask | undefined {
     const values = this.finishTx.immediate(req);
     return values === undefined ? undefined : taskFromValues(values);
+  }
+
+  /** One BEGIN IMMEDIATE … COMMIT for the whole batch: the commit is most of a finish's cost. */
+  finishAttempts(reqs: readonly S.FinishRequest[]): (S.StoredTask | undefined)[] {
+    if (reqs.length === 0) return [];
+    return this.finishAllTx
+      .immediate(reqs)
+      .map((values) => (values === undefined ? undefined : taskFromValues(values)));
   }
 
   private finishInTx(req: S.FinishRequest): TaskValues | undefined {

@@ -198,6 +198,10 @@ export class SqliteStore implements S.Store {
     return this.run(() => this.leases.finishAttempt(req));
   }
 
+  finishAttempts(reqs: readonly S.FinishRequest[]): Promise<(S.StoredTask | undefined)[]> {
+    return this.run(() => this.leases.finishAttempts(reqs));
+  }
+
   releaseLeases(leases: LeaseRef[], now: number): Promise<S.StoredTask[]> {
     return this.run(() => this.leases.releaseLeases(leases, now));
   }

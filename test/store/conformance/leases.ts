@@ -15,6 +15,7 @@ import {
   SUCCEEDED,
   T0,
 } from './fixtures.ts';
+import { describeFinishBatches } from './leases-batch.ts';
 
 const EXPIRED = T0 + LEASE_MS;
 
@@ -298,4 +299,5 @@ export function describeLeases(store: () => Store): void {
       );
     });
   });
+  describeFinishBatches(store);
 }

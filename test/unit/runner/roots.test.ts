@@ -1,7 +1,7 @@
 // Path confinement: symlink escapes, '..', denied paths and NUL bytes are refused with kind
 // 'policy'; paths inside a root, existing or not yet, resolve to their real location.
 import assert from 'node:assert/strict';
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TaskFailure } from '../../../src/runner/executors/outcome.ts';
@@ -91,6 +91,33 @@ describe('resolveInRoots', () => {
       await resolveInRoots(join(outside, 'secret.txt'), settings),
       join(outside, 'secret.txt'),
     );
+  });
+
+  it('takes a root created after a first check at once (a missing root is not remembered)', async () => {
+    const late = join(base, 'late-root');
+    const settings = makeSettings([late]);
+    const before = await resolveInRoots(join(late, 'f.txt'), settings);
+    assert.equal(before, join(late, 'f.txt'));
+    // The root appears as a link to another directory: checks follow the link straight away.
+    await symlink(outside, late);
+    assert.equal(
+      await resolveInRoots(join(late, 'secret.txt'), settings),
+      join(outside, 'secret.txt'),
+    );
+  });
+
+  it('follows a root that moved once its remembered real path is a second old', async () => {
+    const moving = join(base, 'moving-root');
+    await symlink(join(root, 'sub'), moving);
+    const settings = makeSettings([moving]);
+    assert.equal(await resolveInRoots('a.txt', settings), join(root, 'sub', 'a.txt'));
+    await rm(moving);
+    await symlink(outside, moving);
+    // Within the second the old real root still holds, so the new target is outside it.
+    const inside = await resolveInRoots('secret.txt', settings).catch((e: unknown) => e);
+    assert.ok(inside instanceof TaskFailure && inside.kind === 'policy');
+    await new Promise((resolve) => setTimeout(resolve, 1_050));
+    assert.equal(await resolveInRoots('secret.txt', settings), join(outside, 'secret.txt'));
   });
 
   it('refuses everything when no roots are configured', async () => {
