@@ -155,6 +155,11 @@ export const HoldBody = Type.Object(
     reason: Type.String({ minLength: 1, maxLength: 2000 }),
     rule: Type.String({ minLength: 1, maxLength: 256 }),
     expiresAt: Type.Integer({ minimum: 0 }),
+    /**
+     * Holding again after refusing a remote decision: that decision's `at`. Only the refused
+     * decision is cleared; one a person made meanwhile stays for the next heartbeat.
+     */
+    refusedAt: Type.Optional(Type.Integer({ minimum: 0 })),
   },
   { additionalProperties: false },
 );

@@ -190,6 +190,8 @@ export interface HoldRequest {
   /** The policy rule that asked for approval, e.g. `commands.requireApproval[0]`. */
   rule: string;
   expiresAt: number;
+  /** The `at` of the remote decision the runner refused; any other recorded decision is kept. */
+  refusedAt?: number;
   now: number;
 }
 

@@ -100,7 +100,8 @@ export async function startHostileServer(): Promise<HostileServer> {
     '/v1/runner/hold': (body) => {
       const hold = body as unknown as HoldBody;
       holds.set(hold.taskId, hold);
-      decisions.delete(hold.taskId); // a new hold clears a decision the runner did not accept
+      // As the real server: a new hold clears only the decision the runner refused.
+      if (decisions.get(hold.taskId)?.at === hold.refusedAt) decisions.delete(hold.taskId);
       return { task: { ...tasks.get(hold.taskId)!, state: 'held' } };
     },
     '/v1/runner/resume': (body) => {

@@ -73,7 +73,8 @@ export async function startHostileServer(): Promise<HostileServer> {
       case '/v1/runner/hold': {
         const hold = body as unknown as HoldBody;
         holds.set(hold.taskId, hold);
-        decisions.delete(hold.taskId);
+        // As the real server: a new hold clears only the decision the runner refused.
+        if (decisions.get(hold.taskId)?.at === hold.refusedAt) decisions.delete(hold.taskId);
         return reply({ task: { ...tasks.get(hold.taskId)!, state: 'held' } });
       }
       case '/v1/runner/resume': {

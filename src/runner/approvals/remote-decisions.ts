@@ -62,7 +62,13 @@ export function createRemoteDecisions(deps: RemoteDecisionDeps): OnDecisions {
       const leaseToken = deps.attempts.get(taskId)?.claim.leaseToken;
       if (leaseToken === undefined) continue;
       const reason = `${held.reason}; a remote approval by ${by} was refused (${rule}: ${message})`;
-      const body = { taskId, leaseToken, rule: held.rule, expiresAt: held.expiresAt };
+      const body = {
+        taskId,
+        leaseToken,
+        rule: held.rule,
+        expiresAt: held.expiresAt,
+        refusedAt: decision.at,
+      };
       deps.client
         .holdTask({ ...body, reason: reason.slice(0, 2000) })
         .catch((err: unknown) =>

@@ -68,6 +68,11 @@ export class HoldQueries {
   private holdInTx(req: S.HoldRequest): TaskValues | undefined {
     const { taskId: id, leaseToken: token, reason, rule, expiresAt, now } = req;
     const hold: TaskHold = { reason, rule, heldAt: now, expiresAt };
+    // A decision recorded after the one the runner refused must survive this hold: a person may
+    // approve (signed) right after a forged approval was turned down.
+    const current = this.statements.heldById.get(id) as TaskValues | undefined;
+    const kept = current === undefined ? undefined : holdOf(current).decision;
+    if (kept !== undefined && kept.at !== req.refusedAt) hold.decision = kept;
     const params = { id, token, now, hold: JSON.stringify(hold) };
     const values = this.statements.hold.get(params) as TaskValues | undefined;
     if (values !== undefined) this.events.logTask('task.held', values, now, { reason, rule });

@@ -10,7 +10,13 @@ import { addTasks, claimRequest, LEASE_MS, newTask, startTask, T0 } from './fixt
 
 const RULE = 'commands.requireApproval[0]';
 
-function hold(store: Store, claim: Claim, now: number, reason = 'needs approval') {
+function hold(
+  store: Store,
+  claim: Claim,
+  now: number,
+  reason = 'needs approval',
+  refusedAt?: number,
+) {
   const { leaseToken } = claim;
   const expiresAt = now + 900_000;
   return store.holdAttempt({
@@ -20,6 +26,7 @@ function hold(store: Store, claim: Claim, now: number, reason = 'needs approval'
     rule: RULE,
     expiresAt,
     now,
+    ...(refusedAt !== undefined ? { refusedAt } : {}),
   });
 }
 
@@ -72,7 +79,7 @@ export function describeHolds(store: () => Store): void {
       assert.equal((await store().getTask(claim.task.id))?.state, 'running');
     });
 
-    it('records a remote decision for the next heartbeat; holding again clears it', async () => {
+    it('records a remote decision for the next heartbeat; holding again after refusing it clears it', async () => {
       const claim = await startTask(store());
       await hold(store(), claim, T0 + 1);
       const decided = await store().decideHold(claim.task.id, approved(T0 + 2), T0 + 2);
@@ -82,11 +89,23 @@ export function describeHolds(store: () => Store): void {
       assert.deepEqual((await beat(store(), claim, T0 + 3)).decisions, [
         { taskId: claim.task.id, decision: approved(T0 + 2) },
       ]);
-      await hold(store(), claim, T0 + 4, 'a remote approval was refused: not signed');
+      await hold(store(), claim, T0 + 4, 'a remote approval was refused: not signed', T0 + 2);
       const after = await store().getTask(claim.task.id);
       assert.equal(after?.hold?.decision, undefined);
       assert.equal(after?.hold?.reason, 'a remote approval was refused: not signed');
       assert.deepEqual((await beat(store(), claim, T0 + 5)).decisions, []);
+    });
+
+    it('keeps a decision made after the one the runner refused when it holds again', async () => {
+      const claim = await startTask(store());
+      await hold(store(), claim, T0 + 1);
+      await store().decideHold(claim.task.id, approved(T0 + 2, 'token forger'), T0 + 2);
+      await store().decideHold(claim.task.id, approved(T0 + 3), T0 + 3);
+      await hold(store(), claim, T0 + 4, 'a remote approval was refused', T0 + 2);
+      assert.deepEqual((await store().getTask(claim.task.id))?.hold?.decision, approved(T0 + 3));
+      assert.deepEqual((await beat(store(), claim, T0 + 5)).decisions, [
+        { taskId: claim.task.id, decision: approved(T0 + 3) },
+      ]);
     });
 
     it('refuses a decision on an unknown task or one no runner holds', async () => {
