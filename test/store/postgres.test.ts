@@ -96,7 +96,7 @@ if (url === undefined || url === '') {
       }
     });
 
-    it('stores output holding a NUL character as the same bytes', async () => {
+    it('stores output holding a NUL character as the same bytes, and refuses one in a spec', async () => {
       const store = open();
       try {
         await store.migrate();
@@ -114,6 +114,9 @@ if (url === undefined || url === '') {
         await store.appendOutput({ taskId: task.id, leaseToken, chunks, capBytes: 1024, now: T0 });
         const [chunk] = (await store.readOutput(task.id, 0, 10))!.chunks;
         assert.equal(Buffer.from(chunk!.data, 'base64').toString('utf8'), data);
+        const nul = newTask({ spec: { command: 'echo \u0000' } });
+        await assert.rejects(store.createTask(nul, T0), appError('bad_request'));
+        assert.equal(await store.getTask(nul.id), undefined, 'nothing stored half-way');
       } finally {
         await store.close();
       }
