@@ -122,6 +122,41 @@ if (url === undefined || url === '') {
       }
     });
 
+    it('prunes on one server at a time: a prune skips while another holds the lock', async () => {
+      const schema = newSchema();
+      const store = open(schema);
+      const holder = new pg.Client({ connectionString: url });
+      try {
+        await store.migrate();
+        await store.appendEvent({ type: 'x' }, T0);
+        const rules = {
+          now: T0,
+          finishedBefore: 0,
+          readBefore: 0,
+          maxFinished: 1_000,
+          eventsBefore: T0 + 1,
+          maxEvents: 1_000,
+          batch: 10,
+        };
+        await holder.connect();
+        await holder.query('BEGIN');
+        await holder.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+          `${schema}:retention`,
+        ]);
+        assert.deepEqual(await store.prune(rules), {
+          tasks: 0,
+          events: 0,
+          sessions: 0,
+          more: false,
+        });
+        await holder.query('COMMIT');
+        assert.equal((await store.prune(rules)).events, 1);
+      } finally {
+        await holder.end();
+        await store.close();
+      }
+    });
+
     it('says the database is unavailable when it cannot be reached, without the password', async () => {
       const store = openPostgresStore('postgres://outpost:secret-pw@127.0.0.1:1/nowhere');
       try {

@@ -9,6 +9,7 @@ import {
   type CreateTaskBody,
   type Kind,
   type Outcome,
+  type TaskState,
 } from '../../protocol/tasks.ts';
 import type {
   Claim,
@@ -25,6 +26,7 @@ import type {
   HeartbeatResult,
   StoredTask,
   Store,
+  TaskChange,
   TaskFilter,
   TaskOrigin,
 } from '../../store/types.ts';
@@ -283,18 +285,42 @@ export class TaskService {
     return [];
   }
 
+  /**
+   * Wakes this server's waiters for a change another server made (replicas on one database).
+   * End listeners are not called: the server that ended the task runs them.
+   */
+  announceChange(change: TaskChange): void {
+    if ('output' in change) this.hub.notify(watchKey(change.taskId));
+    else
+      this.wake(
+        change.taskId,
+        change.state,
+        change.runAt,
+        change.kind === 'agent' && change.inSession,
+      );
+  }
+
   /** Tells waiters what changed: claimers about runnable tasks, task waiters about endings. */
   private announce(task: StoredTask): void {
-    this.hub.notify(watchKey(task.id));
-    if (task.state === 'queued' || task.state === 'scheduled') {
-      if (task.runAt > this.clock.now()) this.wakeTimer.wakeAt(task.runAt);
+    this.wake(
+      task.id,
+      task.state,
+      task.runAt,
+      task.kind === 'agent' && task.sessionKey !== undefined,
+    );
+    if (isTerminal(task.state)) for (const listener of this.endListeners) listener(task);
+  }
+
+  private wake(id: string, state: TaskState, runAt: number, sessionTurn: boolean): void {
+    this.hub.notify(watchKey(id));
+    if (state === 'queued' || state === 'scheduled') {
+      if (runAt > this.clock.now()) this.wakeTimer.wakeAt(runAt);
       else this.hub.notify(QUEUE_KEY);
     }
-    if (isTerminal(task.state)) {
-      this.hub.notify(taskKey(task.id));
+    if (isTerminal(state)) {
+      this.hub.notify(taskKey(id));
       // The end of an agent turn may have released the next turn of its session.
-      if (task.kind === 'agent' && task.sessionKey !== undefined) this.hub.notify(QUEUE_KEY);
-      for (const listener of this.endListeners) listener(task);
+      if (sessionTurn) this.hub.notify(QUEUE_KEY);
     }
   }
 

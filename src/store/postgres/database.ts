@@ -4,6 +4,7 @@
 import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { codeOf } from './postgres-errors.ts';
+import type { TaskChange } from '../types.ts';
 
 /** int8 (COUNT, bigint ms times, event ids) as a JS number: every value we store is below 2^53. */
 const INT8_OID = 20;
@@ -55,9 +56,11 @@ abstract class QueryRunner implements Queryable {
   }
 }
 
-/** One transaction: its client, and the events its queries logged, not yet written. */
+/** One transaction: its client, and the events and task changes its queries logged, not yet sent. */
 export class Tx extends QueryRunner {
   readonly pendingEvents: PendingEvent[] = [];
+  /** Told to other servers at commit (notifications.ts). */
+  readonly changes: TaskChange[] = [];
 
   constructor(private readonly client: pg.PoolClient) {
     super();
@@ -97,24 +100,32 @@ export class Database extends QueryRunner {
   readonly pool: pg.Pool;
 
   constructor(
-    url: string,
+    private readonly url: string,
     readonly options: PoolOptions,
     private readonly flush: (tx: Tx) => Promise<void>,
   ) {
     super();
-    const schema = options.schema;
-    this.pool = new pg.Pool({
-      connectionString: url,
-      max: options.max ?? 10,
-      types: TYPES,
-      ...(schema === undefined ? {} : { options: `-c search_path=${quoteIdent(schema)}` }),
-    });
+    this.pool = new pg.Pool({ ...this.clientConfig(), max: options.max ?? 10 });
     // An idle client whose connection drops emits here; the pool replaces it on the next query.
     this.pool.on('error', () => {});
   }
 
   protected query(sql: string, params: readonly unknown[]): Promise<pg.QueryResult> {
     return this.pool.query(sql, params as unknown[]);
+  }
+
+  /** A connection of its own, outside the pool, configured as the pool's (LISTEN needs one). */
+  newClient(): pg.Client {
+    return new pg.Client(this.clientConfig());
+  }
+
+  private clientConfig(): pg.ClientConfig {
+    const schema = this.options.schema;
+    return {
+      connectionString: this.url,
+      types: TYPES,
+      ...(schema === undefined ? {} : { options: `-c search_path=${quoteIdent(schema)}` }),
+    };
   }
 
   /**

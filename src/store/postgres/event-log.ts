@@ -45,7 +45,10 @@ interface EventRow {
   metadata: Record<string, unknown> | null;
 }
 
-/** Logs an event about the task whose row (after the change) is `row`; written at commit. */
+/**
+ * Logs an event about the task whose row (after the change) is `row`; written at commit, when
+ * other servers are also told of the change (every task change logs an event).
+ */
 export function logTask(
   tx: Tx,
   type: string,
@@ -53,6 +56,13 @@ export function logTask(
   now: number,
   data?: Record<string, unknown>,
 ): void {
+  tx.changes.push({
+    taskId: row.id,
+    state: row.state as TaskState,
+    runAt: row.run_at,
+    kind: row.kind as Kind,
+    inSession: row.session_key !== null,
+  });
   queue(
     tx,
     { type, taskId: row.id, runner: row.runner ?? undefined, data },

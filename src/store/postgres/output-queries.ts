@@ -113,6 +113,7 @@ export class OutputQueries {
       s.tailBytes,
       s.omittedBytes,
     ]);
+    if (s.added > 0) tx.changes.push({ taskId: req.taskId, output: true });
     return { storedThrough: s.runnerSeq, lastSeq: s.seq, added: s.added };
   }
 

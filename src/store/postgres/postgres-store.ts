@@ -12,6 +12,7 @@ import { Database, type PoolOptions } from './database.ts';
 import { translatePostgresError } from './postgres-errors.ts';
 import { migratePostgres } from './migrations.ts';
 import { EventLog, writePendingEvents } from './event-log.ts';
+import { ChangeListener, sendChanges } from './notifications.ts';
 import { AttemptLog } from './attempt-log.ts';
 import { SessionTurns } from './session-turns.ts';
 import { CallbackQueries } from './callback-queries.ts';
@@ -50,15 +51,22 @@ export class PostgresStore implements S.Store {
   private readonly sessions: SessionQueries;
   private readonly callbacks: CallbackQueries;
   private readonly turns: SessionTurns;
+  private readonly listener: ChangeListener;
+  /** Changes other servers on this database commit: several replicas share one database. */
+  readonly notifications: S.StoreNotifications;
   private closed = false;
 
   constructor(
     private readonly url: string,
     private readonly options: PostgresStoreOptions,
   ) {
+    // Last in every transaction: events (under their lock), then the notices to other servers.
     this.db = new Database(url, options, async (tx) => {
       await writePendingEvents(tx);
+      await sendChanges(tx, this.listener.id);
     });
+    this.listener = new ChangeListener(() => this.db.newClient());
+    this.notifications = this.listener;
     this.events = new EventLog(this.db);
     this.attempts = new AttemptLog(this.db);
     this.turns = new SessionTurns(this.db);
@@ -96,6 +104,7 @@ export class PostgresStore implements S.Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.listener.close();
     await this.db.close();
   }
 
