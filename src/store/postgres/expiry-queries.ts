@@ -6,7 +6,7 @@ import type { Database, Tx } from './database.ts';
 import { TASK_COLUMNS, taskFromRow, type TaskRow } from './rows.ts';
 import { logTask } from './event-log.ts';
 import type { AttemptLog } from './attempt-log.ts';
-import { CLEAR_LEASE, FINISH_EVENT, type ClaimUndo } from './lease-shared.ts';
+import { CLEAR_HOLD, CLEAR_LEASE, FINISH_EVENT, type ClaimUndo } from './lease-shared.ts';
 import type { SessionTurns } from './session-turns.ts';
 
 /** Why an attempt ended without a report, as its outcome, history and events say it. */
@@ -32,25 +32,27 @@ const endedOutcome = (status: 'lost' | 'cancelled', message: string): Outcome =>
 });
 
 const HELD = 'id, attempt, max_attempts, cancel_requested_at, lease_acked, lease_token';
+/** A task held for approval keeps its lease, which expires and is released like a running one's. */
+const LEASED = "state IN ('running', 'held')";
 
 const SQL = {
-  anyExpired: `SELECT 1 FROM tasks WHERE state = 'running' AND lease_expires_at <= $1 LIMIT 1`,
+  anyExpired: `SELECT 1 FROM tasks WHERE ${LEASED} AND lease_expires_at <= $1 LIMIT 1`,
   // SKIP LOCKED: two replicas reaping at once each take different rows, and neither waits on a
   // row a finish or heartbeat is writing (it is looked at again on the next pass).
   expired: `SELECT ${HELD} FROM tasks
-    WHERE state = 'running' AND lease_expires_at <= $1 ORDER BY lease_expires_at LIMIT $2
+    WHERE ${LEASED} AND lease_expires_at <= $1 ORDER BY lease_expires_at LIMIT $2
     FOR UPDATE SKIP LOCKED`,
   // Legacy leases carry no instance, so a restart of a v1 runner never touches them.
   otherInstances: `SELECT ${HELD} FROM tasks
-    WHERE state = 'running' AND runner = $1 AND lease_instance IS NOT NULL AND lease_instance <> $2
+    WHERE ${LEASED} AND runner = $1 AND lease_instance IS NOT NULL AND lease_instance <> $2
     ORDER BY id FOR UPDATE`,
   extendRunning: `UPDATE tasks SET lease_expires_at = $1, updated_at = $2
-    WHERE state = 'running' AND lease_expires_at < $1`,
-  requeue: `UPDATE tasks SET state = 'queued', updated_at = $2, ${CLEAR_LEASE}
-    WHERE id = $1 AND state = 'running' RETURNING ${TASK_COLUMNS}`,
+    WHERE ${LEASED} AND lease_expires_at < $1`,
+  requeue: `UPDATE tasks SET state = 'queued', updated_at = $2, ${CLEAR_LEASE}, ${CLEAR_HOLD}
+    WHERE id = $1 AND ${LEASED} RETURNING ${TASK_COLUMNS}`,
   end: `UPDATE tasks SET state = $3, outcome = $4::jsonb, finished_at = $2, updated_at = $2,
       ${CLEAR_LEASE}
-    WHERE id = $1 AND state = 'running' RETURNING ${TASK_COLUMNS}`,
+    WHERE id = $1 AND ${LEASED} RETURNING ${TASK_COLUMNS}`,
 } as const;
 
 interface HeldRow {

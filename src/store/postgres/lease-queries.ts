@@ -9,8 +9,10 @@ import type { Database, Tx } from './database.ts';
 import { TASK_COLUMNS, taskFromRow, type TaskRow } from './rows.ts';
 import { logTask } from './event-log.ts';
 import type { AttemptLog } from './attempt-log.ts';
-import { CLEAR_LEASE, FENCE, FINISH_EVENT, type ClaimUndo } from './lease-shared.ts';
+import { CLEAR_HOLD, CLEAR_LEASE, FENCE, FINISH_EVENT, type ClaimUndo } from './lease-shared.ts';
+import { pendingDecision } from './hold-queries.ts';
 import type { SessionTurns } from './session-turns.ts';
+import type { TaskHold } from '../../protocol/approvals.ts';
 
 const SQL = {
   lease: `UPDATE tasks SET state = 'running', attempt = attempt + 1, runner = $2,
@@ -22,13 +24,13 @@ const SQL = {
   extend: `UPDATE tasks SET lease_expires_at = GREATEST(lease_expires_at, $5), updated_at = $4,
       lease_acked = TRUE
     WHERE ${FENCE} AND runner = $3 AND lease_expires_at > $4
-    RETURNING lease_expires_at, cancel_requested_at`,
+    RETURNING lease_expires_at, cancel_requested_at, state, hold`,
   leaseOf: `SELECT lease_token, runner, lease_legacy, attempt, lease_expires_at FROM tasks
-    WHERE id = $1 AND state = 'running' AND lease_token IS NOT NULL`,
+    WHERE id = $1 AND state IN ('running', 'held') AND lease_token IS NOT NULL`,
   // Only failures retry, only while attempts remain, and a cancel request wins over a retry. The
   // backoff doubles per attempt (the shift is capped so it cannot overflow) up to maxMs; trunc
   // rounds toward zero as SQLite's CAST does.
-  retry: `UPDATE tasks SET state = 'queued', outcome = $4::jsonb, updated_at = $3,
+  retry: `UPDATE tasks SET state = 'queued', outcome = $4::jsonb, updated_at = $3, ${CLEAR_HOLD},
       run_at = $3 + trunc(LEAST($6::float8, $5::float8 * (1::bigint << LEAST(attempt - 1, 30)))
         * $7::float8)::bigint,
       ${CLEAR_LEASE}
@@ -43,6 +45,13 @@ const SQL = {
 interface Candidate {
   id: string;
   timeout_ms: number;
+}
+
+interface ExtendedRow {
+  lease_expires_at: number;
+  cancel_requested_at: number | null;
+  state: string;
+  hold: TaskHold | null;
 }
 
 interface LeaseRow {
@@ -139,20 +148,20 @@ export class LeaseQueries {
     leaseMs: number,
     now: number,
   ): Promise<S.HeartbeatResult> {
-    if (refs.length === 0) return { leases: [], lost: [], cancel: [] };
+    if (refs.length === 0) return { leases: [], lost: [], cancel: [], decisions: [] };
     return this.db.transaction(async (tx) => {
-      const result: S.HeartbeatResult = { leases: [], lost: [], cancel: [] };
+      const result: S.HeartbeatResult = { leases: [], lost: [], cancel: [], decisions: [] };
       for (const { taskId, leaseToken } of refs) {
-        const row = await tx.row<{ lease_expires_at: number; cancel_requested_at: number | null }>(
-          SQL.extend,
-          [taskId, leaseToken, runner, now, now + leaseMs],
-        );
+        const params = [taskId, leaseToken, runner, now, now + leaseMs];
+        const row = await tx.row<ExtendedRow>(SQL.extend, params);
         if (row === undefined) {
           result.lost.push(taskId);
           continue;
         }
         result.leases.push({ taskId, leaseExpiresAt: row.lease_expires_at });
         if (row.cancel_requested_at !== null) result.cancel.push(taskId);
+        const decision = pendingDecision(row.state, row.hold);
+        if (decision !== undefined) result.decisions.push({ taskId, decision });
       }
       return result;
     });
@@ -172,6 +181,21 @@ export class LeaseQueries {
   async finishAttempt(req: S.FinishRequest): Promise<S.StoredTask | undefined> {
     const row = await this.db.transaction((tx) => this.finishInTx(tx, req));
     return row === undefined ? undefined : taskFromRow(row);
+  }
+
+  /**
+   * One transaction, one COMMIT, for a runner's whole batch (the commit is most of a finish's
+   * cost). Finished in order on one client: each is fenced by its own token, so a lost lease is
+   * undefined in its place and the others still finish.
+   */
+  async finishAttempts(reqs: readonly S.FinishRequest[]): Promise<(S.StoredTask | undefined)[]> {
+    if (reqs.length === 0) return [];
+    const rows = await this.db.transaction(async (tx) => {
+      const finished: (TaskRow | undefined)[] = [];
+      for (const req of reqs) finished.push(await this.finishInTx(tx, req));
+      return finished;
+    });
+    return rows.map((row) => (row === undefined ? undefined : taskFromRow(row)));
   }
 
   private async finishInTx(tx: Tx, req: S.FinishRequest): Promise<TaskRow | undefined> {

@@ -9,8 +9,13 @@ import type { AttemptLog } from './attempt-log.ts';
 
 export const CLEAR_LEASE = `lease_token = NULL, lease_expires_at = NULL, lease_legacy = FALSE,
   lease_instance = NULL, lease_acked = FALSE`;
-/** $1 is the task id, $2 its lease token. */
-export const FENCE = "id = $1 AND lease_token = $2 AND state = 'running'";
+/**
+ * $1 is the task id, $2 its lease token. A held task (waiting for a person's approval) keeps its
+ * lease: the same token fences it.
+ */
+export const FENCE = "id = $1 AND lease_token = $2 AND state IN ('running', 'held')";
+/** A task going back to the queue forgets the previous attempt's hold. */
+export const CLEAR_HOLD = 'hold = NULL';
 
 /** Event types of a finished attempt; the first four keep their legacy names. */
 export const FINISH_EVENT: Record<Outcome['status'], string> = {
@@ -23,6 +28,7 @@ export const FINISH_EVENT: Record<Outcome['status'], string> = {
 
 /** Undoes the claim itself: the attempt is not counted and the task looks unclaimed. */
 const UNDO_CLAIM = `UPDATE tasks SET state = 'queued', attempt = attempt - 1, updated_at = $3,
+    ${CLEAR_HOLD},
     started_at = CASE WHEN attempt = 1 THEN NULL ELSE started_at END, ${CLEAR_LEASE}
   WHERE ${FENCE} RETURNING ${TASK_COLUMNS}`;
 

@@ -1,5 +1,6 @@
 // Ordered PostgreSQL schema migrations, numbered as the SQLite ones (1..9 say the same thing in
-// either dialect). schema_migrations records what ran; never edit a shipped entry, append one.
+// either dialect; 13 says what SQLite's 10 does). schema_migrations records what ran; never edit
+// a shipped entry, append one.
 // JSON is jsonb, times are bigint epoch ms, flags are boolean; key and name columns sort as
 // "C" (byte order) so lists and cursors order as on SQLite whatever the database's collation.
 import type { Database, Tx } from './database.ts';
@@ -214,6 +215,23 @@ export const MIGRATIONS: readonly string[] = [
      used_at BIGINT,
      token_id TEXT
    );`,
+
+  // 10–12 belong to the routing/concurrency and schedules port, developed in parallel; these
+  // no-ops keep the numbering and are replaced at merge by those migrations.
+  `SELECT 1;`,
+  `SELECT 1;`,
+  `SELECT 1;`,
+
+  // Issue 6, approvals (see the SQLite migration 10): a runner holds a leased task (state 'held',
+  // lease kept) for a person's decision; `hold` is its JSON (rule, reason, expiry, decision).
+  // Held leases expire and are released on a runner restart like running ones, so both partial
+  // indexes cover 'held' too.
+  `ALTER TABLE tasks ADD COLUMN hold JSONB;
+   DROP INDEX tasks_expiry;
+   CREATE INDEX tasks_expiry ON tasks (lease_expires_at) WHERE state IN ('running', 'held');
+   DROP INDEX tasks_runner_instance;
+   CREATE INDEX tasks_runner_instance ON tasks (runner, lease_instance)
+     WHERE state IN ('running', 'held');`,
 ];
 
 const VERSION_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (

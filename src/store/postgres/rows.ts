@@ -4,13 +4,14 @@
 import type { Kind, Outcome, Target, TaskState } from '../../protocol/tasks.ts';
 import type { Role, RunnerInfo, TokenInfo } from '../../protocol/auth.ts';
 import type { TaskSignature } from '../../protocol/signature.ts';
+import type { TaskHold } from '../../protocol/approvals.ts';
 import type { NewTask, StoredTask, TaskOrigin } from '../types.ts';
 
 /** The task columns a StoredTask is built from; `RETURNING ${TASK_COLUMNS}` reads a TaskRow. */
 export const TASK_COLUMNS = `id, kind, spec, state, priority, run_at, timeout_ms, max_attempts,
   attempt, target, labels, session_key, origin, metadata, created_at, updated_at, started_at,
   finished_at, runner, lease_expires_at, cancel_requested_at, outcome, result_read_at,
-  retry_on_failure, signature`;
+  retry_on_failure, signature, hold`;
 
 export interface TaskRow {
   id: string;
@@ -38,6 +39,7 @@ export interface TaskRow {
   result_read_at: number | null;
   retry_on_failure: boolean;
   signature: TaskSignature | null;
+  hold: TaskHold | null;
 }
 
 export interface RunnerRow {
@@ -97,6 +99,7 @@ export function taskFromRow(row: TaskRow): StoredTask {
   put(task, 'outcome', row.outcome);
   put(task, 'resultReadAt', row.result_read_at);
   put(task, 'signature', row.signature);
+  put(task, 'hold', row.hold);
   return task;
 }
 
@@ -160,6 +163,8 @@ export function runnerFromRow(row: RunnerRow, onlineSince: number): RunnerInfo {
     firstSeenAt: row.first_seen_at,
     lastSeenAt: row.last_seen_at,
     online: row.last_seen_at >= onlineSince,
+    // Placeholder until the routing port (running count per runner) merges and replaces it.
+    running: 0,
   };
   if (row.policy_digest !== null) info.policyDigest = row.policy_digest;
   return info;

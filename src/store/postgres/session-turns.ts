@@ -20,7 +20,7 @@ const SQL = {
   pending: `SELECT id, state FROM tasks WHERE session_scope = $1 AND ${PENDING} ORDER BY row_seq`,
   release: `UPDATE tasks SET state = CASE WHEN run_at > $2 THEN 'scheduled' ELSE 'queued' END,
       updated_at = $2
-    WHERE id = $1 AND state = 'held' RETURNING ${TASK_COLUMNS}`,
+    WHERE id = $1 AND state = 'held' AND lease_token IS NULL RETURNING ${TASK_COLUMNS}`,
   scopeOf: 'SELECT session_scope FROM tasks WHERE id = $1',
   runningScopeOf: `SELECT session_scope FROM tasks WHERE ${FENCE} FOR UPDATE`,
   submitted: `INSERT INTO sessions (agent, key, created_at, updated_at, task_count, last_task_id,

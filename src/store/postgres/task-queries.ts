@@ -23,9 +23,12 @@ const SQL = {
   countByState: 'SELECT state, COUNT(*) AS n FROM tasks GROUP BY state',
   cancelPending: `UPDATE tasks SET state = 'cancelled', outcome = $3::jsonb, finished_at = $2,
       updated_at = $2
-    WHERE id = $1 AND state IN ('queued', 'scheduled', 'held') RETURNING ${TASK_COLUMNS}`,
+    WHERE id = $1 AND (state IN ('queued', 'scheduled') OR (state = 'held' AND lease_token IS NULL))
+    RETURNING ${TASK_COLUMNS}`,
+  // A task its runner holds for approval keeps its lease: the runner is asked, as for a running one.
   requestCancel: `UPDATE tasks SET cancel_requested_at = $2, updated_at = $2
-    WHERE id = $1 AND state = 'running' AND cancel_requested_at IS NULL RETURNING ${TASK_COLUMNS}`,
+    WHERE id = $1 AND state IN ('running', 'held') AND lease_token IS NOT NULL
+      AND cancel_requested_at IS NULL RETURNING ${TASK_COLUMNS}`,
   markRead: `UPDATE tasks SET result_read_at = $2
     WHERE id = $1 AND result_read_at IS NULL AND state IN (${TERMINAL}) RETURNING ${TASK_COLUMNS}`,
   countUnread: `SELECT COUNT(*) AS n FROM tasks WHERE state IN (${TERMINAL}) AND result_read_at IS NULL`,
