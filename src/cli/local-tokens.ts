@@ -1,4 +1,5 @@
-// Token administration straight on a server's SQLite file, for bootstrapping a fresh server host.
+// Token administration straight on a server's database (its SQLite file or PostgreSQL URL), for
+// bootstrapping a fresh server host.
 import { existsSync } from 'node:fs';
 import { AppError } from '../protocol/errors.ts';
 import {
@@ -7,17 +8,20 @@ import {
   type CreateTokenBody,
 } from '../protocol/auth.ts';
 import { newId, newSecret } from '../lib/ids.ts';
-import { openSqliteStore } from '../store/sqlite/sqlite-store.ts';
 import { hashSecret } from '../server/auth.ts';
+import { databaseField } from '../server/database-config.ts';
+import { openStore } from './open-store.ts';
 
-export async function openLocalTokenAdmin(dbPath: string) {
-  if (!existsSync(dbPath))
+export async function openLocalTokenAdmin(db: string) {
+  const parsed = databaseField()(db);
+  if (!parsed.ok) throw new AppError('bad_request', `--db: ${parsed.message}`);
+  const target = parsed.value;
+  if (target.kind === 'sqlite' && !existsSync(target.path))
     throw new AppError(
       'not_found',
-      `--db: no database at ${dbPath} (start \`outpost serve\` once first)`,
+      `--db: no database at ${target.path} (start \`outpost serve\` once first)`,
     );
-  const store = openSqliteStore(dbPath);
-  await store.migrate();
+  const store = await openStore(target);
   return {
     async createToken(body: CreateTokenBody) {
       if (body.runner !== undefined && body.role !== 'runner')

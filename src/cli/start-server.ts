@@ -1,10 +1,9 @@
-// Opens the store and starts the HTTP server for `outpost serve` and `outpost up`.
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+// Opens the store (SQLite or PostgreSQL, as config.database says) and starts the HTTP server for
+// `outpost serve` and `outpost up`.
 import { AppError } from '../protocol/errors.ts';
-import { openSqliteStore } from '../store/sqlite/sqlite-store.ts';
 import { createApp, type OutpostApp } from '../server/create-app.ts';
 import { isLoopbackHost, type ServerConfig } from '../server/config.ts';
+import { openStore } from './open-store.ts';
 
 export interface RunningServer {
   app: OutpostApp;
@@ -13,10 +12,8 @@ export interface RunningServer {
 }
 
 export async function startServer(config: Readonly<ServerConfig>): Promise<RunningServer> {
-  mkdirSync(dirname(config.dbPath), { recursive: true, mode: 0o700 });
-  const store = openSqliteStore(config.dbPath);
+  const store = await openStore(config.database);
   try {
-    await store.migrate();
     await refuseOpenWithoutToken(config, store);
     const app = await createApp({ store, options: config });
     await app.listen({ host: config.host, port: config.port });

@@ -19,18 +19,17 @@ import {
 } from '../lib/config-fields.ts';
 import { readCallbackFields, type CallbackConfig } from './callbacks/callback-config.ts';
 import { readLimitFields, type RateLimitConfig, type TlsConfig } from './limits-config.ts';
+import { readDatabaseFields, type DatabaseConfig } from './database-config.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-export interface ServerConfig extends CallbackConfig, RateLimitConfig, TlsConfig {
+export interface ServerConfig extends CallbackConfig, RateLimitConfig, TlsConfig, DatabaseConfig {
   /** Interface to listen on; loopback by default so nothing is exposed until asked. */
   host: string;
   port: number;
   /** Where the server keeps its database and other state. */
   dataDir: string;
-  /** SQLite file; defaults to `${dataDir}/outpost.db`. */
-  dbPath: string;
   /** Legacy all-roles token (WORKER_TOKEN); unset means only scoped tokens are accepted. */
   token?: string;
   /** How long a claim is held without a heartbeat before the task is requeued. */
@@ -99,8 +98,10 @@ export function loadServerConfig(
 }
 
 function readServerFields(r: FieldReader<ServerConfig>): ServerConfig {
+  const place = readPlaceFields(r);
   return {
-    ...readPlaceFields(r),
+    ...place,
+    ...readDatabaseFields(r, place.dbPath),
     ...readQueueFields(r),
     ...readRetentionFields(r),
     ...readCallbackFields(r),
@@ -152,6 +153,7 @@ function readQueueFields(
   | keyof CallbackConfig
   | keyof RateLimitConfig
   | keyof TlsConfig
+  | 'database'
 > {
   const margin = ['OUTPOST_LEGACY_LEASE_MARGIN_MS'];
   return {

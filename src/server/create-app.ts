@@ -16,6 +16,7 @@ import { installBodyParsing } from './body-parsing.ts';
 import { sendError } from './http-errors.ts';
 import { TaskService } from './queue/task-service.ts';
 import { startLeaseReaper, type LeaseReaper } from './queue/lease-reaper.ts';
+import { startReplicaWakeups, type ReplicaWakeups } from './queue/replica-wakeups.ts';
 import { startRetention, type RetentionLoop, type RetentionSettings } from './queue/retention.ts';
 import { installDrain } from './drain.ts';
 import { ScheduleService } from './queue/schedule-service.ts';
@@ -214,7 +215,11 @@ function manageLoops(app: FastifyInstance, deps: LoopDeps, options: LoopOptions)
   let reaper: LeaseReaper | undefined;
   let retention: RetentionLoop | undefined;
   let scheduleLoop: ScheduleLoop | undefined;
+  let replicas: ReplicaWakeups | undefined;
   app.addHook('onReady', async () => {
+    // A store other servers share tells this one what they change (see replica-wakeups.ts).
+    const notifications = deps.store.notifications;
+    if (notifications) replicas = startReplicaWakeups(deps.tasks, notifications);
     const extended = await deps.tasks.extendLeasesAfterStart();
     if (extended > 0) app.log.info({ extended }, 'running leases extended after start');
     reaper = startLeaseReaper(deps.tasks, options.reapIntervalMs, (err) =>
@@ -237,6 +242,7 @@ function manageLoops(app: FastifyInstance, deps: LoopDeps, options: LoopOptions)
     await deps.dispatcher.start();
   });
   app.addHook('onClose', async () => {
+    replicas?.stop();
     reaper?.stop();
     await retention?.stop();
     await scheduleLoop?.stop();

@@ -398,7 +398,40 @@ export type FireScheduleResult =
   | { result: 'failed'; schedule: StoredSchedule }
   | { result: 'stale' };
 
+/**
+ * A task changed, as another server on the same database tells it: enough for the waiter hub to
+ * wake claim polls (queued, due at runAt), followers (any change) and task waiters (terminal).
+ */
+export type TaskChange =
+  | {
+      taskId: string;
+      state: TaskState;
+      runAt: number;
+      kind: Kind;
+      inSession: boolean;
+      /** The task has a concurrency key: its leaving `running` frees a slot. */
+      keyed?: boolean;
+    }
+  | { taskId: string; output: true };
+
+export interface StoreChangeListener {
+  changed(change: TaskChange): void;
+  /** Changes may have been missed (the listening connection was lost and is back): re-check all. */
+  resync(): void;
+}
+
+/**
+ * An optional capability of a store that several servers share (PostgreSQL LISTEN/NOTIFY): the
+ * changes other servers commit. A store without it serves one process, which sees its own.
+ */
+export interface StoreNotifications {
+  /** Starts listening on first use; returns the unsubscribe. */
+  subscribe(listener: StoreChangeListener): () => void;
+}
+
 export interface Store {
+  /** Present when other processes may change the same data (see StoreNotifications). */
+  readonly notifications?: StoreNotifications;
   /** Applies pending migrations in order. Safe to call on every start. */
   migrate(): Promise<void>;
   /** Cheap round trip for readiness checks; throws when the store is unreachable. */

@@ -138,11 +138,12 @@ export interface Cluster {
 
 /**
  * Starts `outpost serve` on a free loopback port with its data under `dir`/server; `env` is for
- * client commands (URL, token, a client data dir under `dir`).
+ * client commands (URL, token, a client data dir under `dir`). `serveArgs` go to `outpost serve`.
  */
 export async function startServer(
   dir: string,
   token: string,
+  serveArgs: readonly string[] = [],
 ): Promise<{ server: Daemon; url: string; env: NodeJS.ProcessEnv }> {
   const serverEnv = cleanEnv({
     OUTPOST_TOKEN: token,
@@ -150,7 +151,7 @@ export async function startServer(
     OUTPOST_LOG_LEVEL: 'warn',
   });
   const listening = /listening on (http:\/\/\S+)/;
-  const server = await startDaemon(['serve', '--port', '0'], serverEnv, listening);
+  const server = await startDaemon(['serve', '--port', '0', ...serveArgs], serverEnv, listening);
   const url = server.match[1]!;
   const env = cleanEnv({
     OUTPOST_URL: url,
@@ -161,9 +162,13 @@ export async function startServer(
 }
 
 /** Starts a server and a runner named `runnerName`, as the README's deployment does. */
-export async function startCluster(runnerName: string, token: string): Promise<Cluster> {
+export async function startCluster(
+  runnerName: string,
+  token: string,
+  serveArgs: readonly string[] = [],
+): Promise<Cluster> {
   const dir = mkdtempSync(join(tmpdir(), `outpost-${runnerName}-`));
-  const { server, url, env } = await startServer(dir, token);
+  const { server, url, env } = await startServer(dir, token, serveArgs);
   const runnerEnv = {
     ...env,
     OUTPOST_DATA_DIR: join(dir, 'runner'),

@@ -47,6 +47,7 @@ describe('loadServerConfig', () => {
       port: 3456,
       dataDir: join(homedir(), '.outpost'),
       dbPath: join(homedir(), '.outpost', 'outpost.db'),
+      database: { kind: 'sqlite', path: join(homedir(), '.outpost', 'outpost.db') },
       leaseMs: 30_000,
       heartbeatMs: 10_000,
       legacyLeaseMarginMs: 30_000,
@@ -155,6 +156,35 @@ describe('loadServerConfig', () => {
     assert.equal(config.leaseMs, 60_000);
     assert.equal(config.logLevel, 'debug');
     assert.equal(config.token, TOKEN);
+  });
+
+  it('selects PostgreSQL by URL and keeps SQLite for a path or sqlite:<path>', () => {
+    const pg = 'postgres://outpost@db.internal:5432/outpost';
+    assert.deepEqual(loadServerConfig({ OUTPOST_DATABASE_URL: pg }).database, {
+      kind: 'postgres',
+      url: pg,
+    });
+    const flagged = loadServerConfig({ OUTPOST_DATABASE_URL: pg }, { flags: { dbPath: '/x.db' } });
+    assert.equal(flagged.database.kind, 'postgres', 'a URL beats the SQLite file setting');
+    const file = loadServerConfig({ OUTPOST_DATABASE_URL: 'sqlite:/srv/o.db' });
+    assert.deepEqual(
+      [file.database, file.dbPath],
+      [{ kind: 'sqlite', path: '/srv/o.db' }, '/srv/o.db'],
+    );
+    const raw = { database: 'postgresql://h/db' } as Record<string, unknown>;
+    assert.equal(loadServerConfig({}, { flags: raw }).database.kind, 'postgres');
+  });
+
+  it('refuses a malformed database URL, naming the setting and hiding the password', () => {
+    const problems = problemsOf(() =>
+      loadServerConfig({ OUTPOST_DATABASE_URL: 'postgres://me:hunter2@db.internal' }),
+    );
+    assert.equal(problems.length, 1);
+    assert.match(problems[0]!, /^OUTPOST_DATABASE_URL: must name a host and a database/);
+    assert.doesNotMatch(problems[0]!, /hunter2/);
+    const mysql = { database: 'mysql://h/db' } as Record<string, unknown>;
+    const [flag] = problemsOf(() => loadServerConfig({}, { flags: mysql }));
+    assert.match(flag!, /^--database: must be a postgres:\/\/ URL, sqlite:<path> or a file path/);
   });
 
   it('honours the legacy WORKER_* aliases, with OUTPOST_* winning when both are set', () => {

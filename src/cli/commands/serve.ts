@@ -1,4 +1,4 @@
-// `outpost serve`: the Task API server alone (SQLite under the data directory).
+// `outpost serve`: the Task API server alone (SQLite under the data directory, or PostgreSQL).
 import type { Command } from 'commander';
 import type { ServerConfig } from '../../server/config.ts';
 import { parseIntOption } from '../options.ts';
@@ -7,6 +7,7 @@ interface ServeFlags {
   host?: string;
   port?: number;
   db?: string;
+  database?: string;
   dataDir?: string;
   config?: string;
   tlsCert?: string;
@@ -26,6 +27,10 @@ export function registerServe(program: Command): void {
     .option(
       '--db <path>',
       'SQLite file (env OUTPOST_DB or WORKER_TASK_DB; default <data-dir>/outpost.db)',
+    )
+    .option(
+      '--database <url>',
+      'postgres://user@host:5432/db to use PostgreSQL, or sqlite:<path> (env OUTPOST_DATABASE_URL)',
     )
     .option('--data-dir <dir>', 'data directory (env OUTPOST_DATA_DIR; default ~/.outpost)')
     .option('--config <file>', 'JSON config file (env OUTPOST_CONFIG)')
@@ -52,6 +57,8 @@ function serveFlags(flags: ServeFlags): Partial<ServerConfig> {
   if (flags.host !== undefined) out.host = flags.host;
   if (flags.port !== undefined) out.port = flags.port;
   if (flags.db !== undefined) out.dbPath = flags.db;
+  // Parsed (and refused when malformed) with the rest of the config, naming --database.
+  if (flags.database !== undefined) (out as Record<string, unknown>).database = flags.database;
   if (flags.dataDir !== undefined) out.dataDir = flags.dataDir;
   if (flags.tlsCert !== undefined) out.tlsCert = flags.tlsCert;
   if (flags.tlsKey !== undefined) out.tlsKey = flags.tlsKey;

@@ -45,7 +45,10 @@ async function openTokenAdmin(flags: TokenFlags): Promise<TokenAdmin> {
 
 function withTokenOptions(cmd: Command): Command {
   return withConnectionOptions(cmd)
-    .option('--db <path>', 'work on this server database directly instead of through the API')
+    .option(
+      '--db <path-or-url>',
+      'work on this server database (SQLite file or postgres:// URL) directly, not through the API',
+    )
     .option('--json', 'print JSON');
 }
 

@@ -9,6 +9,7 @@ import {
   type CreateTaskBody,
   type Kind,
   type Outcome,
+  type TaskState,
 } from '../../protocol/tasks.ts';
 import type {
   Claim,
@@ -27,6 +28,7 @@ import type {
   NewTask,
   StoredTask,
   Store,
+  TaskChange,
   TaskFilter,
   TaskOrigin,
 } from '../../store/types.ts';
@@ -60,6 +62,13 @@ export interface CreateOptions {
 }
 
 const ALL_KINDS: readonly Kind[] = KINDS;
+
+/** What a change means beyond its state: who else may now be able to run. */
+interface WakeFlags {
+  /** An agent turn in a session: its end may release the next turn. */
+  sessionTurn: boolean;
+  keyed: boolean;
+}
 
 export class TaskService {
   readonly hub = new WaiterHub();
@@ -325,20 +334,40 @@ export class TaskService {
     return [];
   }
 
+  /**
+   * Wakes this server's waiters for a change another server made (replicas on one database).
+   * End listeners are not called: the server that ended the task runs them.
+   */
+  announceChange(change: TaskChange): void {
+    if ('output' in change) this.hub.notify(watchKey(change.taskId));
+    else
+      this.wake(change.taskId, change.state, change.runAt, {
+        sessionTurn: change.kind === 'agent' && change.inSession,
+        keyed: change.keyed === true,
+      });
+  }
+
   /** Tells waiters what changed: claimers about runnable tasks, task waiters about endings. */
   announce(task: StoredTask): void {
-    this.hub.notify(watchKey(task.id));
-    if (task.state === 'queued' || task.state === 'scheduled') {
-      if (task.runAt > this.clock.now()) this.wakeTimer.wakeAt(task.runAt);
+    this.wake(task.id, task.state, task.runAt, {
+      sessionTurn: task.kind === 'agent' && task.sessionKey !== undefined,
+      keyed: task.concurrency !== undefined,
+    });
+    if (isTerminal(task.state)) for (const listener of this.endListeners) listener(task);
+  }
+
+  private wake(id: string, state: TaskState, runAt: number, what: WakeFlags): void {
+    this.hub.notify(watchKey(id));
+    if (state === 'queued' || state === 'scheduled') {
+      if (runAt > this.clock.now()) this.wakeTimer.wakeAt(runAt);
       else this.hub.notify(QUEUE_KEY);
     }
     // A keyed task that stopped running freed a slot another task of its key may wait for.
-    if (task.concurrency !== undefined && task.state !== 'running') this.hub.notify(QUEUE_KEY);
-    if (isTerminal(task.state)) {
-      this.hub.notify(taskKey(task.id));
+    if (what.keyed && state !== 'running') this.hub.notify(QUEUE_KEY);
+    if (isTerminal(state)) {
+      this.hub.notify(taskKey(id));
       // The end of an agent turn may have released the next turn of its session.
-      if (task.kind === 'agent' && task.sessionKey !== undefined) this.hub.notify(QUEUE_KEY);
-      for (const listener of this.endListeners) listener(task);
+      if (what.sessionTurn) this.hub.notify(QUEUE_KEY);
     }
   }
 

@@ -55,6 +55,11 @@ export class WaiterHub {
     for (const waiter of [...set]) waiter.notify();
   }
 
+  /** Wakes every waiter, whatever its key, to look at the store again (changes may be missed). */
+  notifyAll(): void {
+    for (const set of [...this.waiters.values()]) for (const waiter of [...set]) waiter.notify();
+  }
+
   /**
    * Ends every wait, now and from now on (server shutdown): open long polls answer at once instead
    * of holding the close for up to 60 s, and a poll arriving later does not start a new wait.

@@ -177,6 +177,15 @@ export function describeHolds(store: () => Store): void {
       assert.equal((await store().claimTasks(claimRequest({ now: T0 + LEASE_MS })))[0]?.attempt, 2);
     });
 
+    it('gives a held lease the grace of a starting server, as a running one', async () => {
+      const claim = await startTask(store());
+      await hold(store(), claim, T0 + 1);
+      const until = T0 + 10 * LEASE_MS;
+      assert.equal(await store().extendRunningLeases(until, T0 + 2), 1);
+      assert.equal((await store().getLease(claim.task.id))?.leaseExpiresAt, until);
+      assert.deepEqual(await store().requeueExpired(until - 1, 10), [], 'not reaped in the grace');
+    });
+
     it('ends the held leases of a restarted runner instance', async () => {
       const { task } = await store().createTask(newTask({ maxAttempts: 1 }), T0);
       const [claim] = await store().claimTasks(claimRequest({ instanceId: 'old', max: 1 }));
