@@ -1,5 +1,6 @@
 // Latency scenarios: pickup (submit → an idle probe runner's claim reply, same process clock) and
-// end-to-end (POST /v1/tasks?wait → result of `true`, through a real runner process).
+// end-to-end (POST /v1/tasks?wait → result of `true`, through a real runner process). With two
+// replicas the runner polls replica A and the client submits to replica B (cluster.clientUrl).
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OutpostClient } from '../src/sdk/client.ts';
@@ -66,8 +67,8 @@ async function openProbe(cluster: Cluster, transport: ProbeTransport): Promise<P
 /**
  * Submit → runner has the task. A probe runner in this process keeps one claim long poll open
  * (max 1, waitMs 30 s); the clock starts just before POST /v1/tasks and stops when the claim
- * reply is parsed. Each claimed task is then finished (outside the timing) so no lease expires
- * and comes back. `sdk` parses and validates the reply as the real runner does; `raw` shows
+ * reply is parsed (with two replicas: submitted to B, claimed on A). Each claimed task is then
+ * finished (outside the timing) so no lease expires and comes back. `sdk` parses and validates the reply as the real runner does; `raw` shows
  * what the server and the wire alone cost.
  */
 export async function measurePickup(
@@ -76,7 +77,11 @@ export async function measurePickup(
   transport: ProbeTransport,
 ): Promise<number[]> {
   const probe = await openProbe(cluster, transport);
-  const submit = new BenchHttp({ baseUrl: cluster.url, token: cluster.clientToken, maxSockets: 1 });
+  const submit = new BenchHttp({
+    baseUrl: cluster.clientUrl,
+    token: cluster.clientToken,
+    maxSockets: 1,
+  });
   const body = { ...TRUE_TASK, target: { runner: `probe-${transport}` } };
   const samples: number[] = [];
   try {
@@ -105,10 +110,15 @@ export async function measurePickup(
 
 /**
  * Submit → client holds the result of `true` (argv form, no shell), one request:
- * POST /v1/tasks?wait=30000, sequentially, with a real runner process waiting.
+ * POST /v1/tasks?wait=30000, sequentially, with a real runner process waiting (with two replicas:
+ * the client waits on B while the runner claims and finishes on A).
  */
 export async function measureEndToEnd(cluster: Cluster, plan: LatencyPlan): Promise<number[]> {
-  const client = new BenchHttp({ baseUrl: cluster.url, token: cluster.clientToken, maxSockets: 1 });
+  const client = new BenchHttp({
+    baseUrl: cluster.clientUrl,
+    token: cluster.clientToken,
+    maxSockets: 1,
+  });
   const samples: number[] = [];
   try {
     for (let i = 0; i < plan.warmup + plan.samples; i++) {

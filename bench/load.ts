@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { selfCpuMs } from './processes.ts';
 
 /** CPU counters by label, each returning ms used so far (e.g. () => cpuMs(pid)). */
-export type CpuCounters = Record<string, () => number>;
+export type CpuCounters = Record<string, () => number | Promise<number>>;
 
 export interface LoadPlan {
   concurrency: number;
@@ -30,12 +30,13 @@ export interface LoadResult {
 }
 
 /**
- * Runs `once` in `plan.concurrency` loops. `once` must resolve when its request is done and
- * throw on a wrong result. `cpu` counters are read at the start and end of the window.
+ * Runs `once` in `plan.concurrency` loops (it is told which loop: 0 … concurrency − 1). `once`
+ * must resolve when its request is done and throw on a wrong result. `cpu` counters are read at
+ * the start and end of the window.
  */
 export async function runClosedLoop(
   plan: LoadPlan,
-  once: () => Promise<void>,
+  once: (loop: number) => Promise<void>,
   cpu: CpuCounters,
 ): Promise<LoadResult> {
   const start = performance.now();
@@ -46,11 +47,11 @@ export async function runClosedLoop(
   let firstError: string | undefined;
   const latencies: number[] = [];
 
-  const loop = async (): Promise<void> => {
+  const loop = async (index: number): Promise<void> => {
     while (performance.now() < windowEnd) {
       const t0 = performance.now();
       try {
-        await once();
+        await once(index);
         const t1 = performance.now();
         if (t1 >= windowStart && t1 <= windowEnd) {
           completed += 1;
@@ -65,7 +66,7 @@ export async function runClosedLoop(
   };
 
   const sampled = sampleCpuAt(windowStart, windowEnd, cpu);
-  await Promise.all(Array.from({ length: plan.concurrency }, loop));
+  await Promise.all(Array.from({ length: plan.concurrency }, (_, i) => loop(i)));
   const cpuPercent = await sampled;
   const seconds = plan.durationMs / 1000;
   return {
@@ -87,16 +88,16 @@ async function sampleCpuAt(
   to: number,
   cpu: CpuCounters,
 ): Promise<Record<string, number>> {
-  const read = (): Record<string, number> => {
+  const read = async (): Promise<Record<string, number>> => {
     const out: Record<string, number> = { bench: selfCpuMs() };
-    for (const [label, readCpu] of Object.entries(cpu)) out[label] = readCpu();
+    for (const [label, readCpu] of Object.entries(cpu)) out[label] = await readCpu();
     return out;
   };
   await sleepUntil(from);
-  const before = read();
+  const before = await read();
   const t0 = performance.now();
   await sleepUntil(to);
-  const after = read();
+  const after = await read();
   const elapsed = performance.now() - t0;
   const percent: Record<string, number> = {};
   for (const label of Object.keys(after)) {

@@ -1,19 +1,22 @@
 // `npm run bench`: latency, throughput and idle-connection benchmarks against the real `outpost serve`
-// and `outpost runner` processes on loopback (SQLite), printed next to the bars of the speed spec.
-// Flags: --quick, --capacity N, --sweep, --only a,b, --profile DIR, --bin FILE, --node-arg FLAG.
+// and `outpost runner` processes on loopback, printed next to the bars of the speed spec; pickup,
+// e2e and throughput also on PostgreSQL (one and two replicas), side by side with SQLite.
+// Flags: --quick, --capacity N, --sweep, --only a,b, --backend a,b, --profile DIR, --bin FILE,
+// --node-arg FLAG.
 import { mkdirSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { chooseBackends, redactUrl, setupName, setupsFor } from './backend.ts';
 import { calibrate } from './calibrate.ts';
-import { startCluster, type ClusterOptions } from './cluster.ts';
+import type { ClusterOptions } from './cluster.ts';
+import { backendTable } from './compare.ts';
 import { measureIdle } from './idle.ts';
-import { measureEndToEnd, measurePickup } from './latency.ts';
 import { measureOutput } from './output.ts';
-import { describeMachine, markProfileWindow, type Daemon } from './processes.ts';
+import { describeMachine } from './processes.ts';
 import * as report from './report.ts';
+import { runCore, type CoreResults } from './scenarios.ts';
 import { summarize } from './stats.ts';
-import { measureThroughput, type ThroughputRun } from './throughput.ts';
 
 const SCENARIOS = ['calib', 'pickup', 'e2e', 'queue', 'spawn', 'idle', 'output'] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -21,6 +24,9 @@ type Scenario = (typeof SCENARIOS)[number];
 const USAGE = `npm run bench -- [options]
   --quick            short run (fewer samples, 2 s throughput windows)
   --only a,b         scenarios: ${SCENARIOS.join(', ')}
+  --backend a,b      sqlite, postgres (default: both when OUTPOST_BENCH_DATABASE_URL or
+                     TEST_DATABASE_URL names a database, else sqlite); postgres runs pickup, e2e,
+                     queue and spawn with one server and with two replicas, each on a throwaway schema
   --capacity N       runner capacity for the throughput runs (default 16)
   --sweep            try capacities 8, 16, 32, 64 and keep the best
   --profile DIR      write V8 CPU profiles of every server and runner (read with bench/profile.ts)
@@ -33,6 +39,7 @@ const { values: flags } = parseArgs({
     capacity: { type: 'string' },
     sweep: { type: 'boolean', default: false },
     only: { type: 'string' },
+    backend: { type: 'string' },
     profile: { type: 'string' },
     bin: { type: 'string' },
     'node-arg': { type: 'string', multiple: true },
@@ -65,7 +72,7 @@ function parseScenario(s: string): Scenario {
 }
 
 function clusterOptions(): ClusterOptions {
-  const base = {
+  const base: ClusterOptions = {
     label: 'run',
     bin: flags.bin ? resolve(flags.bin) : undefined,
     nodeArgs: flags['node-arg'],
@@ -83,14 +90,19 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   log(`machine: ${m.nproc} CPUs, ${m.model}, node ${m.node}, ${m.os}`);
   log(`command: npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`);
+  const choice = chooseBackends(flags.backend, process.env);
   log(
-    `store: SQLite (WAL, synchronous=NORMAL) in a temp dir; server and runner are real child processes (${flags.bin ?? 'bin/outpost.js'}), log level warn`,
+    `stores: ${choice.backends.join(', ')}; server and runner are real child processes (${flags.bin ?? 'bin/outpost.js'}), log level warn`,
   );
-  if (process.env.TEST_DATABASE_URL) {
+  log('SQLite: WAL, synchronous=NORMAL, in a temp dir; calib, idle and output run on SQLite only');
+  if (choice.url) {
     log(
-      'TEST_DATABASE_URL is set, but the PostgreSQL backend arrives with issue 7 (no PG store yet): SQLite only.',
+      `PostgreSQL: ${redactUrl(choice.url)}, a fresh schema bench_<random> per cluster (dropped after); one server, then two replicas`,
     );
+  } else if (choice.reason) {
+    log(`PostgreSQL left out: ${choice.reason}`);
   }
+  log(`load average ${loadAverage()}`);
   const opts = clusterOptions();
   const rows: report.Row[] = [];
   const notes: string[] = [];
@@ -106,58 +118,40 @@ async function main(): Promise<void> {
     calibration = report.calibrationTable(c, latencyPlan.gapMs);
   }
 
-  if (only.has('pickup') || only.has('e2e')) {
-    const cluster = await startCluster({ ...opts, label: 'latency' });
-    /** Runs one measured phase and marks it in the CPU profiles' window.json (with --profile). */
-    const phase = async <T>(name: string, run: () => Promise<T>, runner?: Daemon): Promise<T> => {
-      const start = performance.now();
-      const result = await run();
-      for (const d of runner ? [cluster.server, runner] : [cluster.server]) {
-        markProfileWindow(d, name, start, performance.now());
-      }
-      return result;
-    };
-    try {
-      const n = `${latencyPlan.samples} samples after ${latencyPlan.warmup} warm-up`;
-      if (only.has('pickup')) {
-        log(`pickup: ${n} (probe runner in the bench process; the runner process is not needed)`);
-        const pickup = (t: 'raw' | 'sdk') => () => measurePickup(cluster, latencyPlan, t);
-        const raw = summarize(await phase('pickup-raw', pickup('raw')));
-        notes.push(
-          `pickup, raw node:http probe (server + wire, no SDK): ${report.latencyText(raw)}`,
-        );
-        rows.push(report.pickupRow(summarize(await phase('pickup-sdk', pickup('sdk')))));
-      }
-      if (only.has('e2e')) {
-        log(`e2e: ${n} (real runner process, capacity 5)`);
-        const runner = await cluster.startRunner('e2e', 5);
-        const e2e = await phase('e2e', () => measureEndToEnd(cluster, latencyPlan), runner);
-        rows.push(report.endToEndRow(summarize(e2e)));
-      }
-    } finally {
-      await cluster.close();
-    }
+  const plan = {
+    pickup: only.has('pickup'),
+    e2e: only.has('e2e'),
+    throughput: (['queue', 'spawn'] as const).filter((k) => only.has(k)),
+    latency: latencyPlan,
+    load: loadPlan,
+    capacities,
+  };
+  const core: CoreResults[] = [];
+  if (plan.pickup || plan.e2e || plan.throughput.length > 0) {
+    for (const setup of setupsFor(choice))
+      core.push(await runCore(setup, plan, { ...opts, postgresUrl: choice.url }, log));
   }
-
-  for (const kind of ['queue', 'spawn'] as const) {
-    if (!only.has(kind)) continue;
-    const runs: ThroughputRun[] = [];
-    for (const capacity of capacities) {
-      const { concurrency, warmupMs, durationMs } = loadPlan;
-      log(`${kind}: capacity ${capacity}, ${concurrency} clients, ${warmupMs} + ${durationMs} ms`);
-      const run = await measureThroughput(kind, capacity, loadPlan, opts);
-      log(
-        `  ${Math.round(run.perSecond)} tasks/s, ${run.errors} errors; CPU ${report.cpuText(run.cpuPercent)}`,
+  // The bars are read on the first setup (SQLite unless --backend left it out).
+  const [first] = core;
+  if (first) {
+    const prefix = first.setup.backend === 'sqlite' ? '' : `${setupName(first.setup)}: `;
+    if (first.pickupRaw) {
+      notes.push(
+        `${prefix}pickup, raw node:http probe (server + wire, no SDK): ${report.latencyText(first.pickupRaw)}`,
       );
-      if (run.firstError) log(`  first error: ${run.firstError}`);
-      runs.push(run);
     }
-    const best = runs.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
-    rows.push(report.throughputRow(best));
-    notes.push(`${kind}: latency under load ${report.latencyText(summarize(best.latencies))}`);
-    notes.push(
-      `${kind}: CPU (% of one core) ${report.cpuText(best.cpuPercent)}; per task ${report.perTaskText(best)}; server RSS ${best.serverRssMiB.toFixed(0)} MiB`,
-    );
+    if (first.pickup) rows.push(report.pickupRow(first.pickup));
+    if (first.e2e) rows.push(report.endToEndRow(first.e2e));
+    for (const best of [first.throughput.queue, first.throughput.spawn]) {
+      if (!best) continue;
+      rows.push(report.throughputRow(best));
+      notes.push(
+        `${prefix}${best.kind}: latency under load ${report.latencyText(summarize(best.latencies))}`,
+      );
+      notes.push(
+        `${prefix}${best.kind}: CPU (% of one core) ${report.cpuText(best.cpuPercent)}; per task ${report.perTaskText(best)}; server RSS ${best.serverRssMiB.toFixed(0)} MiB`,
+      );
+    }
   }
 
   if (only.has('idle')) {
@@ -178,11 +172,19 @@ async function main(): Promise<void> {
   }
 
   if (rows.length > 0) console.log(`\n${report.barsTable(rows)}`);
+  if (core.length > 1) console.log(`\n${backendTable(core)}`);
   if (calibration) console.log(`\n${calibration}`);
   if (notes.length > 0) console.log(`\n${notes.join('\n')}`);
   const met = rows.filter((r) => r.pass).length;
   const took = ((Date.now() - started) / 1000).toFixed(0);
-  console.log(`\n${met}/${rows.length} bars met; took ${took} s`);
+  console.log(`\n${met}/${rows.length} bars met; took ${took} s; load average ${loadAverage()}`);
+}
+
+/** The machine is shared: the 1, 5 and 15 minute load averages say how busy it was. */
+function loadAverage(): string {
+  return loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 }
 
 function log(msg: string): void {

@@ -1,7 +1,8 @@
-// Throughput scenarios: 16 clients each looping POST /v1/tasks?wait=30000 against one real runner
-// process; queue-bound (`file.read` of a tiny file, no spawn) and spawn-bound (`shell` running `true`).
+// Throughput scenarios: 16 clients each looping POST /v1/tasks?wait=30000; queue-bound (`file.read`
+// of a tiny file, no spawn) and spawn-bound (`shell` running `true`). One server and one runner
+// process; with two replicas, one runner process on each and the clients split evenly over them.
 import { BenchHttp, taskOf } from './http.ts';
-import { runClosedLoop, type LoadPlan, type LoadResult } from './load.ts';
+import { runClosedLoop, type CpuCounters, type LoadPlan, type LoadResult } from './load.ts';
 import { startCluster, type ClusterOptions } from './cluster.ts';
 import { cpuMs, markProfileWindow, rssMiB } from './processes.ts';
 
@@ -9,12 +10,17 @@ export type ThroughputKind = 'queue' | 'spawn';
 
 export interface ThroughputRun extends LoadResult {
   kind: ThroughputKind;
+  /** Capacity of each runner process. */
   capacity: number;
-  /** Server RSS at the end of the run, MiB (for the record; not a bar). */
+  /** Server RSS at the end of the run, MiB (replica A's with two; for the record, not a bar). */
   serverRssMiB: number;
 }
 
-/** Starts a fresh server + one runner with `capacity`, drives it, and tears it down. */
+/**
+ * Starts a fresh cluster (`clusterOpts.replicas` servers) with one runner of `capacity` per
+ * replica, drives it, and tears it down. Client loop i submits to replica i mod replicas; a task
+ * may be claimed by the runner on either replica.
+ */
 export async function measureThroughput(
   kind: ThroughputKind,
   capacity: number,
@@ -25,36 +31,52 @@ export async function measureThroughput(
     ...clusterOpts,
     label: `${clusterOpts.label}-${kind}-c${capacity}`,
   });
+  const replicas = cluster.servers.length;
+  const clients = cluster.servers.map(
+    (s) =>
+      new BenchHttp({
+        baseUrl: s.ready,
+        token: cluster.clientToken,
+        maxSockets: Math.ceil(plan.concurrency / replicas),
+      }),
+  );
   try {
-    const runner = await cluster.startRunner('bench', capacity);
+    const runners = [];
+    for (let i = 0; i < replicas; i++) {
+      runners.push(await cluster.startRunner(replicas > 1 ? `bench-${i}` : 'bench', capacity, i));
+    }
     const body =
       kind === 'queue'
         ? { kind: 'file.read', spec: { path: cluster.tinyFile } }
         : { kind: 'shell', spec: { command: ['true'] } };
-    const http = new BenchHttp({
-      baseUrl: cluster.url,
-      token: cluster.clientToken,
-      maxSockets: plan.concurrency,
-    });
-    try {
-      const once = async (): Promise<void> => {
-        const task = taskOf(await http.ok('POST', '/v1/tasks?wait=30000', body));
-        if (task.state !== 'succeeded') throw new Error(`task ${task.id} ended ${task.state}`);
-      };
-      const result = await runClosedLoop(plan, once, {
-        server: () => cpuMs(cluster.server.pid),
-        runner: () => cpuMs(runner.pid),
-        // Task processes the runner spawned and reaped (cutime + cstime of the runner).
-        tasks: () => cpuMs(runner.pid, true),
-      });
-      for (const d of [cluster.server, runner]) {
-        markProfileWindow(d, kind, result.windowStart, result.windowEnd);
-      }
-      return { ...result, kind, capacity, serverRssMiB: rssMiB(cluster.server.pid) };
-    } finally {
-      http.close();
+    const once = async (loop: number): Promise<void> => {
+      const http = clients[loop % replicas];
+      if (!http) throw new Error(`no client for loop ${loop}`);
+      const task = taskOf(await http.ok('POST', '/v1/tasks?wait=30000', body));
+      if (task.state !== 'succeeded') throw new Error(`task ${task.id} ended ${task.state}`);
+    };
+    const sum =
+      (pids: number[], children = false) =>
+      (): number =>
+        pids.reduce((acc, pid) => acc + cpuMs(pid, children), 0);
+    const counters: CpuCounters = {
+      server: sum(cluster.servers.map((s) => s.pid)),
+      runner: sum(runners.map((r) => r.pid)),
+      // Task processes the runners spawned and reaped (cutime + cstime of the runners).
+      tasks: sum(
+        runners.map((r) => r.pid),
+        true,
+      ),
+    };
+    const schema = cluster.schema;
+    if (schema) counters.postgres = () => schema.cpuMs();
+    const result = await runClosedLoop(plan, once, counters);
+    for (const d of [...cluster.servers, ...runners]) {
+      markProfileWindow(d, kind, result.windowStart, result.windowEnd);
     }
+    return { ...result, kind, capacity, serverRssMiB: rssMiB(cluster.server.pid) };
   } finally {
+    for (const c of clients) c.close();
     await cluster.close();
   }
 }

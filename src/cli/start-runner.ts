@@ -4,18 +4,28 @@ import { createRunner, type Runner } from '../runner/create-runner.ts';
 import type { RunnerConfig } from '../runner/config.ts';
 import { atLeast, type LogLevel } from '../runner/runner-log.ts';
 import { nodeTransport } from '../runner/node-transport.ts';
+import { failoverTransport } from '../runner/failover-transport.ts';
 import { CLI_VERSION } from './version.ts';
 
 export async function startLocalRunner(
   config: Readonly<RunnerConfig>,
   logLevel: LogLevel = 'info',
 ): Promise<Runner> {
+  const log = atLeast(logLevel);
+  // With several servers the client is built on the first; the transport sends to the current one.
+  const transport = failoverTransport(config.serverUrls, nodeTransport, (from, to, err) =>
+    log('warn', 'server unreachable; moving to the next', {
+      from,
+      to,
+      error: err instanceof Error ? err.message : String(err),
+    }),
+  );
   const client = new OutpostClient({
     baseUrl: config.serverUrl,
     token: config.token,
-    fetch: nodeTransport,
+    fetch: transport,
   });
-  const runner = createRunner({ client, config, log: atLeast(logLevel), version: CLI_VERSION });
+  const runner = createRunner({ client, config, log, version: CLI_VERSION });
   await runner.start();
   return runner;
 }

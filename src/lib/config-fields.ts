@@ -87,6 +87,28 @@ export function urlField(protocols: readonly string[] = ['http:', 'https:']): Fi
   };
 }
 
+/**
+ * One URL or several (comma-separated, or a JSON array), each as urlField, returned as one
+ * "a,b" string without repeats, in the order given (split it on commas to use it).
+ */
+export function urlListField(protocols?: readonly string[]): FieldParser<string> {
+  const one = urlField(protocols);
+  return (raw) => {
+    const parts: unknown = typeof raw === 'string' ? raw.split(',') : raw;
+    if (!Array.isArray(parts)) return one(raw);
+    const urls: string[] = [];
+    for (const part of parts as unknown[]) {
+      if (typeof part === 'string' && part.trim() === '') continue;
+      const parsed = one(part);
+      if (!parsed.ok) return parsed;
+      urls.push(parsed.value);
+    }
+    return urls.length > 0
+      ? ok([...new Set(urls)].join(','))
+      : bad('must name at least one URL', raw);
+  };
+}
+
 const TRUE_WORDS = ['true', '1', 'yes', 'on'];
 const FALSE_WORDS = ['false', '0', 'no', 'off'];
 

@@ -23,7 +23,7 @@ import {
   readConfigFile,
   secretField,
   stringField,
-  urlField,
+  urlListField,
   type ConfigFile,
   type FieldReader,
 } from '../lib/config-fields.ts';
@@ -32,8 +32,13 @@ import {
 export { DEFAULT_ENV_ALLOWLIST };
 
 export interface RunnerConfig {
-  /** Base URL of the Outpost server. */
+  /** Base URL of the Outpost server: the first of serverUrls. */
   serverUrl: string;
+  /**
+   * Every server the runner may use, in order of preference (replicas on one database; set as a
+   * comma-separated `serverUrl`): it moves to the next when one cannot be reached.
+   */
+  serverUrls: readonly string[];
   token: string;
   /** How this runner names itself to the server; tasks can target it by name. */
   name: string;
@@ -98,6 +103,7 @@ const bytesField = intField(KiB, 1024 * MiB);
 const spoolField = intField(MiB, 1024 * GiB);
 const envNameField = stringField(ENV_NAME, ENV_RULE);
 const graceField = msField(0, 60 * MINUTE_MS);
+const serverUrlsField = urlListField();
 
 /**
  * Loads and validates the runner config; throws AppError('bad_request') listing every problem.
@@ -203,6 +209,7 @@ function deepFreeze<T>(value: T): T {
 type ConnectionFields = Pick<
   RunnerConfig,
   | 'serverUrl'
+  | 'serverUrls'
   | 'token'
   | 'name'
   | 'labels'
@@ -217,8 +224,10 @@ function readConnectionFields(r: FieldReader<RunnerConfig>, local: boolean): Con
   const url = ['OUTPOST_URL', 'WORKER_URL'];
   const longPoll = ['OUTPOST_LONG_POLL_MS', 'LONG_POLL_WAIT'];
   const retryBase = ['OUTPOST_RETRY_BASE_MS', 'POLL_INTERVAL'];
+  const servers = r.read('serverUrl', url, serverUrlsField, 'http://127.0.0.1:3456').split(',');
   return {
-    serverUrl: r.read('serverUrl', url, urlField(), 'http://127.0.0.1:3456'),
+    serverUrl: servers[0]!,
+    serverUrls: servers,
     token: readToken(r, local),
     name: r.read('name', ['OUTPOST_RUNNER_NAME'], nameField, defaultName()),
     labels: r.read('labels', ['OUTPOST_LABELS'], listField(',', labelField), []),

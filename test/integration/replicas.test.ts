@@ -113,6 +113,43 @@ describe('server replicas on one PostgreSQL database', { timeout: 120_000 }, () 
     assert.ok(Date.now() - started < PROMPT_MS + 300, `took ${Date.now() - started} ms`);
   });
 
+  it('wakes a claim poll waiting for a concurrency slot when another server ends the holder', async () => {
+    const payload = {
+      kind: 'shell',
+      spec: { command: 'true' },
+      concurrency: { key: 'deploy', limit: 1 },
+    };
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await a.app.inject({ method: 'POST', url: '/v1/tasks', payload, headers: admin });
+      ids.push(res.json<Task>().id);
+    }
+    let [holder] = (await longPoll(a, 'ra')).tasks;
+    assert.equal(holder?.task.id, ids[0]);
+    // Three rounds, each well under a second: the 5 s backstop ticks on its own schedule, so one
+    // round could be woken by it by chance, but not all three.
+    for (const next of ids.slice(1)) {
+      const poll = longPoll(a, 'rb');
+      await settle();
+      const outcome = { status: 'succeeded', exitCode: 0, stdout: '', stderr: '' };
+      const finish = await b.app.inject({
+        method: 'POST',
+        url: '/v1/runner/finish',
+        payload: { taskId: holder!.task.id, leaseToken: holder!.leaseToken, outcome },
+        headers: admin,
+      });
+      assert.equal(finish.statusCode, 200, finish.body);
+      const finished = Date.now();
+      const { tasks } = await poll;
+      assert.deepEqual(
+        tasks.map((c) => c.task.id),
+        [next],
+      );
+      assert.ok(Date.now() - finished < 1_000, `took ${Date.now() - finished} ms after the finish`);
+      holder = tasks[0];
+    }
+  });
+
   it('listens again after its connection is lost, and still wakes promptly', async () => {
     const channel = `outpost:${schema.schema}`;
     const killed = await listeners(database, channel, 'terminate');

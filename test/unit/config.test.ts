@@ -367,6 +367,33 @@ describe('loadRunnerConfig', () => {
     );
   });
 
+  it('takes several server URLs, comma-separated or as a JSON array, the first preferred', () => {
+    const config = loadRunnerConfig({
+      OUTPOST_TOKEN: TOKEN,
+      OUTPOST_URL: 'http://10.0.0.2:3456/, https://b.example , http://10.0.0.2:3456',
+    });
+    assert.deepEqual(config.serverUrls, ['http://10.0.0.2:3456', 'https://b.example']);
+    assert.equal(config.serverUrl, 'http://10.0.0.2:3456');
+    const flagged = loadRunnerConfig(
+      { OUTPOST_TOKEN: TOKEN },
+      { flags: { serverUrl: 'http://a:1,http://b:2' } },
+    );
+    assert.deepEqual(flagged.serverUrls, ['http://a:1', 'http://b:2']);
+    assert.deepEqual(loadRunnerConfig({ OUTPOST_TOKEN: TOKEN }).serverUrls, [
+      'http://127.0.0.1:3456',
+    ]);
+    assert.deepEqual(
+      problemsOf(() =>
+        loadRunnerConfig({ OUTPOST_TOKEN: TOKEN, OUTPOST_URL: 'http://a:1,ftp://b' }),
+      ),
+      ['OUTPOST_URL: must be a URL starting with http:// or https://, got "ftp://b"'],
+    );
+    assert.deepEqual(
+      problemsOf(() => loadRunnerConfig({ OUTPOST_TOKEN: TOKEN, OUTPOST_URL: ' , ' })),
+      ['OUTPOST_URL: must name at least one URL, got " , "'],
+    );
+  });
+
   it('parses lists, roots, shell and adds to the env allowlist', () => {
     const config = loadRunnerConfig({
       OUTPOST_TOKEN: TOKEN,

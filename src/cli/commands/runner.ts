@@ -25,8 +25,8 @@ export function registerRunner(program: Command): void {
   runner
     .description('Run tasks from a server on this machine (outbound long-poll; no inbound port)')
     .option(
-      '--url <url>',
-      'server URL (env OUTPOST_URL or WORKER_URL; default http://127.0.0.1:3456)',
+      '--url <url,url>',
+      'server URL, or several replicas comma-separated (the next is used when one is unreachable; env OUTPOST_URL or WORKER_URL; default http://127.0.0.1:3456)',
     )
     .option('--token <token>', 'runner token (env OUTPOST_TOKEN or WORKER_TOKEN)')
     .option(
@@ -60,7 +60,9 @@ export function registerRunner(program: Command): void {
       });
       const { startLocalRunner } = await import('../start-runner.ts');
       const runner = await startLocalRunner(config);
-      process.stderr.write(`outpost runner '${config.name}' polling ${config.serverUrl}\n`);
+      process.stderr.write(
+        `outpost runner '${config.name}' polling ${config.serverUrls.join(', ')}\n`,
+      );
       drainOnSignal(runner);
     });
 }

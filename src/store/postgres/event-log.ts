@@ -62,8 +62,10 @@ export function logTask(
     runAt: row.run_at,
     kind: row.kind as Kind,
     inSession: row.session_key !== null,
+    // A keyed task leaving `running` frees a slot that claim polls on other servers may wait for.
+    ...(row.concurrency_key === null ? {} : { keyed: true }),
   });
-  queue(
+  logEvent(
     tx,
     { type, taskId: row.id, runner: row.runner ?? undefined, data },
     now,
@@ -72,7 +74,17 @@ export function logTask(
   );
 }
 
-function queue(tx: Tx, event: S.NewEvent, now: number, taskKind?: string, taskState?: string) {
+/**
+ * Logs a free-standing event (a schedule's, say), written at commit like a task's; the caller
+ * names the kind and state of the task it is about, if any, instead of a read-back as `append`.
+ */
+export function logEvent(
+  tx: Tx,
+  event: S.NewEvent,
+  now: number,
+  taskKind?: string,
+  taskState?: string,
+): void {
   tx.pendingEvents.push({
     type: event.type,
     at: now,
@@ -111,7 +123,7 @@ export class EventLog {
       event.taskId === undefined
         ? undefined
         : await tx.row<{ kind: string; state: string }>(SQL.taskOf, [event.taskId]);
-    queue(tx, event, now, task?.kind, task?.state);
+    logEvent(tx, event, now, task?.kind, task?.state);
     const id = (await writePendingEvents(tx)).at(-1)!;
     return eventFromRow((await tx.row<EventRow>(SQL.byId, [id]))!);
   }

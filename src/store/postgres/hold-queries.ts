@@ -30,8 +30,14 @@ export class HoldQueries {
 
   async holdAttempt(req: S.HoldRequest): Promise<S.StoredTask | undefined> {
     const { taskId: id, leaseToken: token, reason, rule, expiresAt, now } = req;
-    const hold: TaskHold = { reason, rule, heldAt: now, expiresAt };
     const row = await this.db.transaction(async (tx) => {
+      const hold: TaskHold = { reason, rule, heldAt: now, expiresAt };
+      // A decision recorded after the one the runner refused must survive this hold: a person may
+      // approve (signed) right after a forged approval was turned down. The row lock orders this
+      // against a decision being recorded.
+      const current = await tx.row<TaskRow>(SQL.heldById, [id]);
+      const kept = current === undefined ? undefined : holdOf(current).decision;
+      if (kept !== undefined && kept.at !== req.refusedAt) hold.decision = kept;
       const held = await tx.row<TaskRow>(SQL.hold, [id, token, JSON.stringify(hold), now]);
       if (held !== undefined) logTask(tx, 'task.held', held, now, { reason, rule });
       return held;

@@ -40,11 +40,32 @@ const SQL = {
   finish: `UPDATE tasks SET state = $5, outcome = $4::jsonb, finished_at = $3, updated_at = $3,
       ${CLEAR_LEASE}
     WHERE ${FENCE} RETURNING ${TASK_COLUMNS}`,
+  runningWithKey: `SELECT COUNT(*) AS n FROM tasks
+    WHERE concurrency_key = $1 AND state = 'running'`,
 } as const;
+
+/**
+ * Labels: a task that requires none (NULL) costs nothing more; one that does is taken only if
+ * its labels are all among those of the claiming runner's registry row ($3 is its name). No row:
+ * the subquery is NULL, and so is the containment, so nothing labelled is taken.
+ */
+const LABELS_MATCH = `(target_labels IS NULL
+    OR target_labels <@ (SELECT labels FROM runners WHERE runners.name = $3))`;
+
+/**
+ * Concurrency keys: a keyed task is a candidate only while its key has a free slot. Under READ
+ * COMMITTED this read may be stale by the time of the lease, so claimInTx counts again under the
+ * key's advisory lock; this term only keeps full keys from filling the batch.
+ */
+const KEY_HAS_SLOT = `(concurrency_key IS NULL OR COALESCE(concurrency_limit, 1) > (
+    SELECT COUNT(*) FROM tasks AS held
+    WHERE held.concurrency_key = tasks.concurrency_key AND held.state = 'running'))`;
 
 interface Candidate {
   id: string;
   timeout_ms: number;
+  concurrency_key: string | null;
+  concurrency_limit: number | null;
 }
 
 interface ExtendedRow {
@@ -80,18 +101,36 @@ export class LeaseQueries {
     const kinds = [...new Set(req.kinds)];
     if (kinds.length === 0 || !(req.max >= 1)) return [];
     if ((await this.findCandidates(this.db, req, kinds, 1, '')).length === 0) return [];
-    return this.db.transaction(async (tx) => {
-      const candidates = await this.findCandidates(
-        tx,
-        req,
-        kinds,
-        req.max,
-        'FOR UPDATE SKIP LOCKED',
-      );
-      const claims: Claim[] = [];
-      for (const candidate of candidates) claims.push(await this.leaseOne(tx, candidate, req));
-      return claims;
-    });
+    return this.db.transaction(async (tx) => this.claimInTx(tx, req, kinds));
+  }
+
+  /**
+   * SKIP LOCKED keeps two claimers off the same row but does not serialise claimers of one key:
+   * each could count the same free slot and both lease. So each key of the batch is locked
+   * (pg_advisory_xact_lock on schema and key, held to COMMIT) before its running tasks are
+   * counted; the count is a new statement, so under READ COMMITTED it sees every lease committed
+   * by whoever held the lock before. Keys are locked in sorted order, so two claimers with
+   * overlapping keys cannot deadlock. A candidate whose key is full is left for a later claim.
+   */
+  private async claimInTx(tx: Tx, req: S.ClaimRequest, kinds: Kind[]): Promise<Claim[]> {
+    const candidates = await this.findCandidates(tx, req, kinds, req.max, 'FOR UPDATE SKIP LOCKED');
+    const keys = [...new Set(candidates.flatMap((c) => c.concurrency_key ?? []))].sort();
+    const running = new Map<string, number>();
+    for (const key of keys) {
+      await tx.lock(`concurrency:${key}`);
+      running.set(key, (await tx.row<{ n: number }>(SQL.runningWithKey, [key]))!.n);
+    }
+    const claims: Claim[] = [];
+    for (const candidate of candidates) {
+      const key = candidate.concurrency_key;
+      if (key !== null) {
+        const held = running.get(key)!;
+        if (held >= (candidate.concurrency_limit ?? 1)) continue;
+        running.set(key, held + 1);
+      }
+      claims.push(await this.leaseOne(tx, candidate, req));
+    }
+    return claims;
   }
 
   private findCandidates(
@@ -102,16 +141,20 @@ export class LeaseQueries {
     lock: string,
   ): Promise<Candidate[]> {
     const agents = kinds.includes('agent') ? req.agents : undefined;
-    const params: unknown[] = [req.now, kinds, req.runner, req.legacy === true, limit];
+    const legacy = req.legacy === true;
+    const params: unknown[] = [req.now, kinds, req.runner, legacy, limit];
     // Only agent rows pay for the JSON read; a runner without `agents` takes any agent's turns.
     let agentTerm = '';
     if (agents !== undefined) {
       params.push([...agents]);
       agentTerm = `AND (kind <> 'agent' OR spec->>'agent' = ANY($6::text[]))`;
     }
-    const sql = `SELECT id, timeout_ms FROM tasks
+    // Legacy pollers have no labels (nor a registry row): only tasks that require none.
+    const labelTerm = legacy ? 'target_labels IS NULL' : LABELS_MATCH;
+    const sql = `SELECT id, timeout_ms, concurrency_key, concurrency_limit FROM tasks
       WHERE state IN ('queued', 'scheduled') AND run_at <= $1 AND kind = ANY($2::text[]) ${agentTerm}
         AND (target_runner IS NULL OR target_runner = $3) AND (NOT $4::boolean OR legacy_compatible)
+        AND ${labelTerm} AND ${KEY_HAS_SLOT}
       ORDER BY priority DESC, run_at, id LIMIT $5 ${lock}`;
     return db.rows<Candidate>(sql, params);
   }

@@ -216,13 +216,7 @@ export const MIGRATIONS: readonly string[] = [
      token_id TEXT
    );`,
 
-  // 10–12 belong to the routing/concurrency and schedules port, developed in parallel; these
-  // no-ops keep the numbering and are replaced at merge by those migrations.
-  `SELECT 1;`,
-  `SELECT 1;`,
-  `SELECT 1;`,
-
-  // Issue 6, approvals (see the SQLite migration 10): a runner holds a leased task (state 'held',
+  // Issue 6, approvals (as the SQLite migration 10): a runner holds a leased task (state 'held',
   // lease kept) for a person's decision; `hold` is its JSON (rule, reason, expiry, decision).
   // Held leases expire and are released on a runner restart like running ones, so both partial
   // indexes cover 'held' too.
@@ -232,6 +226,40 @@ export const MIGRATIONS: readonly string[] = [
    DROP INDEX tasks_runner_instance;
    CREATE INDEX tasks_runner_instance ON tasks (runner, lease_instance)
      WHERE state IN ('running', 'held');`,
+
+  // Issue 7: routing and per-key concurrency (see the SQLite migration 11). target_labels is the
+  // jsonb array of labels a task requires, NULL when none, matched with <@ against the claiming
+  // runner's registry labels. Pending tasks created before this version keep what they asked for.
+  `ALTER TABLE tasks ADD COLUMN target_labels JSONB;
+   ALTER TABLE tasks ADD COLUMN concurrency_key TEXT;
+   ALTER TABLE tasks ADD COLUMN concurrency_limit INTEGER;
+   CREATE INDEX tasks_concurrency_running ON tasks (concurrency_key)
+     WHERE state = 'running' AND concurrency_key IS NOT NULL;
+   UPDATE tasks SET target_labels = target->'labels'
+     WHERE jsonb_typeof(target->'labels') = 'array' AND jsonb_array_length(target->'labels') > 0
+       AND state IN ('scheduled', 'held', 'queued', 'running');`,
+
+  // Issue 7: cron schedules (see the SQLite migration 12); firing moves next_run_at by
+  // compare-and-set, and the partial index holds only schedules that will fire.
+  `CREATE TABLE schedules (
+     id TEXT COLLATE "C" PRIMARY KEY,
+     name TEXT,
+     cron TEXT NOT NULL,
+     timezone TEXT,
+     overlap TEXT NOT NULL,
+     template JSONB NOT NULL,
+     enabled BOOLEAN NOT NULL,
+     next_run_at BIGINT,
+     last_run_at BIGINT,
+     last_task_id TEXT,
+     last_skipped_at BIGINT,
+     last_error TEXT,
+     fired INTEGER NOT NULL DEFAULT 0,
+     skipped INTEGER NOT NULL DEFAULT 0,
+     created_at BIGINT NOT NULL,
+     updated_at BIGINT NOT NULL
+   );
+   CREATE INDEX schedules_due ON schedules (next_run_at) WHERE next_run_at IS NOT NULL;`,
 ];
 
 const VERSION_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -27,6 +27,7 @@ import { EnrollmentQueries } from './enrollment-queries.ts';
 import { RetentionQueries } from './retention-queries.ts';
 import { OutputQueries } from './output-queries.ts';
 import { SessionQueries } from './session-queries.ts';
+import { ScheduleQueries } from './schedule-queries.ts';
 
 export type PostgresStoreOptions = PoolOptions;
 
@@ -54,6 +55,7 @@ export class PostgresStore implements S.Store {
   private readonly sessions: SessionQueries;
   private readonly callbacks: CallbackQueries;
   private readonly turns: SessionTurns;
+  private readonly schedules: ScheduleQueries;
   private readonly listener: ChangeListener;
   /** Changes other servers on this database commit: several replicas share one database. */
   readonly notifications: S.StoreNotifications;
@@ -84,6 +86,7 @@ export class PostgresStore implements S.Store {
     this.retention = new RetentionQueries(this.db, this.events);
     this.output = new OutputQueries(this.db);
     this.sessions = new SessionQueries(this.db);
+    this.schedules = new ScheduleQueries(this.db, this.tasks);
   }
 
   /** Every call goes through here, so driver errors reach callers in clear words. */
@@ -150,6 +153,10 @@ export class PostgresStore implements S.Store {
 
   countUnreadResults(): Promise<number> {
     return this.run(() => this.tasks.countUnreadResults());
+  }
+
+  countRunningWithKey(key: string): Promise<number> {
+    return this.run(() => this.tasks.countRunningWithKey(key));
   }
 
   claimTasks(req: S.ClaimRequest): Promise<Claim[]> {
@@ -295,8 +302,40 @@ export class PostgresStore implements S.Store {
     return this.run(() => this.callbacks.releaseClaims(now));
   }
 
+  createSchedule(schedule: S.NewSchedule, now: number): Promise<S.StoredSchedule> {
+    return this.run(() => this.schedules.create(schedule, now));
+  }
+
+  getSchedule(id: string): Promise<S.StoredSchedule | undefined> {
+    return this.run(() => this.schedules.get(id));
+  }
+
+  listSchedules(filter: S.ScheduleFilter): Promise<S.SchedulePage> {
+    return this.run(() => this.schedules.list(filter));
+  }
+
+  deleteSchedule(id: string, now: number): Promise<boolean> {
+    return this.run(() => this.schedules.delete(id, now));
+  }
+
+  findDueSchedules(now: number, limit: number): Promise<S.StoredSchedule[]> {
+    return this.run(() => this.schedules.findDue(now, limit));
+  }
+
+  nextScheduleRunAt(): Promise<number | undefined> {
+    return this.run(() => this.schedules.nextRunAt());
+  }
+
+  fireSchedule(req: S.FireScheduleRequest): Promise<S.FireScheduleResult> {
+    return this.run(() => this.schedules.fire(req));
+  }
+
   touchRunner(hello: S.RunnerHello, now: number): Promise<void> {
     return this.run(() => this.registry.touchRunner(hello, now));
+  }
+
+  markRunnerSeen(name: string, now: number): Promise<void> {
+    return this.run(() => this.registry.markRunnerSeen(name, now));
   }
 
   listRunners(now: number, onlineWithinMs: number): Promise<RunnerInfo[]> {
@@ -334,49 +373,4 @@ export class PostgresStore implements S.Store {
   ): Promise<S.RedeemResult> {
     return this.run(() => this.enrollments.redeem(hash, token, now));
   }
-
-  // ---- BEGIN stubs: routing/concurrency and schedules are ported on another branch; delete this
-  // whole block when that branch merges (its methods replace these). ----
-
-  markRunnerSeen(_name: string, _now: number): Promise<void> {
-    return notYet();
-  }
-
-  countRunningWithKey(_key: string): Promise<number> {
-    return notYet();
-  }
-
-  createSchedule(_schedule: S.NewSchedule, _now: number): Promise<S.StoredSchedule> {
-    return notYet();
-  }
-
-  getSchedule(_id: string): Promise<S.StoredSchedule | undefined> {
-    return notYet();
-  }
-
-  listSchedules(_filter: S.ScheduleFilter): Promise<S.SchedulePage> {
-    return notYet();
-  }
-
-  deleteSchedule(_id: string, _now: number): Promise<boolean> {
-    return notYet();
-  }
-
-  findDueSchedules(_now: number, _limit: number): Promise<S.StoredSchedule[]> {
-    return notYet();
-  }
-
-  nextScheduleRunAt(): Promise<number | undefined> {
-    return notYet();
-  }
-
-  fireSchedule(_req: S.FireScheduleRequest): Promise<S.FireScheduleResult> {
-    return notYet();
-  }
-  // ---- END stubs ----
-}
-
-/** Part of the stubs block above; goes with it at merge. */
-function notYet(): Promise<never> {
-  return Promise.reject(new Error('not yet on PostgreSQL'));
 }

@@ -17,7 +17,11 @@ const SQL = {
     ON CONFLICT (name) DO UPDATE SET instance_id = excluded.instance_id, labels = excluded.labels,
       capacity = excluded.capacity, kinds = excluded.kinds, version = excluded.version,
       policy_digest = excluded.policy_digest, last_seen_at = excluded.last_seen_at`,
-  allRunners: 'SELECT * FROM runners ORDER BY name',
+  // The running count walks tasks_runner_instance, which holds running tasks only.
+  allRunners: `SELECT runners.*, (SELECT COUNT(*) FROM tasks
+      WHERE tasks.runner = runners.name AND tasks.state = 'running') AS running
+    FROM runners ORDER BY name`,
+  markSeen: 'UPDATE runners SET last_seen_at = $1 WHERE name = $2 AND last_seen_at < $1',
   liveTokenByName: 'SELECT id FROM tokens WHERE name = $1 AND revoked_at IS NULL',
   insertToken: `INSERT INTO tokens (id, name, role, runner, hash, created_at)
     VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
@@ -45,6 +49,11 @@ export class RegistryQueries {
       hello.policyDigest ?? null,
       now,
     ]);
+  }
+
+  /** Never moves last_seen_at back: a late, slow request must not make a runner look older. */
+  async markRunnerSeen(name: string, now: number): Promise<void> {
+    await this.db.run(SQL.markSeen, [now, name]);
   }
 
   async listRunners(now: number, onlineWithinMs: number): Promise<RunnerInfo[]> {

@@ -11,7 +11,7 @@ import type { NewTask, StoredTask, TaskOrigin } from '../types.ts';
 export const TASK_COLUMNS = `id, kind, spec, state, priority, run_at, timeout_ms, max_attempts,
   attempt, target, labels, session_key, origin, metadata, created_at, updated_at, started_at,
   finished_at, runner, lease_expires_at, cancel_requested_at, outcome, result_read_at,
-  retry_on_failure, signature, hold`;
+  retry_on_failure, signature, concurrency_key, concurrency_limit, hold`;
 
 export interface TaskRow {
   id: string;
@@ -40,6 +40,8 @@ export interface TaskRow {
   retry_on_failure: boolean;
   signature: TaskSignature | null;
   hold: TaskHold | null;
+  concurrency_key: string | null;
+  concurrency_limit: number | null;
 }
 
 export interface RunnerRow {
@@ -52,6 +54,8 @@ export interface RunnerRow {
   policy_digest: string | null;
   first_seen_at: number;
   last_seen_at: number;
+  /** Counted by the list query: tasks this runner holds a lease on now. */
+  running: number;
 }
 
 export interface TokenRow {
@@ -92,6 +96,7 @@ export function taskFromRow(row: TaskRow): StoredTask {
   put(task, 'labels', row.labels);
   put(task, 'sessionKey', row.session_key);
   put(task, 'metadata', row.metadata);
+  if (typeof row.metadata?.scheduleId === 'string') task.scheduleId = row.metadata.scheduleId;
   put(task, 'startedAt', row.started_at);
   put(task, 'finishedAt', row.finished_at);
   put(task, 'runner', row.runner);
@@ -100,6 +105,9 @@ export function taskFromRow(row: TaskRow): StoredTask {
   put(task, 'resultReadAt', row.result_read_at);
   put(task, 'signature', row.signature);
   put(task, 'hold', row.hold);
+  if (row.concurrency_key !== null) {
+    task.concurrency = { key: row.concurrency_key, limit: row.concurrency_limit ?? 1 };
+  }
   return task;
 }
 
@@ -115,9 +123,9 @@ function put<K extends keyof StoredTask>(
 export const INSERT_TASK = `INSERT INTO tasks (id, kind, spec, state, priority, run_at, timeout_ms,
     max_attempts, retry_on_failure, target, target_runner, labels, session_key, session_scope,
     origin, metadata, legacy_compatible, idempotency_key, request_hash, signature, created_at,
-    updated_at)
+    updated_at, target_labels, concurrency_key, concurrency_limit)
   VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12::jsonb, $13, $14, $15,
-    $16::jsonb, $17, $18, $19, $20::jsonb, $21, $21)
+    $16::jsonb, $17, $18, $19, $20::jsonb, $21, $21, $22::jsonb, $23, $24)
   ON CONFLICT (idempotency_key) DO NOTHING
   RETURNING ${TASK_COLUMNS}`;
 
@@ -149,7 +157,16 @@ export function taskInsertParams(
     task.requestHash ?? null,
     jsonParam(task.signature),
     now,
+    requiredLabelsJson(task.target),
+    task.concurrency?.key ?? null,
+    task.concurrency?.limit ?? null,
   ];
+}
+
+/** The labels a task requires, distinct and sorted, as JSON; NULL when it requires none. */
+function requiredLabelsJson(target: Target | undefined): string | null {
+  const labels = [...new Set(target?.labels ?? [])].sort();
+  return labels.length === 0 ? null : JSON.stringify(labels);
 }
 
 export function runnerFromRow(row: RunnerRow, onlineSince: number): RunnerInfo {
@@ -158,13 +175,12 @@ export function runnerFromRow(row: RunnerRow, onlineSince: number): RunnerInfo {
     instanceId: row.instance_id,
     labels: row.labels,
     capacity: row.capacity,
+    running: row.running,
     kinds: row.kinds,
     version: row.version,
     firstSeenAt: row.first_seen_at,
     lastSeenAt: row.last_seen_at,
     online: row.last_seen_at >= onlineSince,
-    // Placeholder until the routing port (running count per runner) merges and replaces it.
-    running: 0,
   };
   if (row.policy_digest !== null) info.policyDigest = row.policy_digest;
   return info;

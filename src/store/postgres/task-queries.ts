@@ -32,6 +32,8 @@ const SQL = {
   markRead: `UPDATE tasks SET result_read_at = $2
     WHERE id = $1 AND result_read_at IS NULL AND state IN (${TERMINAL}) RETURNING ${TASK_COLUMNS}`,
   countUnread: `SELECT COUNT(*) AS n FROM tasks WHERE state IN (${TERMINAL}) AND result_read_at IS NULL`,
+  runningWithKey: `SELECT COUNT(*) AS n FROM tasks
+    WHERE concurrency_key = $1 AND state = 'running'`,
 } as const;
 
 /** List filters and their columns, in the order their conditions appear in the SQL. */
@@ -63,7 +65,8 @@ export class TaskQueries {
     return this.db.transaction((tx) => this.createInTx(tx, task, now));
   }
 
-  private async createInTx(tx: Tx, task: S.NewTask, now: number): Promise<S.CreateTaskResult> {
+  /** The create itself, in the caller's transaction (createTask's own, or a schedule's firing). */
+  async createInTx(tx: Tx, task: S.NewTask, now: number): Promise<S.CreateTaskResult> {
     const existing = await this.findByKey(tx, task);
     if (existing !== undefined) return { task: existing, created: false };
     const scope = sessionScopeOf(task.kind, task.spec, task.sessionKey);
@@ -151,6 +154,10 @@ export class TaskQueries {
 
   async countUnreadResults(): Promise<number> {
     return (await this.db.row<{ n: number }>(SQL.countUnread))!.n;
+  }
+
+  async countRunningWithKey(key: string): Promise<number> {
+    return (await this.db.row<{ n: number }>(SQL.runningWithKey, [key]))!.n;
   }
 }
 
