@@ -48,10 +48,17 @@ export class CallbackDispatcher {
     );
   }
 
-  /** Takes over deliveries a previous process left mid-way, then looks for due callbacks. */
+  /**
+   * Takes over deliveries a previous process left mid-way, then looks for due callbacks. On a
+   * store other servers share, a claim may be a live replica's delivery in progress: it is left to
+   * run out instead (`claimedUntil`), so nothing is posted twice.
+   */
   async start(): Promise<void> {
-    const released = await this.deps.store.releaseCallbackClaims(this.deps.clock.now());
-    if (released > 0) this.deps.log.debug({ released }, 'callback deliveries resumed');
+    const { store, clock, log } = this.deps;
+    if (store.notifications === undefined) {
+      const released = await store.releaseCallbackClaims(clock.now());
+      if (released > 0) log.debug({ released }, 'callback deliveries resumed');
+    }
     this.backstop = setInterval(() => this.wake(), BACKSTOP_MS);
     this.backstop.unref();
     this.wake();
