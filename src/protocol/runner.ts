@@ -37,12 +37,15 @@ export const HelloReply = Type.Object({
 });
 export type HelloReply = Static<typeof HelloReply>;
 
+/** The longest a claim may wait for work; a runner parked that long is still online. */
+export const MAX_CLAIM_WAIT_MS = 60_000;
+
 export const ClaimBody = Type.Object(
   {
     runner: RunnerName,
     instanceId: Type.Optional(Id),
     max: Type.Integer({ minimum: 1, maximum: 256 }),
-    waitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000 })),
+    waitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_CLAIM_WAIT_MS })),
     kinds: Type.Optional(Type.Array(Kind, { maxItems: 32 })),
     /** The agent CLIs this runner has: `agent` tasks for other agents wait for another runner. */
     agents: Type.Optional(Type.Array(AgentName, { maxItems: 8 })),

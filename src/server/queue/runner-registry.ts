@@ -1,4 +1,5 @@
-// The server's view of its runners: who is online (last seen within a lease plus a heartbeat),
+// The server's view of its runners: who is online (last seen within a lease, or the longest
+// claim poll, plus a heartbeat),
 // their activity recorded without turning every claim into a write, and why a task waits.
 import type { RunnerInfo } from '../../protocol/auth.ts';
 import type { Task } from '../../protocol/tasks.ts';
@@ -8,8 +9,9 @@ import { describeWait } from './wait-reason.ts';
 
 /**
  * A runner's last-seen time is written at most this often per runner and server process: claims
- * and heartbeats stay cheap, and it is far below the online window (lease + heartbeat, 40 s by
- * default), so an active runner never looks offline.
+ * and heartbeats stay cheap, and it is far below the online window (the longer of a lease and
+ * the longest claim poll, plus a heartbeat: 70 s by default), so an active runner never looks
+ * offline.
  */
 const SEEN_RESOLUTION_MS = 5_000;
 

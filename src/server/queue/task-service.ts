@@ -19,6 +19,7 @@ import type {
   HelloBody,
   HelloReply,
 } from '../../protocol/runner.ts';
+import { MAX_CLAIM_WAIT_MS } from '../../protocol/runner.ts';
 import { parseTaskSpec } from '../../protocol/validate.ts';
 import { newId } from '../../lib/ids.ts';
 import type { Clock } from '../../lib/clock.ts';
@@ -85,7 +86,10 @@ export class TaskService {
       () => this.hub.notify(QUEUE_KEY),
       () => clock.now(),
     );
-    this.runners = new RunnerRegistry(store, clock, settings.leaseMs + settings.heartbeatMs);
+    // Online: seen within a lease, or the longest claim poll (a parked runner says nothing until
+    // it returns), plus one heartbeat.
+    const onlineWithinMs = Math.max(settings.leaseMs, MAX_CLAIM_WAIT_MS) + settings.heartbeatMs;
+    this.runners = new RunnerRegistry(store, clock, onlineWithinMs);
   }
 
   async createTask(
