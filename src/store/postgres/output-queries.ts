@@ -2,8 +2,8 @@
 // task, and capped: the first half of the cap is kept as the head, the rest is a tail trimmed from
 // its oldest end, and what was trimmed is counted and shown to readers as one marker in the gap.
 // The task row is locked (FOR UPDATE) for the append, so two appends to one task take turns.
-import { isTerminal, type TaskState } from '../../protocol/tasks.ts';
-import type { ChunkEncoding, LogChunk, LogPage, OutputChunk } from '../../protocol/output.ts';
+import type { LogPage, OutputChunk } from '../../protocol/output.ts';
+import { byteLength, logPageOf, type ChunkRow, type OutputProgress } from '../log-page.ts';
 import type * as S from '../types.ts';
 import type { Database, Tx } from './database.ts';
 
@@ -49,15 +49,6 @@ interface AppendState {
   tailBytes: number;
   omittedBytes: number;
   added: number;
-}
-
-interface ChunkRow {
-  seq: number;
-  attempt: number;
-  stream: LogChunk['stream'];
-  data: string;
-  encoding: ChunkEncoding;
-  at: number;
 }
 
 export class OutputQueries {
@@ -180,53 +171,9 @@ export class OutputQueries {
   }
 
   async read(taskId: string, after: number, limit: number): Promise<LogPage | undefined> {
-    const progress = await this.db.row<{
-      state: TaskState;
-      output_seq: number;
-      output_omitted_bytes: number;
-    }>(SQL.progress, [taskId]);
+    const progress = await this.db.row<OutputProgress>(SQL.progress, [taskId]);
     if (progress === undefined) return undefined;
     const rows = await this.db.rows<ChunkRow>(SQL.read, [taskId, after, Math.max(1, limit)]);
-    const omitted = progress.output_omitted_bytes;
-    const chunks: LogChunk[] = [];
-    let expected = after + 1;
-    for (const row of rows) {
-      // Seqs are consecutive except where the cap dropped chunks: one marker stands in the gap,
-      // numbered as the last dropped seq so a reader's cursor moves past it.
-      if (row.seq > expected && omitted > 0)
-        chunks.push(marker(row.seq - 1, row.attempt, row.at, omitted));
-      chunks.push(chunkFromRow(row));
-      expected = row.seq + 1;
-    }
-    // Read to the end, yet the newest seqs are gone: the cap dropped the end of the tail too.
-    const newest = progress.output_seq;
-    if (rows.length < limit && expected <= newest && omitted > 0) {
-      const last = rows.at(-1);
-      chunks.push(marker(newest, last?.attempt ?? 0, last?.at ?? 0, omitted));
-    }
-    const lastSeq = chunks.at(-1)?.seq ?? Math.min(after, newest);
-    const done = isTerminal(progress.state) && lastSeq >= newest;
-    return { chunks, lastSeq, omittedBytes: omitted, done };
+    return logPageOf(progress, rows, after, limit);
   }
-}
-
-function byteLength(chunk: OutputChunk): number {
-  return Buffer.byteLength(chunk.data, chunk.encoding === 'base64' ? 'base64' : 'utf8');
-}
-
-function chunkFromRow(row: ChunkRow): LogChunk {
-  const chunk: LogChunk = {
-    seq: row.seq,
-    attempt: row.attempt,
-    stream: row.stream,
-    data: row.data,
-    at: row.at,
-  };
-  if (row.encoding === 'base64') chunk.encoding = 'base64';
-  return chunk;
-}
-
-function marker(seq: number, attempt: number, at: number, omittedBytes: number): LogChunk {
-  const data = `\n[outpost: ${omittedBytes} bytes of output left out here; the head and the tail are kept]\n`;
-  return { seq, attempt, stream: 'stderr', data, at, omittedBytes };
 }
