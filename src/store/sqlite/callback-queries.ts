@@ -2,10 +2,10 @@
 // claimed for delivery, advanced part by part, and settled. Each change logs its event in the same
 // transaction. The secret leaves this file only inside a ClaimedCallback, for the dispatcher.
 import type Database from 'better-sqlite3';
-import { shownTarget } from '../../lib/shown-target.ts';
 import type { CallbackStatus } from '../../protocol/callbacks.ts';
 import { TERMINAL_STATES } from '../../protocol/tasks.ts';
 import type * as S from '../types.ts';
+import { claimedFromRow, eventData, statusFromRow, type CallbackRow } from '../callback-rows.ts';
 import { prepareStatements, type Prepared, type Transaction } from './statements.ts';
 import type { EventLog } from './event-log.ts';
 
@@ -51,20 +51,6 @@ const SQL = {
   release: `UPDATE callbacks SET claim_token = NULL, claimed_until = NULL, updated_at = @now
     WHERE claim_token IS NOT NULL`,
 } as const;
-
-interface CallbackRow {
-  id: number;
-  task_id: string;
-  kind: S.CallbackKind;
-  target: string;
-  secret: string | null;
-  state: CallbackStatus['state'];
-  attempts: number;
-  parts: number | null;
-  sent_parts: number;
-  last_error: string | null;
-  sent_at: number | null;
-}
 
 export class CallbackQueries {
   private readonly statements: Prepared<typeof SQL>;
@@ -157,43 +143,4 @@ export class CallbackQueries {
   releaseClaims(now: number): number {
     return this.statements.release.run({ now }).changes;
   }
-}
-
-function eventData(row: CallbackRow): Record<string, unknown> {
-  const data: Record<string, unknown> = {
-    kind: row.kind,
-    target: shownTarget(row.kind, row.target),
-  };
-  if (row.parts !== null) data.parts = row.parts;
-  if (row.kind === 'discord') data.sentParts = row.sent_parts;
-  return data;
-}
-
-function statusFromRow(row: CallbackRow): CallbackStatus {
-  const status: CallbackStatus = {
-    kind: row.kind,
-    target: shownTarget(row.kind, row.target),
-    state: row.state,
-    attempts: row.attempts,
-  };
-  if (row.kind === 'discord') status.sentParts = row.sent_parts;
-  if (row.parts !== null) status.parts = row.parts;
-  if (row.last_error !== null) status.lastError = row.last_error;
-  if (row.sent_at !== null) status.sentAt = row.sent_at;
-  return status;
-}
-
-function claimedFromRow(row: CallbackRow): S.ClaimedCallback {
-  const claimed: S.ClaimedCallback = {
-    id: row.id,
-    taskId: row.task_id,
-    kind: row.kind,
-    target: row.target,
-    attempts: row.attempts,
-    sentParts: row.sent_parts,
-  };
-  if (row.secret !== null) claimed.secret = row.secret;
-  if (row.parts !== null) claimed.parts = row.parts;
-  if (row.last_error !== null) claimed.lastError = row.last_error;
-  return claimed;
 }
