@@ -1,6 +1,7 @@
 // The file kinds against a real temp root: atomic writes that keep the mode, base64 round trips,
 // literal edits, listings, and failures as data (not_found, not_unique, too_large, policy).
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -94,6 +95,25 @@ describe('file.read', () => {
     assert.match(outcome.error?.message ?? '', /2000 bytes, over the limit of 1000 bytes/);
     const bySettings = await run('file.read', { path: 'big.txt' }, 1500);
     assert.equal(bySettings.error?.kind, 'too_large');
+  });
+
+  it('reads files either side of the synchronous-read size, and past the read step, byte for byte', async () => {
+    for (const size of [0, 64 * 1024, 64 * 1024 + 1, (1 << 20) + 4096]) {
+      const bytes = randomBytes(size);
+      await writeFile(join(root, `sized-${size}.bin`), bytes);
+      const read = outputOf<{ content: string; encoding: string; bytes: number }>(
+        await run('file.read', { path: `sized-${size}.bin`, encoding: 'base64' }, 4 << 20),
+      );
+      assert.equal(read.bytes, size);
+      assert.ok(Buffer.from(read.content, 'base64').equals(bytes), `${size} bytes differ`);
+    }
+  });
+
+  it('refuses a FIFO at once instead of blocking on its open', async () => {
+    execFileSync('mkfifo', [join(root, 'pipe')]);
+    const outcome = await run('file.read', { path: 'pipe' });
+    assert.equal(outcome.status, 'failed');
+    assert.match(outcome.error?.message ?? '', /not a regular file/);
   });
 
   it('fails with not_found for a missing file and policy for an escape', async () => {
