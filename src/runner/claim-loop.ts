@@ -25,18 +25,29 @@ export interface ClaimLoopDeps {
   start(claim: Claim): void;
 }
 
-/** Runs until `deps.signal` aborts. Never throws. */
+/**
+ * Runs until `deps.signal` aborts, and then until every claim it received has been acknowledged
+ * and started (or left to the server), so a drain that waits for this sees every attempt. Never
+ * throws. The next long poll goes out while the last reply's claims are being acknowledged: the
+ * acknowledgement is a round trip, and tasks created meanwhile should not wait for it.
+ */
 export async function runClaimLoop(deps: ClaimLoopDeps): Promise<void> {
+  const acknowledging = new Set<Promise<void>>();
   let failures = 0;
   while (!deps.signal.aborted) {
     await deps.attempts.whenBelow(deps.config.capacity, deps.signal);
-    if (deps.signal.aborted) return;
-    failures = await claimOnce(deps, failures);
+    if (deps.signal.aborted) break;
+    failures = await claimOnce(deps, failures, acknowledging);
   }
+  await Promise.all(acknowledging);
 }
 
 /** One long poll; returns the new count of consecutive failures. */
-async function claimOnce(deps: ClaimLoopDeps, failures: number): Promise<number> {
+async function claimOnce(
+  deps: ClaimLoopDeps,
+  failures: number,
+  acknowledging: Set<Promise<void>>,
+): Promise<number> {
   const { client, config, signal } = deps;
   const max = config.capacity - deps.attempts.size;
   const body = {
@@ -50,7 +61,14 @@ async function claimOnce(deps: ClaimLoopDeps, failures: number): Promise<number>
   try {
     const reply = await client.claimTasks(body, { signal });
     // Tasks in a reply are leased to us even if a drain began meanwhile: run them, never strand them.
-    if (reply.tasks.length > 0) await startAcknowledged(deps, reply.tasks);
+    if (reply.tasks.length > 0) {
+      deps.attempts.reserve(reply.tasks.length);
+      const started = startAcknowledged(deps, reply.tasks).finally(() => {
+        deps.attempts.release(reply.tasks.length);
+        acknowledging.delete(started);
+      });
+      acknowledging.add(started);
+    }
     return 0;
   } catch (err) {
     if (signal.aborted) return failures;

@@ -16,9 +16,22 @@ export interface RunningAttempt {
 export class RunningAttempts {
   private readonly byTask = new Map<string, RunningAttempt>();
   private readonly waiters = new Set<() => void>();
+  /** Claimed tasks not yet started (their claims are being acknowledged): they need slots too. */
+  private reserved = 0;
 
+  /** Attempts held, counting the claimed ones about to start. */
   get size(): number {
-    return this.byTask.size;
+    return this.byTask.size + this.reserved;
+  }
+
+  /** Holds `count` slots for claims being acknowledged; `release` gives them back once started. */
+  reserve(count: number): void {
+    this.reserved += count;
+  }
+
+  release(count: number): void {
+    this.reserved -= count;
+    this.wakeWaiters();
   }
 
   add(claim: Claim, now: number): RunningAttempt {
@@ -34,6 +47,10 @@ export class RunningAttempts {
 
   remove(taskId: string): void {
     this.byTask.delete(taskId);
+    this.wakeWaiters();
+  }
+
+  private wakeWaiters(): void {
     for (const wake of [...this.waiters]) wake();
   }
 
@@ -56,9 +73,9 @@ export class RunningAttempts {
     for (const attempt of this.byTask.values()) attempt.controller.abort(reason);
   }
 
-  /** Resolves once fewer than `limit` attempts run, or when `signal` aborts. */
+  /** Resolves once fewer than `limit` attempts run or are about to, or when `signal` aborts. */
   async whenBelow(limit: number, signal?: AbortSignal): Promise<void> {
-    while (this.byTask.size >= limit && !signal?.aborted) await this.nextRemoval(signal);
+    while (this.size >= limit && !signal?.aborted) await this.nextRemoval(signal);
   }
 
   /** Resolves once no attempt runs. */
