@@ -2,14 +2,14 @@
 import { OutpostClient } from '../sdk/client.ts';
 import { createRunner, type Runner } from '../runner/create-runner.ts';
 import type { RunnerConfig } from '../runner/config.ts';
-import { atLeast, type LogLevel } from '../runner/runner-log.ts';
+import { atLeast, type LogThreshold } from '../runner/runner-log.ts';
 import { nodeTransport } from '../runner/node-transport.ts';
 import { failoverTransport } from '../runner/failover-transport.ts';
 import { CLI_VERSION } from './version.ts';
 
 export async function startLocalRunner(
   config: Readonly<RunnerConfig>,
-  logLevel: LogLevel = 'info',
+  logLevel: LogThreshold = config.logLevel,
 ): Promise<Runner> {
   const log = atLeast(logLevel);
   // With several servers the client is built on the first; the transport sends to the current one.

@@ -11,10 +11,12 @@ import type { RunnerPolicy } from './policy/policy.ts';
 import type { AgentSettings } from './agents/types.ts';
 import { DEFAULT_ENV_ALLOWLIST } from './child-env.ts';
 import { readSigningSettings, type SigningSettings } from './signing-config.ts';
+import { LOG_THRESHOLDS, type LogThreshold } from './runner-log.ts';
 import {
   argvField,
   boolField,
   createFieldReader,
+  enumField,
   formatConfigProblems,
   intField,
   listField,
@@ -66,6 +68,8 @@ export interface RunnerConfig {
   killGraceMs: number;
   /** How long a stopping runner lets running tasks finish before stopping them. */
   drainGraceMs: number;
+  /** Lines below this level are not logged (OUTPOST_LOG_LEVEL, shared with the server). */
+  logLevel: LogThreshold;
   /** The config file used, if any; kept out of reach of tasks because it may hold the token. */
   configPath?: string;
   /** Each agent CLI's binary, cwd, models, mode, extra args, timeout cap and env (agent-config.ts). */
@@ -252,6 +256,7 @@ function readExecutionFields(
     shell: r.read('shell', ['OUTPOST_SHELL'], argvField(), ['/bin/sh', '-c']),
     envAllowlist: readEnvAllowlist(r),
     maxOutputBytes: r.read('maxOutputBytes', ['OUTPOST_MAX_OUTPUT_BYTES'], bytesField, MiB),
+    logLevel: r.read('logLevel', ['OUTPOST_LOG_LEVEL'], enumField(LOG_THRESHOLDS), 'info'),
     // 1 MiB floor: the spool drops in sixteenths, and a sixteenth must hold a 64 KiB chunk.
     outputSpoolBytes: r.read(
       'outputSpoolBytes',

@@ -35,6 +35,8 @@ export class OutputSpool {
   private readonly segments: Segment[] = [];
   private readonly segmentBytes: number;
   private made = 0;
+  /** Whether the directory may exist: most attempts never spool, and removing it cost them a tree walk. */
+  private dirMade = false;
   readonly dropped: SpoolDrops = { chunks: 0, bytes: 0 };
 
   constructor(
@@ -95,7 +97,9 @@ export class OutputSpool {
   /** Deletes every segment and the directory; the spool stays usable (it starts again empty). */
   clear(): void {
     while (this.segments.length > 0) this.removeFirst();
+    if (!this.dirMade) return;
     rmSync(this.dir, { recursive: true, force: true });
+    this.dirMade = false;
   }
 
   /** The newest segment while it has room; a fresh file once it is full (or none exists). */
@@ -103,6 +107,7 @@ export class OutputSpool {
     const last = this.segments.at(-1);
     if (last && last.writtenAt < this.segmentBytes) return last;
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    this.dirMade = true;
     const path = join(this.dir, `${String(this.made++).padStart(8, '0')}.spool`);
     const segment = { fd: openSync(path, 'w+', 0o600), path, writtenAt: 0, readAt: 0 };
     this.segments.push({ ...segment, chunks: 0, dataBytes: 0 });

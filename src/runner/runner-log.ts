@@ -12,10 +12,33 @@ export const jsonLineLog: RunnerLog = (level, msg, fields) => {
   );
 };
 
-const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+/**
+ * What OUTPOST_LOG_LEVEL may say: the server's (pino's) levels, so one setting serves both; the
+ * runner logs at its four and maps the rest (`trace` shows debug, `fatal` errors, `silent` none).
+ */
+export const LOG_THRESHOLDS = [
+  'trace',
+  'debug',
+  'info',
+  'warn',
+  'error',
+  'fatal',
+  'silent',
+] as const;
+export type LogThreshold = (typeof LOG_THRESHOLDS)[number];
+
+const RANK: Record<LogThreshold, number> = {
+  trace: 0,
+  debug: 10,
+  info: 20,
+  warn: 30,
+  error: 40,
+  fatal: 40,
+  silent: 100,
+};
 
 /** A logger that passes on only lines at `min` or above. */
-export function atLeast(min: LogLevel, log: RunnerLog = jsonLineLog): RunnerLog {
+export function atLeast(min: LogThreshold, log: RunnerLog = jsonLineLog): RunnerLog {
   return (level, msg, fields) => {
     if (RANK[level] >= RANK[min]) log(level, msg, fields);
   };

@@ -9,6 +9,7 @@ import { AppError } from '../../src/protocol/errors.ts';
 import { boolField, listField, msField, pathField } from '../../src/lib/config-fields.ts';
 import { isLoopbackHost, loadServerConfig } from '../../src/server/config.ts';
 import { DEFAULT_ENV_ALLOWLIST, deniedPathsOf, loadRunnerConfig } from '../../src/runner/config.ts';
+import { atLeast, type RunnerLog } from '../../src/runner/runner-log.ts';
 
 const TOKEN = 'a-token-of-24-characters';
 const DAY_MS = 86_400_000;
@@ -340,7 +341,36 @@ describe('loadRunnerConfig', () => {
     assert.deepEqual([config.killGraceMs, config.drainGraceMs], [5000, 30_000]);
     assert.deepEqual([config.outputSpoolBytes, config.keepOutput], [64 * 1024 * 1024, false]);
     assert.equal(config.configPath, undefined);
+    assert.equal(config.logLevel, 'info');
     assert.ok(Object.isFrozen(config) && Object.isFrozen(config.roots));
+  });
+
+  it('reads OUTPOST_LOG_LEVEL as the server does, and the logger honours it', () => {
+    assert.equal(
+      loadRunnerConfig({ OUTPOST_TOKEN: TOKEN, OUTPOST_LOG_LEVEL: 'warn' }).logLevel,
+      'warn',
+    );
+    assert.deepEqual(
+      problemsOf(() => loadRunnerConfig({ OUTPOST_TOKEN: TOKEN, OUTPOST_LOG_LEVEL: 'loud' })),
+      [
+        'OUTPOST_LOG_LEVEL: must be one of trace, debug, info, warn, error, fatal, silent, got "loud"',
+      ],
+    );
+    const lines: string[] = [];
+    const collect: RunnerLog = (level, msg) => lines.push(`${level} ${msg}`);
+    for (const min of ['trace', 'warn', 'fatal', 'silent'] as const) {
+      const log = atLeast(min, collect);
+      for (const level of ['debug', 'info', 'warn', 'error'] as const) log(level, min);
+    }
+    assert.deepEqual(lines, [
+      'debug trace',
+      'info trace',
+      'warn trace',
+      'error trace',
+      'warn warn',
+      'error warn',
+      'error fatal',
+    ]);
   });
 
   it('honours WORKER_URL, WORKER_TOKEN, MAX_CONCURRENT and LONG_POLL_WAIT', () => {

@@ -48,8 +48,11 @@ export function registerUp(program: Command): void {
         ...(flags.roots ? { roots: flags.roots } : {}),
       };
       const config = loadRunnerConfig(process.env, { flags: runnerFlags });
-      // `up` talks to a person at a terminal: only problems, not every claim.
-      const runner = await startLocalRunner(config, 'warn');
+      // `up` talks to a person at a terminal: only problems, not every claim, unless told otherwise.
+      const runner = await startLocalRunner(
+        config,
+        process.env.OUTPOST_LOG_LEVEL ? undefined : 'warn',
+      );
       printWelcome(server.url, token, dataDir, config.name);
       closeOnSignal(
         async () => {

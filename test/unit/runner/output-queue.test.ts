@@ -123,5 +123,9 @@ describe('output queue and spool', () => {
     spool.clear();
     assert.equal(spool.size, 0);
     assert.deepEqual(readdirSync(dir), []);
+    spool.append(chunk(11, 3));
+    assert.deepEqual(readdirSync(dir), ['raw'], 'usable again after a clear');
+    spool.clear();
+    assert.deepEqual(readdirSync(dir), []);
   });
 });
