@@ -35,7 +35,7 @@ export async function runClaimLoop(deps: ClaimLoopDeps): Promise<void> {
   const acknowledging = new Set<Promise<void>>();
   let failures = 0;
   while (!deps.signal.aborted) {
-    await deps.attempts.whenBelow(deps.config.capacity, deps.signal);
+    await deps.attempts.whenFree(deps.config.capacity, deps.signal);
     if (deps.signal.aborted) break;
     failures = await claimOnce(deps, failures, acknowledging);
   }
@@ -49,7 +49,7 @@ async function claimOnce(
   acknowledging: Set<Promise<void>>,
 ): Promise<number> {
   const { client, config, signal } = deps;
-  const max = config.capacity - deps.attempts.size;
+  const max = deps.attempts.freeSlots(config.capacity);
   const body = {
     runner: config.name,
     instanceId: deps.instanceId,

@@ -223,6 +223,7 @@ class TaskRunner implements Runner {
       log: this.log,
       settings: this.settings,
       pipeline: this.pipeline,
+      attempts: this.attempts,
       reporter: this.reporter,
       count: (status) => (this.ran[status] = (this.ran[status] ?? 0) + 1),
     };

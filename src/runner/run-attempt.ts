@@ -8,7 +8,7 @@ import type { RunnerConfig } from './config.ts';
 import type { ExecSettings } from './executors/types.ts';
 import { createOutputStreamer, withOutputMetadata } from './output-streamer.ts';
 import type { OutcomeReporter } from './outcome-reporter.ts';
-import type { RunningAttempt } from './running-attempts.ts';
+import type { RunningAttempt, RunningAttempts } from './running-attempts.ts';
 import type { RunnerLog } from './runner-log.ts';
 
 /** How long the last output may hold up the finish; the outcome says how many chunks stayed unsent. */
@@ -20,6 +20,8 @@ export interface AttemptDeps {
   log: RunnerLog;
   settings: ExecSettings;
   pipeline: AdmissionPipeline;
+  /** Told when the attempt is done executing, so its slot can take the next task. */
+  attempts: Pick<RunningAttempts, 'markReporting'>;
   /** Sends outcomes, batching those that end while a finish is in flight. */
   reporter: OutcomeReporter;
   /** Counts what the runner ran, by outcome status (and `lease_lost`). */
@@ -33,6 +35,7 @@ export async function runAttempt(deps: AttemptDeps, attempt: RunningAttempt): Pr
     const ctxDeps = { client, log, retry: config, settings: deps.settings };
     const ctx = createExecContext(ctxDeps, attempt, output);
     const executed = await deps.pipeline.run(attempt, ctx);
+    deps.attempts.markReporting(attempt.claim.task.id);
     if (attempt.lost) {
       deps.count('lease_lost');
       return;

@@ -11,6 +11,8 @@ export interface RunningAttempt {
   renewedAt: number;
   /** The server no longer honours this lease: stop, and report nothing. */
   lost: boolean;
+  /** Done executing; only its outcome is being reported, which takes no slot. */
+  reporting: boolean;
 }
 
 export class RunningAttempts {
@@ -18,10 +20,30 @@ export class RunningAttempts {
   private readonly waiters = new Set<() => void>();
   /** Claimed tasks not yet started (their claims are being acknowledged): they need slots too. */
   private reserved = 0;
+  private reportingCount = 0;
 
-  /** Attempts held, counting the claimed ones about to start. */
+  /** Attempts held, counting the claimed ones about to start and those reporting their outcome. */
   get size(): number {
     return this.byTask.size + this.reserved;
+  }
+
+  /**
+   * Free slots under `capacity`. An attempt that is only reporting its outcome holds none (a finish
+   * round trip should not keep the next task waiting), but all attempts held stay under twice the
+   * capacity, so outcomes a failing server does not store cannot pile up without bound.
+   */
+  freeSlots(capacity: number): number {
+    const busy = this.size - this.reportingCount;
+    return Math.max(0, Math.min(capacity - busy, 2 * capacity - this.size));
+  }
+
+  /** The attempt is done executing and now reports its outcome: its slot is free for the next. */
+  markReporting(taskId: string): void {
+    const attempt = this.byTask.get(taskId);
+    if (attempt === undefined || attempt.reporting) return;
+    attempt.reporting = true;
+    this.reportingCount++;
+    this.wakeWaiters();
   }
 
   /** Holds `count` slots for claims being acknowledged; `release` gives them back once started. */
@@ -40,12 +62,14 @@ export class RunningAttempts {
       controller: new AbortController(),
       renewedAt: now,
       lost: false,
+      reporting: false,
     };
     this.byTask.set(claim.task.id, attempt);
     return attempt;
   }
 
   remove(taskId: string): void {
+    if (this.byTask.get(taskId)?.reporting) this.reportingCount--;
     this.byTask.delete(taskId);
     this.wakeWaiters();
   }
@@ -73,17 +97,17 @@ export class RunningAttempts {
     for (const attempt of this.byTask.values()) attempt.controller.abort(reason);
   }
 
-  /** Resolves once fewer than `limit` attempts run or are about to, or when `signal` aborts. */
-  async whenBelow(limit: number, signal?: AbortSignal): Promise<void> {
-    while (this.size >= limit && !signal?.aborted) await this.nextRemoval(signal);
+  /** Resolves once a slot is free under `capacity` (see freeSlots), or when `signal` aborts. */
+  async whenFree(capacity: number, signal?: AbortSignal): Promise<void> {
+    while (this.freeSlots(capacity) === 0 && !signal?.aborted) await this.nextChange(signal);
   }
 
-  /** Resolves once no attempt runs. */
-  whenEmpty(): Promise<void> {
-    return this.whenBelow(1);
+  /** Resolves once no attempt is held at all, reporting ones included. */
+  async whenEmpty(): Promise<void> {
+    while (this.size > 0) await this.nextChange();
   }
 
-  private nextRemoval(signal?: AbortSignal): Promise<void> {
+  private nextChange(signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       const wake = (): void => {
         this.waiters.delete(wake);

@@ -29,6 +29,8 @@ export interface HostileServer {
   decide(taskId: string, decision: HoldDecision): void;
   /** Live output the runner sent for a task, both streams. */
   output(taskId: string): string;
+  /** Holds every finish reply (the outcome still counts as received) until the returned release. */
+  stallFinishes(): () => void;
   close(): Promise<void>;
 }
 
@@ -42,6 +44,7 @@ export async function startHostileServer(): Promise<HostileServer> {
   const decisions = new Map<string, HoldDecision>();
   let next = 0;
   const state = { hello: undefined as HelloBody | undefined };
+  let finishGate: Promise<void> | undefined;
 
   const routes: Record<string, (body: Record<string, unknown>) => unknown> = {
     '/v1/runner/hello': (body) => {
@@ -85,16 +88,19 @@ export async function startHostileServer(): Promise<HostileServer> {
       return { storedThrough: Math.max(0, ...chunks.map((c) => c.seq)) };
     },
     // One outcome, or a runner's batch of them (answered per item), as the real server takes.
-    '/v1/runner/finish': (body) => {
+    '/v1/runner/finish': async (body) => {
       const finish = (item: Record<string, unknown>) => {
         const task = tasks.get(item.taskId as string)!;
         const outcome = item.outcome as Outcome;
         finished.get(task.id)?.(outcome);
         return { ...task, state: outcome.status, outcome };
       };
-      if (!Array.isArray(body.results)) return { task: finish(body) };
-      const items = body.results as Record<string, unknown>[];
-      return { results: items.map((item) => ({ taskId: item.taskId, state: finish(item).state })) };
+      const items = Array.isArray(body.results) ? (body.results as Record<string, unknown>[]) : [];
+      const reply = Array.isArray(body.results)
+        ? { results: items.map((item) => ({ taskId: item.taskId, state: finish(item).state })) }
+        : { task: finish(body) };
+      await finishGate;
+      return reply;
     },
     '/v1/runner/agent-sessions': () => ({}),
     '/v1/runner/hold': (body) => {
@@ -167,6 +173,14 @@ export async function startHostileServer(): Promise<HostileServer> {
       return { id: task.id, done };
     },
     output: (taskId) => logs.get(taskId) ?? '',
+    stallFinishes() {
+      let release = (): void => undefined;
+      finishGate = new Promise<void>((resolve) => (release = resolve));
+      return () => {
+        finishGate = undefined;
+        release();
+      };
+    },
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

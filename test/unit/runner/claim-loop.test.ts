@@ -71,3 +71,26 @@ describe('claim loop', () => {
     assert.equal(attempts.size, 2, 'the reserved slots became the started attempts');
   });
 });
+
+describe('running attempts', () => {
+  it('frees a slot when an attempt only reports, within twice the capacity held', async () => {
+    const attempts = new RunningAttempts();
+    attempts.add(claimOf('a'), 0);
+    attempts.add(claimOf('b'), 0);
+    assert.equal(attempts.freeSlots(2), 0);
+    const free = attempts.whenFree(2);
+    attempts.markReporting('a');
+    await free;
+    assert.equal(attempts.freeSlots(2), 1, 'a reporting attempt holds no slot');
+    attempts.add(claimOf('c'), 0);
+    attempts.markReporting('b');
+    attempts.markReporting('c');
+    attempts.markReporting('c');
+    assert.equal(attempts.freeSlots(2), 1, 'three held, all reporting: one more fits under four');
+    attempts.add(claimOf('d'), 0);
+    assert.equal(attempts.freeSlots(2), 0, 'never more than twice the capacity held');
+    attempts.remove('a');
+    assert.equal(attempts.freeSlots(2), 1);
+    assert.equal(attempts.size, 3);
+  });
+});
