@@ -79,8 +79,9 @@ export function createAdmissionPipeline(deps: PipelineDeps): AdmissionPipeline {
       const summary = summariseSpec(kind, spec);
       const instead = await holdForApproval(holdDeps, attempt, { rule, reason, summary });
       if (instead) return instead;
-    } else audit.record({ ...ids, event: 'decision', decision: 'ran' });
-    audit.record({ ...ids, event: 'started' });
+      audit.record({ ...ids, event: 'started' });
+    } else
+      audit.record({ ...ids, event: 'decision', decision: 'ran' }, { ...ids, event: 'started' });
     const outcome = await executeSafely(deps.execute, kind, spec, {
       ...ctx,
       settings: admission.settings,

@@ -54,7 +54,8 @@ export interface AuditLog {
     kind: Kind;
     spec: Record<string, unknown>;
   }): void;
-  record(entry: Omit<AuditEntry, 'at'>): void;
+  /** Several entries of the same moment go in one write: a busy runner writes one per task fewer. */
+  record(...entries: Omit<AuditEntry, 'at'>[]): void;
   close(): void;
 }
 
@@ -79,14 +80,15 @@ export function openAuditLog(opts: {
   const path = auditPathOf(opts.dataDir);
   let fd: number | undefined;
   let broken = false;
-  const write = (entry: AuditEntry): void => {
+  const write = (...entries: AuditEntry[]): void => {
     if (broken) return;
     try {
       if (fd === undefined) {
         mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
         fd = openSync(path, 'a', 0o600);
       }
-      writeSync(fd, redact(`${JSON.stringify(entry)}\n`, opts.secrets));
+      const lines = entries.map((entry) => `${JSON.stringify(entry)}\n`).join('');
+      writeSync(fd, redact(lines, opts.secrets));
     } catch (err) {
       broken = true;
       opts.log('error', 'cannot write the audit log; no more entries are recorded', {
@@ -105,7 +107,10 @@ export function openAuditLog(opts: {
         kind,
         summary: summariseSpec(kind, spec),
       }),
-    record: (entry) => write({ at: Date.now(), ...entry }),
+    record: (...entries) => {
+      const at = Date.now();
+      write(...entries.map((entry) => ({ at, ...entry })));
+    },
     close: () => {
       if (fd !== undefined) closeSync(fd);
       fd = undefined;
