@@ -11,7 +11,14 @@ import {
   type Received,
 } from './follow.ts';
 import { BenchHttp, field, taskOf } from './http.ts';
-import { cpuMs, markProfileWindow, rssMiB, selfCpuMs } from './processes.ts';
+import {
+  childPids,
+  cpuMs,
+  cpuMsIfAlive,
+  markProfileWindow,
+  rssMiB,
+  selfCpuMs,
+} from './processes.ts';
 import { performance } from 'node:perf_hooks';
 
 export interface OutputPlan {
@@ -45,8 +52,10 @@ export interface BulkRun {
   peakMiB: Record<'server' | 'runner', number>;
   hwmMiB: Record<'server' | 'runner', number>;
   rssSamples: number;
-  /** CPU used from submit to the follower's end, ms: server, runner, the bench (the follower). */
-  cpuMs: Record<'server' | 'runner' | 'bench', number>;
+  /** CPU used from submit to the follower's end, ms: server, runner, its spawn helpers, the bench (the follower). */
+  cpuMs: Record<'server' | 'runner' | 'helpers' | 'bench', number>;
+  /** The runner's spawn helpers (they read the task's pipes and relay its output): RSS, MiB. */
+  helpers: { idleMiB: number[]; peakMiB: number[] };
 }
 
 /** Per line: time the client parsed it − the epoch ms printed in it, split at the server's `at`. */
@@ -91,9 +100,13 @@ export async function measureOutput(
     await sleep(1_000); // let the latency task's garbage settle before reading idle memory
     const pids = { server: cluster.server.pid, runner: runner.pid };
     const idleMiB = { server: rssMiB(pids.server), runner: rssMiB(pids.runner) };
-    const cpuBefore = cpuOf(pids);
+    // Started by the latency task; the bulk task runs through one of them.
+    const helperPids = childPids(runner.pid);
+    const helperIdleMiB = helperPids.map(rssMiB);
+    const cpuBefore = cpuOf(pids, helperPids);
     const bulkStart = performance.now();
-    const sampler = new RssSampler(pids, 50);
+    const helperNames = Object.fromEntries(helperPids.map((pid, i) => [`helper${i}`, pid]));
+    const sampler = new RssSampler({ ...pids, ...helperNames }, 50);
     let rss;
     let id: string;
     let follow: FollowResult;
@@ -104,7 +117,7 @@ export async function measureOutput(
       rss = sampler.stop();
     }
     mark('output-bulk', bulkStart);
-    const cpuAfter = cpuOf(pids);
+    const cpuAfter = cpuOf(pids, helperPids);
     const bulk = await bulkResult(http, id, follow);
     return {
       latency,
@@ -117,7 +130,12 @@ export async function measureOutput(
         cpuMs: {
           server: cpuAfter.server - cpuBefore.server,
           runner: cpuAfter.runner - cpuBefore.runner,
+          helpers: cpuAfter.helpers - cpuBefore.helpers,
           bench: cpuAfter.bench - cpuBefore.bench,
+        },
+        helpers: {
+          idleMiB: helperIdleMiB,
+          peakMiB: helperPids.map((_, i) => rss.peak[`helper${i}`] ?? 0),
         },
       },
     };
@@ -127,8 +145,9 @@ export async function measureOutput(
   }
 }
 
-function cpuOf(pids: { server: number; runner: number }): BulkRun['cpuMs'] {
-  return { server: cpuMs(pids.server), runner: cpuMs(pids.runner), bench: selfCpuMs() };
+function cpuOf(pids: { server: number; runner: number }, helperPids: number[]): BulkRun['cpuMs'] {
+  const helpers = helperPids.reduce((acc, pid) => acc + cpuMsIfAlive(pid), 0);
+  return { server: cpuMs(pids.server), runner: cpuMs(pids.runner), helpers, bench: selfCpuMs() };
 }
 
 async function measureLines(
@@ -171,7 +190,7 @@ async function bulkResult(
   http: BenchHttp,
   id: string,
   follow: FollowResult,
-): Promise<Omit<BulkRun, 'idleMiB' | 'peakMiB' | 'hwmMiB' | 'rssSamples' | 'cpuMs'>> {
+): Promise<Omit<BulkRun, 'idleMiB' | 'peakMiB' | 'hwmMiB' | 'rssSamples' | 'cpuMs' | 'helpers'>> {
   const task = await http.ok('GET', `/v1/tasks/${id}`);
   const outcome = field(task, 'outcome');
   const metadata = field(outcome, 'metadata');

@@ -2,7 +2,15 @@
 // output in a log file, and reads a process's RSS and CPU time from /proc; also describes the machine.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -138,6 +146,28 @@ export function cpuMs(pid: number, children = false): number {
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const [u, s] = children ? [rest[13], rest[14]] : [rest[11], rest[12]];
   return ((Number(u) + Number(s)) * 1000) / CLK_TCK;
+}
+
+/**
+ * Direct children of `pid`, from /proc/<pid>/task/<tid>/children: a runner's spawn helpers (its
+ * task processes are the helpers' children). Read at each sample, as helpers start with the first task.
+ */
+export function childPids(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+    readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8')
+      .split(' ')
+      .filter((field) => field.trim() !== '')
+      .map(Number),
+  );
+}
+
+/** `cpuMs`, or 0 for a process that is gone (its time went to its parent's children's time). */
+export function cpuMsIfAlive(pid: number, children = false): number {
+  try {
+    return cpuMs(pid, children);
+  } catch {
+    return 0;
+  }
 }
 
 /** CPU used by this (bench) process so far, in ms. */

@@ -99,6 +99,7 @@ export function outputNotes(r: OutputRun): string[] {
     `output: stored ${mb(b.storedBytes)}, left out by the cap ${mb(b.omittedBytes)}, dropped by the runner's spool ${mb(b.droppedBytes)} (${fmtInt(b.droppedChunks)} chunks), unsent ${fmtInt(b.unsentChunks)} chunks`,
     `output: CPU from submit to the follower's end: ${cpuText(Object.fromEntries(Object.entries(b.cpuMs).map(([k, v]) => [k, (v / b.followMs) * 100])))} of one core`,
     `output: peak RSS sampled every 50 ms (${fmtInt(b.rssSamples)} samples) server ${b.peakMiB.server.toFixed(0)}, runner ${b.peakMiB.runner.toFixed(0)} MiB; kernel VmHWM server ${b.hwmMiB.server.toFixed(0)}, runner ${b.hwmMiB.runner.toFixed(0)} MiB`,
+    `output: the runner's spawn helpers (${b.helpers.idleMiB.length}), RSS idle → peak: ${b.helpers.idleMiB.map((idle, i) => `${idle.toFixed(0)} → ${(b.helpers.peakMiB[i] ?? 0).toFixed(0)} MiB`).join(', ') || 'none'}`,
     split('logs long poll', r.latency.logs),
     split('SSE', r.latency.sse),
   ];

@@ -4,7 +4,7 @@
 import { BenchHttp, taskOf } from './http.ts';
 import { runClosedLoop, type CpuCounters, type LoadPlan, type LoadResult } from './load.ts';
 import { startCluster, type ClusterOptions } from './cluster.ts';
-import { cpuMs, markProfileWindow, rssMiB } from './processes.ts';
+import { childPids, cpuMs, cpuMsIfAlive, markProfileWindow, rssMiB } from './processes.ts';
 
 export type ThroughputKind = 'queue' | 'spawn';
 
@@ -59,14 +59,16 @@ export async function measureThroughput(
       (pids: number[], children = false) =>
       (): number =>
         pids.reduce((acc, pid) => acc + cpuMs(pid, children), 0);
+    const runnerPids = runners.map((r) => r.pid);
+    const helperCpu = (children: boolean) => (): number =>
+      runnerPids.flatMap(childPids).reduce((acc, pid) => acc + cpuMsIfAlive(pid, children), 0);
     const counters: CpuCounters = {
       server: sum(cluster.servers.map((s) => s.pid)),
-      runner: sum(runners.map((r) => r.pid)),
-      // Task processes the runners spawned and reaped (cutime + cstime of the runners).
-      tasks: sum(
-        runners.map((r) => r.pid),
-        true,
-      ),
+      runner: sum(runnerPids),
+      // The runners' spawn helpers, which fork the task processes (src/runner/spawn-pool.ts).
+      helpers: helperCpu(false),
+      // Task processes, reaped by the helpers (or by a runner that forked them itself).
+      tasks: () => sum(runnerPids, true)() + helperCpu(true)(),
     };
     const schema = cluster.schema;
     if (schema) counters.postgres = () => schema.cpuMs();

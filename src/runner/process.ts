@@ -1,8 +1,12 @@
-// The only module that spawns child processes: one process group per task, output capped in
-// memory, and a stop ladder (TERM, grace, KILL, then a sweep of tagged escapees) that ends them all.
-import { spawn, type ChildProcess } from 'node:child_process';
+// The only module that runs task processes: one process group per task (forked by a spawn
+// helper, see spawn-pool.ts), output capped in memory, and a stop ladder (TERM, grace, KILL, then a
+// sweep of tagged escapees) that ends them all.
 import { setTimeout as delay } from 'node:timers/promises';
+import { CappedOutput } from './capped-output.ts';
+import type { ChildExit, Launch, LaunchedChild, OutputStreamName } from './child-launch.ts';
 import { TASK_TAG_VAR, hasLiveGroupMember, sweepTaggedProcesses } from './process-sweep.ts';
+import { HELPER_LOST } from './spawn-helper.ts';
+import { spawnPool } from './spawn-pool.ts';
 
 export interface RunProcessOptions {
   argv: readonly string[];
@@ -14,14 +18,14 @@ export interface RunProcessOptions {
   /** Kept per stream; the rest is counted and drained, never buffered. */
   maxOutputBytes: number;
   /** Sees every byte of both streams as it arrives (live output), before and beyond the cap. */
-  onOutput?: (stream: 'stdout' | 'stderr', bytes: Buffer) => void;
+  onOutput?: (stream: OutputStreamName, bytes: Buffer) => void;
   killGraceMs: number;
   /** Set as OUTPOST_TASK_TAG in the child so processes that leave the group can still be found. */
   tag: string;
 }
 
 export interface ProcessResult {
-  /** null when the process died by a signal (see `signal`) or never started. */
+  /** null when the process died by a signal (see `signal`), never started, or was lost. */
   exitCode: number | null;
   signal: NodeJS.Signals | null;
   stdout: string;
@@ -32,6 +36,11 @@ export interface ProcessResult {
   timedOut: boolean;
   cancelled: boolean;
   spawnError?: { code: string; message: string };
+  /**
+   * Why the runner lost track of the process (the spawn helper that forked it died): how it ended
+   * is unknown. Its group was stopped and its tag swept all the same.
+   */
+  lost?: string;
 }
 
 /** How often the group is probed while waiting for it to go; short, as a stop waits on it. */
@@ -42,6 +51,11 @@ const ZOMBIE_SCAN_MS = 50;
 const KILL_WAIT_MS = 2_000;
 /** How long to wait for pipes to close once every process is gone (an untagged escapee may hold them). */
 const STREAM_CLOSE_MS = 500;
+/**
+ * Once a stop has ended the group, its exit is reported within ms; a helper that stays silent this
+ * long after is hung, and the process counts as lost rather than holding the attempt forever.
+ */
+const EXIT_REPORT_MS = 5_000;
 /** setTimeout fires at once for delays above 2^31-1 ms; clamp rather than kill a task early. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -54,22 +68,18 @@ export async function runProcess(opts: RunProcessOptions): Promise<ProcessResult
   if (opts.signal?.aborted) return emptyResult({ cancelled: true });
   const stdout = new CappedOutput(opts.maxOutputBytes);
   const stderr = new CappedOutput(opts.maxOutputBytes);
-  const started = await startChild(opts);
-  if ('spawnError' in started) return emptyResult({ spawnError: started.spawnError });
-  const { child, pid } = started;
-  const closed = new Promise<void>((res) => child.once('close', () => res()));
-  child.stdout?.on('data', (chunk: Buffer) => {
-    stdout.push(chunk);
-    opts.onOutput?.('stdout', chunk);
+  const launched = await launchChild(opts, (stream, bytes) => {
+    (stream === 'stdout' ? stdout : stderr).push(bytes);
+    opts.onOutput?.(stream, bytes);
   });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr.push(chunk);
-    opts.onOutput?.('stderr', chunk);
-  });
-  const ended = await superviseChild(child, pid, opts);
-  await Promise.race([closed, delay(STREAM_CLOSE_MS)]);
-  child.stdout?.destroy();
-  child.stderr?.destroy();
+  if ('spawnError' in launched) {
+    // The helper died before it answered: the process may have been forked all the same.
+    if (launched.spawnError.code === HELPER_LOST) await sweepTaggedProcesses(opts.tag);
+    return emptyResult({ spawnError: launched.spawnError });
+  }
+  const ended = await superviseChild(launched, opts);
+  await Promise.race([launched.closed, delay(STREAM_CLOSE_MS)]);
+  launched.release();
   const out = stdout.finish();
   const err = stderr.finish();
   return {
@@ -82,57 +92,42 @@ export async function runProcess(opts: RunProcessOptions): Promise<ProcessResult
   };
 }
 
-type Started =
-  { child: ChildProcess; pid: number } | { spawnError: { code: string; message: string } };
-
-function startChild(opts: RunProcessOptions): Started | Promise<Started> {
+function launchChild(
+  opts: RunProcessOptions,
+  onOutput: (stream: OutputStreamName, bytes: Buffer) => void,
+): Launch | Promise<Launch> {
   const [file, ...args] = opts.argv;
   if (file === undefined) return { spawnError: { code: 'EINVAL', message: 'empty argv' } };
-  let child: ChildProcess;
-  try {
-    // detached: the child calls setsid(), so it leads a fresh process group we can signal as one.
-    child = spawn(file, args, {
-      cwd: opts.cwd,
-      env: { ...opts.env, [TASK_TAG_VAR]: opts.tag },
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-  } catch (err) {
-    return { spawnError: describeSpawnError(err, file) };
-  }
-  if (child.pid !== undefined) return { child, pid: child.pid };
-  return new Promise((res) =>
-    child.once('error', (err) => res({ spawnError: describeSpawnError(err, file) })),
-  );
+  const env = { ...opts.env, [TASK_TAG_VAR]: opts.tag };
+  return spawnPool.launch({ file, args, cwd: opts.cwd, env, onOutput });
 }
 
-function describeSpawnError(err: unknown, file: string): { code: string; message: string } {
-  const code = (err as NodeJS.ErrnoException).code ?? 'ESPAWN';
-  const reason = err instanceof Error ? err.message : String(err);
-  return { code, message: `could not start ${file}: ${reason}` };
-}
-
-type Ending = Pick<ProcessResult, 'exitCode' | 'signal' | 'timedOut' | 'cancelled'>;
+type Ending = Pick<ProcessResult, 'exitCode' | 'signal' | 'timedOut' | 'cancelled' | 'lost'>;
 
 /** Waits for the exit, stopping the group on timeout or abort; then clears whatever is left. */
-async function superviseChild(
-  child: ChildProcess,
-  pid: number,
-  opts: RunProcessOptions,
-): Promise<Ending> {
-  const exited = new Promise<[number | null, NodeJS.Signals | null]>((res) =>
-    child.once('exit', (code, signal) => res([code, signal])),
-  );
-  child.on('error', () => undefined); // only child.kill() errors come here now; we never call it
+async function superviseChild(child: LaunchedChild, opts: RunProcessOptions): Promise<Ending> {
+  const { pid } = child;
   const stopper = armStop(pid, opts);
-  const [exitCode, signal] = await exited;
+  const exit = await Promise.race([child.exited, stopper.stopped().then(silentHelper)]);
   stopper.disarm();
-  // Children left in the group once the leader is gone are leaks of this task: they go too.
+  // Children left in the group once the leader is gone are leaks of this task: they go too. A lost
+  // leader may still run: the same stop ends it.
   const leftovers = groupExists(pid);
   await (stopper.stopping() ?? stopGroup(pid, opts.killGraceMs));
   const reason = stopper.reason();
-  if (reason !== undefined || leftovers) await sweepTaggedProcesses(opts.tag);
-  return { exitCode, signal, timedOut: reason === 'timeout', cancelled: reason === 'cancel' };
+  if (reason !== undefined || leftovers || exit.lost) await sweepTaggedProcesses(opts.tag);
+  return {
+    exitCode: exit.code,
+    signal: exit.signal,
+    timedOut: reason === 'timeout',
+    cancelled: reason === 'cancel',
+    ...(exit.lost === undefined ? {} : { lost: exit.lost }),
+  };
+}
+
+async function silentHelper(): Promise<ChildExit> {
+  await delay(EXIT_REPORT_MS, undefined, { ref: false });
+  return { code: null, signal: null, lost: 'no exit was reported after its group was stopped' };
 }
 
 type StopReason = 'timeout' | 'cancel';
@@ -141,9 +136,11 @@ type StopReason = 'timeout' | 'cancel';
 function armStop(pid: number, opts: RunProcessOptions) {
   let reason: StopReason | undefined;
   let stopping: Promise<void> | undefined;
+  let markStopped = () => {};
+  const stopped = new Promise<void>((res) => (markStopped = res));
   const stop = (why: StopReason) => {
     reason ??= why;
-    stopping ??= stopGroup(pid, opts.killGraceMs);
+    stopping ??= stopGroup(pid, opts.killGraceMs).then(markStopped);
   };
   const timer = setTimeout(
     () => stop('timeout'),
@@ -159,6 +156,8 @@ function armStop(pid: number, opts: RunProcessOptions) {
     },
     reason: () => reason,
     stopping: () => stopping,
+    /** Settles once a stop this armed has ended the group (never, if none was needed). */
+    stopped: () => stopped,
   };
 }
 
@@ -214,91 +213,4 @@ function emptyResult(extra: Partial<ProcessResult>): ProcessResult {
     cancelled: false,
     ...extra,
   };
-}
-
-/**
- * Keeps the first and the last half of `maxBytes` of a stream and counts what lies between, so
- * memory stays flat; the result shows one marker where output was left out (the server's live
- * output keeps head and tail the same way, so both tell the same story).
- */
-class CappedOutput {
-  private readonly head: Buffer[] = [];
-  private headBytes = 0;
-  private readonly tail: Buffer[] = [];
-  private tailBytes = 0;
-  private total = 0;
-  private readonly headMax: number;
-  private readonly tailMax: number;
-
-  constructor(maxBytes: number) {
-    this.headMax = Math.ceil(maxBytes / 2);
-    this.tailMax = maxBytes - this.headMax;
-  }
-
-  push(chunk: Buffer): void {
-    this.total += chunk.length;
-    const room = this.headMax - this.headBytes;
-    if (room > 0) {
-      // Copy a partial chunk so the kept slice does not pin the whole 64 KiB read buffer.
-      const part = chunk.length <= room ? chunk : Buffer.from(chunk.subarray(0, room));
-      this.head.push(part);
-      this.headBytes += part.length;
-      if (part.length === chunk.length) return;
-      chunk = chunk.subarray(part.length);
-    }
-    this.pushTail(chunk);
-  }
-
-  private pushTail(chunk: Buffer): void {
-    if (this.tailMax <= 0) return;
-    const part = chunk.length <= this.tailMax ? chunk : chunk.subarray(chunk.length - this.tailMax);
-    this.tail.push(Buffer.from(part));
-    this.tailBytes += part.length;
-    while (this.tailBytes > this.tailMax) {
-      const oldest = this.tail[0]!;
-      const excess = this.tailBytes - this.tailMax;
-      if (oldest.length <= excess) {
-        this.tail.shift();
-        this.tailBytes -= oldest.length;
-      } else {
-        this.tail[0] = oldest.subarray(excess);
-        this.tailBytes -= excess;
-      }
-    }
-  }
-
-  finish(): { text: string; bytes: number; truncated: boolean } {
-    const kept = this.headBytes + this.tailBytes;
-    const truncated = this.total > kept;
-    const head = Buffer.concat(this.head, this.headBytes);
-    const tail = Buffer.concat(this.tail, this.tailBytes);
-    if (!truncated)
-      return { text: Buffer.concat([head, tail]).toString('utf8'), bytes: this.total, truncated };
-    const shownHead = dropPartialChar(head);
-    const shownTail = dropLeadingContinuation(tail);
-    const omitted = this.total - shownHead.length - shownTail.length;
-    const marker = `\n[outpost: ${omitted} bytes of output left out here; the head and the tail are kept]\n`;
-    return {
-      text: shownHead.toString('utf8') + marker + shownTail.toString('utf8'),
-      bytes: this.total,
-      truncated,
-    };
-  }
-}
-
-/** Cuts the continuation bytes of a character whose start fell before the tail began. */
-function dropLeadingContinuation(buf: Buffer): Buffer {
-  let start = 0;
-  while (start < buf.length && start < 3 && ((buf[start] ?? 0) & 0xc0) === 0x80) start++;
-  return buf.subarray(start);
-}
-
-/** Cuts a UTF-8 sequence split by the cap, so the kept text does not end in U+FFFD. */
-function dropPartialChar(buf: Buffer): Buffer {
-  let start = buf.length - 1;
-  while (start >= 0 && buf.length - start < 4 && ((buf[start] ?? 0) & 0xc0) === 0x80) start--;
-  const lead = buf[start];
-  if (lead === undefined || lead < 0xc0) return buf;
-  const needed = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
-  return buf.length - start < needed ? buf.subarray(0, start) : buf;
 }

@@ -67,6 +67,11 @@ export function classifyRun(facts: RunFacts): Verdict {
     return { kind: 'timeout', message: `${name} timed out after ${facts.timeoutMs} ms` };
   if (p.cancelled)
     return { kind: 'cancelled', message: `cancelled; ${name} and its processes were stopped` };
+  if (p.lost !== undefined)
+    return {
+      kind: 'crashed',
+      message: `lost track of ${name}: ${p.lost}; its processes were stopped`,
+    };
   if (p.exitCode === null)
     return { kind: 'crashed', message: `${name} was killed by ${p.signal ?? 'a signal'}` };
   const code = p.exitCode;

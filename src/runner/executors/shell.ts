@@ -82,6 +82,10 @@ export function toShellOutcome(
   if (result.timedOut)
     return { ...base, status: 'timed_out', error: timeoutError(timeoutMs, exitCode) };
   if (result.cancelled) return cancelledOutcome('cancelled; the process tree was stopped', base);
+  if (result.lost !== undefined) {
+    const message = `lost track of the process: ${result.lost}; its process tree was stopped`;
+    return failedOutcome('internal', message, base, false);
+  }
   if (exitCode === 0) return base;
   const error = {
     kind: 'exit',

@@ -71,6 +71,14 @@ describe('classifyRun', () => {
     });
   });
 
+  it('says so when the run was lost with its spawn helper', () => {
+    const lost = 'the spawn helper (pid 7) was killed by SIGKILL';
+    assert.deepEqual(classifyRun(facts({ proc: { exitCode: null, lost } })), {
+      kind: 'crashed',
+      message: `lost track of claude: ${lost}; its processes were stopped`,
+    });
+  });
+
   it('recognises a refused resume only when resuming', () => {
     const stderr = 'No conversation found with session ID: abc\n';
     const failed = {
