@@ -57,7 +57,7 @@ export interface Runner {
   /** Cancels every running task at once; resolves after their outcomes are reported. */
   stop(): Promise<void>;
   readonly state: RunnerState;
-  /** Attempts executing or being reported now. */
+  /** Attempts executing now (what capacity limits; outcomes being reported are not counted). */
   running(): number;
 }
 
@@ -124,7 +124,7 @@ class TaskRunner implements Runner {
   }
 
   running(): number {
-    return this.attempts.size;
+    return this.attempts.busy;
   }
 
   start(): Promise<void> {

@@ -33,8 +33,12 @@ export class RunningAttempts {
    * capacity, so outcomes a failing server does not store cannot pile up without bound.
    */
   freeSlots(capacity: number): number {
-    const busy = this.size - this.reportingCount;
-    return Math.max(0, Math.min(capacity - busy, 2 * capacity - this.size));
+    return Math.max(0, Math.min(capacity - this.busy, 2 * capacity - this.size));
+  }
+
+  /** Slots in use: attempts executing and claims about to start, not those only reporting. */
+  get busy(): number {
+    return this.size - this.reportingCount;
   }
 
   /** The attempt is done executing and now reports its outcome: its slot is free for the next. */
