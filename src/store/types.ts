@@ -439,6 +439,13 @@ export interface Store {
   close(): Promise<void>;
 
   createTask(task: NewTask, now: number): Promise<CreateTaskResult>;
+  /**
+   * createTask for each task, in order, in ONE write transaction (one commit for every create of
+   * a busy moment). Each answers on its own: its result, or the error it alone failed with (an
+   * idempotency conflict, say), its writes undone without undoing the others'. A task sees the
+   * ones before it, so a key repeated within a batch answers with the first one's task.
+   */
+  createTasks(tasks: readonly NewTask[], now: number): Promise<(CreateTaskResult | Error)[]>;
   getTask(id: string): Promise<StoredTask | undefined>;
   listTasks(filter: TaskFilter): Promise<TaskPage>;
   countTasks(): Promise<StateCounts>;

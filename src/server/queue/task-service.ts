@@ -24,6 +24,7 @@ import { parseTaskSpec } from '../../protocol/validate.ts';
 import { newId } from '../../lib/ids.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type {
+  CreateTaskResult,
   FinishRequest,
   HeartbeatResult,
   NewTask,
@@ -35,6 +36,7 @@ import type {
 } from '../../store/types.ts';
 import { QUEUE_KEY, taskKey, WaiterHub, watchKey } from './waiters.ts';
 import { WakeTimer } from './wake-timer.ts';
+import { GroupCommit } from './group-commit.ts';
 import { RunnerRegistry } from './runner-registry.ts';
 import { isLegacyCompatible } from './legacy-compatible.ts';
 import { prepareCallbacks, type ConfiguredSecrets } from '../callbacks/prepare-callbacks.ts';
@@ -76,6 +78,7 @@ export class TaskService {
   readonly runners: RunnerRegistry;
   private readonly wakeTimer: WakeTimer;
   private readonly endListeners: ((task: StoredTask) => void)[] = [];
+  private readonly creates = new GroupCommit((tasks: NewTask[]) => this.commitCreates(tasks));
 
   constructor(
     private readonly store: Store,
@@ -92,14 +95,20 @@ export class TaskService {
     this.runners = new RunnerRegistry(store, clock, onlineWithinMs);
   }
 
-  async createTask(
-    body: CreateTaskBody,
-    opts: CreateOptions,
-  ): Promise<{ task: StoredTask; created: boolean }> {
-    const now = this.clock.now();
-    const result = await this.store.createTask(this.buildNewTask(body, opts, now), now);
-    if (result.created) this.announce(result.task);
-    return result;
+  /**
+   * Creates (or, for a repeated idempotency key, finds) a task. Creates that arrive together are
+   * committed in one transaction (group-commit.ts); each is committed, then announced, before its
+   * caller hears back. A body that does not validate fails here, alone, before any batch.
+   */
+  async createTask(body: CreateTaskBody, opts: CreateOptions): Promise<CreateTaskResult> {
+    return this.creates.submit(this.buildNewTask(body, opts, this.clock.now()));
+  }
+
+  private async commitCreates(tasks: NewTask[]): Promise<(CreateTaskResult | Error)[]> {
+    const results = await this.store.createTasks(tasks, this.clock.now());
+    for (const result of results)
+      if (!(result instanceof Error) && result.created) this.announce(result.task);
+    return results;
   }
 
   /** The task a create body makes at `now`, validated; schedules build theirs here too. */

@@ -120,6 +120,19 @@ export class SqliteStore implements S.Store {
     return this.run(() => this.tasks.createTask(task, now));
   }
 
+  createTasks(tasks: readonly S.NewTask[], now: number): Promise<(S.CreateTaskResult | Error)[]> {
+    return this.run(() =>
+      this.tasks.createTasks(tasks, now).map((result) => this.translateItem(result)),
+    );
+  }
+
+  /** A batch item's own error, in the same clear words a thrown one would get from run(). */
+  private translateItem<T>(result: T | Error): T | Error {
+    if (!(result instanceof Error)) return result;
+    const translated = translateSqliteError(result, this.path);
+    return translated instanceof Error ? translated : result;
+  }
+
   getTask(id: string): Promise<S.StoredTask | undefined> {
     return this.run(() => this.tasks.getTask(id));
   }
