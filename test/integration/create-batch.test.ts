@@ -48,6 +48,25 @@ describe('creates arriving together', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  const drain = { runner: 'r1', max: 100, kinds: ['shell'] };
+  /** The task as a read shows it, without the attempt history only single-task reads add. */
+  const read = async (id: string) => {
+    const reply = await app.inject({ method: 'GET', url: `/v1/tasks/${id}`, headers: admin });
+    const { attempts, ...task } = reply.json<{ attempts?: unknown }>();
+    assert.ok(attempts);
+    return task;
+  };
+  const claimSoon = async () => {
+    const payload = { ...drain, waitMs: 10_000 };
+    const reply = await app.inject({
+      method: 'POST',
+      url: '/v1/runner/claim',
+      headers: admin,
+      payload,
+    });
+    return reply.json<{ tasks: { task: { id: string }; leaseToken: string }[] }>().tasks;
+  };
+
   const create = (payload: object, key?: string) =>
     app.inject({
       method: 'POST',
@@ -91,8 +110,42 @@ describe('creates arriving together', () => {
     }
   });
 
+  it('answers a create that waits with the task as it ended, as a read shows it', async () => {
+    await app.inject({ method: 'POST', url: '/v1/runner/claim', headers: admin, payload: drain });
+    const url = '/v1/tasks?wait=20000';
+    const headers = { ...admin, 'idempotency-key': 'k-wait' };
+    const waiting = app.inject({ method: 'POST', url, headers, payload: shell('w') });
+    const [claim] = await claimSoon();
+    const outcome = { status: 'succeeded', exitCode: 0, stdout: 'w\n' };
+    const { taskId, leaseToken } = { taskId: claim!.task.id, leaseToken: claim!.leaseToken };
+    await app.inject({
+      method: 'POST',
+      url: '/v1/runner/finish',
+      headers: admin,
+      payload: { taskId, leaseToken, outcome },
+    });
+    const reply = await waiting;
+    assert.equal(reply.statusCode, 201);
+    assert.deepEqual(reply.json(), await read(taskId));
+    assert.equal(reply.json<{ state: string }>().state, 'succeeded');
+    // The same key again names the ended task: answered at once, not after the wait.
+    const repeat = await app.inject({ method: 'POST', url, headers, payload: shell('w') });
+    assert.equal(repeat.statusCode, 200);
+    assert.deepEqual(repeat.json(), reply.json());
+  });
+
+  it('answers a create whose wait runs out with the task as it is', async () => {
+    const reply = await app.inject({
+      method: 'POST',
+      url: '/v1/tasks?wait=50',
+      headers: admin,
+      payload: shell('nobody'),
+    });
+    assert.equal(reply.statusCode, 201);
+    assert.equal(reply.json<{ state: string }>().state, 'queued');
+  });
+
   it('wakes a waiting claim for tasks created together, which it takes in one claim', async () => {
-    const drain = { runner: 'r1', max: 100, kinds: ['shell'] };
     await app.inject({ method: 'POST', url: '/v1/runner/claim', headers: admin, payload: drain });
     const poll = app.inject({
       method: 'POST',

@@ -1,11 +1,9 @@
 // The task service: the one place that turns API operations into store calls and wake-ups.
 // v1 routes and the legacy routes both call it, so there is a single implementation of the queue.
-import { createHash } from 'node:crypto';
 import { AppError } from '../../protocol/errors.ts';
 import {
   isTerminal,
   KINDS,
-  LIMITS,
   type CreateTaskBody,
   type Kind,
   type Outcome,
@@ -20,8 +18,6 @@ import type {
   HelloReply,
 } from '../../protocol/runner.ts';
 import { MAX_CLAIM_WAIT_MS } from '../../protocol/runner.ts';
-import { parseTaskSpec } from '../../protocol/validate.ts';
-import { newId } from '../../lib/ids.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type {
   CreateTaskResult,
@@ -32,14 +28,13 @@ import type {
   Store,
   TaskChange,
   TaskFilter,
-  TaskOrigin,
 } from '../../store/types.ts';
-import { QUEUE_KEY, taskKey, WaiterHub, watchKey } from './waiters.ts';
+import { QUEUE_KEY, taskKey, WaiterHub, watchKey, type Subscription } from './waiters.ts';
 import { WakeTimer } from './wake-timer.ts';
 import { GroupCommit } from './group-commit.ts';
 import { RunnerRegistry } from './runner-registry.ts';
-import { isLegacyCompatible } from './legacy-compatible.ts';
-import { prepareCallbacks, type ConfiguredSecrets } from '../callbacks/prepare-callbacks.ts';
+import type { ConfiguredSecrets } from '../callbacks/prepare-callbacks.ts';
+import { buildNewTask, type CreateOptions } from './new-task.ts';
 
 export interface QueueSettings {
   leaseMs: number;
@@ -58,12 +53,6 @@ const NO_SECRETS: ConfiguredSecrets = { botToken: false, webhookSecret: false };
 /** 1 s, 2 s, 4 s … up to 5 min: quick for a blip, patient with a machine that is down. */
 const DEFAULT_RETRY = { baseMs: 1_000, maxMs: 300_000 };
 
-export interface CreateOptions {
-  origin: TaskOrigin;
-  idempotencyKey?: string;
-  metadata?: Record<string, unknown>;
-}
-
 const ALL_KINDS: readonly Kind[] = KINDS;
 
 /** What a change means beyond its state: who else may now be able to run. */
@@ -74,7 +63,7 @@ interface WakeFlags {
 }
 
 export class TaskService {
-  readonly hub = new WaiterHub();
+  readonly hub = new WaiterHub<StoredTask>();
   readonly runners: RunnerRegistry;
   private readonly wakeTimer: WakeTimer;
   private readonly endListeners: ((task: StoredTask) => void)[] = [];
@@ -113,45 +102,54 @@ export class TaskService {
 
   /** The task a create body makes at `now`, validated; schedules build theirs here too. */
   buildNewTask(body: CreateTaskBody, opts: CreateOptions, now: number): NewTask {
-    const spec = parseTaskSpec(body.kind, body.spec);
-    const callbacks = prepareCallbacks(body.callback, this.settings.callbackSecrets ?? NO_SECRETS);
-    return {
-      id: newId(now),
-      kind: body.kind,
-      spec,
-      priority: body.priority ?? 0,
-      runAt: body.runAt ?? now,
-      timeoutMs: body.timeoutMs ?? LIMITS.timeoutMs.default,
-      maxAttempts: body.maxAttempts ?? LIMITS.maxAttempts.default,
-      retryOnFailure: body.retryOnFailure ?? false,
-      target: body.target,
-      labels: body.labels,
-      sessionKey: body.sessionKey,
-      concurrency: body.concurrency && {
-        key: body.concurrency.key,
-        limit: body.concurrency.limit ?? LIMITS.concurrencyLimit.default,
-      },
-      signature: body.signature,
-      origin: opts.origin,
-      metadata: opts.metadata,
-      legacyCompatible: isLegacyCompatible(body.kind, spec),
-      idempotencyKey: opts.idempotencyKey,
-      requestHash: opts.idempotencyKey ? hashRequest(body) : undefined,
-      ...(callbacks.length > 0 ? { callbacks } : {}),
-    };
+    return buildNewTask(body, opts, now, this.settings.callbackSecrets ?? NO_SECRETS);
+  }
+
+  /**
+   * createTask, then, when `waitMs` > 0, the task after waiting up to that long for it to end. The
+   * wait subscribes before the create commits, so no end can slip by, and it reads nothing back
+   * when the end it hears of carries the task.
+   */
+  async createTaskAndWait(
+    body: CreateTaskBody,
+    opts: CreateOptions,
+    waitMs: number,
+    signal?: AbortSignal,
+  ): Promise<CreateTaskResult> {
+    const task = this.buildNewTask(body, opts, this.clock.now());
+    if (waitMs <= 0) return this.creates.submit(task);
+    const sub = this.hub.subscribe(taskKey(task.id));
+    try {
+      const result = await this.creates.submit(task);
+      // A repeated idempotency key names an older task, which may already have ended.
+      if (!result.created)
+        return { ...result, task: await this.getTask(result.task.id, waitMs, signal) };
+      return { ...result, task: await this.afterWait(sub, result.task, waitMs, signal) };
+    } finally {
+      sub.dispose();
+    }
   }
 
   /** The task, after waiting up to `waitMs` for it to end. Never consumes it. */
   async getTask(id: string, waitMs = 0, signal?: AbortSignal): Promise<StoredTask> {
     const sub = this.hub.subscribe(taskKey(id));
     try {
-      const task = await this.mustGet(id);
-      if (isTerminal(task.state) || waitMs <= 0) return task;
-      await sub.wait(waitMs, signal);
-      return await this.mustGet(id);
+      return await this.afterWait(sub, await this.mustGet(id), waitMs, signal);
     } finally {
       sub.dispose();
     }
+  }
+
+  /** `task` as read after subscribing `sub`; then, unless it has ended, the task after the wait. */
+  private async afterWait(
+    sub: Subscription<StoredTask>,
+    task: StoredTask,
+    waitMs: number,
+    signal?: AbortSignal,
+  ): Promise<StoredTask> {
+    if (isTerminal(task.state) || waitMs <= 0) return task;
+    await sub.wait(waitMs, signal);
+    return sub.notifiedWith() ?? (await this.mustGet(task.id));
   }
 
   /**
@@ -362,14 +360,22 @@ export class TaskService {
 
   /** Tells waiters what changed: claimers about runnable tasks, task waiters about endings. */
   announce(task: StoredTask): void {
-    this.wake(task.id, task.state, task.runAt, {
+    const flags = {
       sessionTurn: task.kind === 'agent' && task.sessionKey !== undefined,
       keyed: task.concurrency !== undefined,
-    });
+    };
+    this.wake(task.id, task.state, task.runAt, flags, task);
     if (isTerminal(task.state)) for (const listener of this.endListeners) listener(task);
   }
 
-  private wake(id: string, state: TaskState, runAt: number, what: WakeFlags): void {
+  /** `task`, when the caller has it, goes to the task's waiters so that they need not read it. */
+  private wake(
+    id: string,
+    state: TaskState,
+    runAt: number,
+    what: WakeFlags,
+    task?: StoredTask,
+  ): void {
     this.hub.notify(watchKey(id));
     if (state === 'queued' || state === 'scheduled') {
       if (runAt > this.clock.now()) this.wakeTimer.wakeAt(runAt);
@@ -378,7 +384,7 @@ export class TaskService {
     // A keyed task that stopped running freed a slot another task of its key may wait for.
     if (what.keyed && state !== 'running') this.hub.notify(QUEUE_KEY);
     if (isTerminal(state)) {
-      this.hub.notify(taskKey(id));
+      this.hub.notify(taskKey(id), task);
       // The end of an agent turn may have released the next turn of its session.
       if (what.sessionTurn) this.hub.notify(QUEUE_KEY);
     }
@@ -393,20 +399,4 @@ export class TaskService {
 
 function leaseLost(taskId: string): AppError {
   return new AppError('lease_lost', `The lease on task ${taskId} is no longer held`);
-}
-
-/** A stable hash of a request body (keys sorted), to tell a repeat from a different request. */
-export function hashRequest(body: unknown): string {
-  return createHash('sha256').update(stableJson(body)).digest('hex');
-}
-
-function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : 1));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
