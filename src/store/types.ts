@@ -562,9 +562,9 @@ export interface Store {
   listCallbacks(taskId: string): Promise<CallbackStatus[]>;
   /**
    * Ids of callbacks ready for delivery: their task has ended, they are waiting or part-sent,
-   * `nextAt` has come and no live claim holds them. With `taskId`, only that task's.
+   * `nextAt` has come and no live claim holds them. With `taskIds`, only those tasks'.
    */
-  findDueCallbacks(now: number, limit: number, taskId?: string): Promise<number[]>;
+  findDueCallbacks(now: number, limit: number, taskIds?: readonly string[]): Promise<number[]>;
   /** When the next pending callback of an ended task becomes due (or its claim runs out). */
   nextCallbackDueAt(): Promise<number | undefined>;
   /** Takes a due callback for delivery; logs `callback.dispatched` when an attempt begins. */

@@ -293,8 +293,8 @@ export class PostgresStore implements S.Store {
     return this.run(() => this.callbacks.list(taskId));
   }
 
-  findDueCallbacks(now: number, limit: number, taskId?: string): Promise<number[]> {
-    return this.run(() => this.callbacks.findDue(now, limit, taskId));
+  findDueCallbacks(now: number, limit: number, taskIds?: readonly string[]): Promise<number[]> {
+    return this.run(() => this.callbacks.findDue(now, limit, taskIds));
   }
 
   nextCallbackDueAt(): Promise<number | undefined> {
