@@ -159,6 +159,11 @@ export interface FinishRequest {
   outcome: Outcome;
   now: number;
   /**
+   * When set, only a lease this runner holds is finished (a token bound to one runner reports
+   * only its own attempts); another runner's lease is left alone, as a lost one would be.
+   */
+  runner?: string;
+  /**
    * When set, a failed attempt goes back to the queue instead of ending, if attempts remain, no
    * cancel was asked for, and either the outcome's error is retryable or the task has
    * `retryOnFailure` and the attempt failed or timed out. It runs again after

@@ -254,31 +254,51 @@ export class TaskService {
     );
   }
 
-  /** Ends the attempt, or queues the task again after a backoff when its failure may be retried. */
-  async finishAttempt(body: FinishBody): Promise<StoredTask> {
-    const task = await this.store.finishAttempt(this.finishRequest(body, this.clock.now()));
-    if (!task) throw leaseLost(body.taskId);
+  /**
+   * Ends the attempt, or queues the task again after a backoff when its failure may be retried.
+   * `runner`: the runner the caller's token is bound to, which may finish only its own leases.
+   */
+  async finishAttempt(body: FinishBody, runner?: string): Promise<StoredTask> {
+    const task = await this.store.finishAttempt(this.finishRequest(body, this.clock.now(), runner));
+    if (!task) throw await this.finishRefused(body.taskId, runner);
     this.announce(task);
     return task;
   }
 
   /**
    * finishAttempt for a runner's batch, committed in one transaction: each outcome answers on its
-   * own (the task, or the `lease_lost` error in its place), so one stale lease fails nobody else.
+   * own (the task, or the error in its place), so one stale lease fails nobody else.
    */
-  async finishAttempts(bodies: readonly FinishBody[]): Promise<(StoredTask | AppError)[]> {
+  async finishAttempts(
+    bodies: readonly FinishBody[],
+    runner?: string,
+  ): Promise<(StoredTask | AppError)[]> {
     const now = this.clock.now();
-    const tasks = await this.store.finishAttempts(bodies.map((b) => this.finishRequest(b, now)));
-    return tasks.map((task, i) => {
-      if (task === undefined) return leaseLost(bodies[i]!.taskId);
-      this.announce(task);
-      return task;
-    });
+    const reqs = bodies.map((b) => this.finishRequest(b, now, runner));
+    const answers: (StoredTask | AppError)[] = [];
+    for (const [i, task] of (await this.store.finishAttempts(reqs)).entries()) {
+      if (task !== undefined) this.announce(task);
+      answers.push(task ?? (await this.finishRefused(bodies[i]!.taskId, runner)));
+    }
+    return answers;
   }
 
-  private finishRequest(body: FinishBody, now: number): FinishRequest {
+  private finishRequest(body: FinishBody, now: number, runner?: string): FinishRequest {
     const retry = { ...(this.settings.retry ?? DEFAULT_RETRY), jitter: 0.5 + Math.random() / 2 };
-    return { ...body, now, retry };
+    return { ...body, now, retry, ...(runner !== undefined ? { runner } : {}) };
+  }
+
+  /**
+   * Why a finish changed nothing: another runner's lease, for a token bound to one runner
+   * (`forbidden`), or else a lost lease. Read only when refused: a finish that succeeds does not
+   * pay for the check.
+   */
+  private async finishRefused(taskId: string, runner?: string): Promise<AppError> {
+    if (runner === undefined) return leaseLost(taskId);
+    const holder = (await this.store.getLease(taskId))?.runner;
+    return holder !== undefined && holder !== runner
+      ? heldByAnotherRunner(runner, taskId, holder)
+      : leaseLost(taskId);
   }
 
   /** Legacy results carry no lease token: they finish the current legacy lease, if any. */
@@ -395,6 +415,14 @@ export class TaskService {
     if (!task) throw new AppError('not_found', `Task ${id} not found`);
     return task;
   }
+}
+
+/** A token bound to runner `bound` acting on a task whose lease runner `holder` holds. */
+export function heldByAnotherRunner(bound: string, taskId: string, holder: string): AppError {
+  return new AppError(
+    'forbidden',
+    `This token belongs to runner '${bound}'; task ${taskId} is held by runner '${holder}'`,
+  );
 }
 
 function leaseLost(taskId: string): AppError {
