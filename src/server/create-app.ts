@@ -147,7 +147,7 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
   registerHealthRoutes(app, store);
   registerTaskRoutes(app, tasks);
   registerScheduleRoutes(app, schedules);
-  registerRunnerRoutes(app, tasks, (id) => store.getLease(id));
+  registerRunnerRoutes(app, tasks);
   const holds = new HoldService(store, clock, (task) => tasks.announce(task));
   registerApprovalRoutes(app, holds, (id) => store.getLease(id));
   const output = new OutputService(

@@ -159,6 +159,11 @@ export interface FinishRequest {
   outcome: Outcome;
   now: number;
   /**
+   * When set, only a lease this runner holds is finished (a token bound to one runner reports
+   * only its own attempts); another runner's lease is left alone, as a lost one would be.
+   */
+  runner?: string;
+  /**
    * When set, a failed attempt goes back to the queue instead of ending, if attempts remain, no
    * cancel was asked for, and either the outcome's error is retryable or the task has
    * `retryOnFailure` and the attempt failed or timed out. It runs again after
@@ -439,6 +444,13 @@ export interface Store {
   close(): Promise<void>;
 
   createTask(task: NewTask, now: number): Promise<CreateTaskResult>;
+  /**
+   * createTask for each task, in order, in ONE write transaction (one commit for every create of
+   * a busy moment). Each answers on its own: its result, or the error it alone failed with (an
+   * idempotency conflict, say), its writes undone without undoing the others'. A task sees the
+   * ones before it, so a key repeated within a batch answers with the first one's task.
+   */
+  createTasks(tasks: readonly NewTask[], now: number): Promise<(CreateTaskResult | Error)[]>;
   getTask(id: string): Promise<StoredTask | undefined>;
   listTasks(filter: TaskFilter): Promise<TaskPage>;
   countTasks(): Promise<StateCounts>;
@@ -555,9 +567,9 @@ export interface Store {
   listCallbacks(taskId: string): Promise<CallbackStatus[]>;
   /**
    * Ids of callbacks ready for delivery: their task has ended, they are waiting or part-sent,
-   * `nextAt` has come and no live claim holds them. With `taskId`, only that task's.
+   * `nextAt` has come and no live claim holds them. With `taskIds`, only those tasks'.
    */
-  findDueCallbacks(now: number, limit: number, taskId?: string): Promise<number[]>;
+  findDueCallbacks(now: number, limit: number, taskIds?: readonly string[]): Promise<number[]>;
   /** When the next pending callback of an ended task becomes due (or its claim runs out). */
   nextCallbackDueAt(): Promise<number | undefined>;
   /** Takes a due callback for delivery; logs `callback.dispatched` when an attempt begins. */

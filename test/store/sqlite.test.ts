@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -47,6 +47,21 @@ describe('sqlite store', () => {
     const db = new Database(path, { readonly: true });
     assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
     db.close();
+  });
+
+  it('checkpoints the WAL only after 10,000 pages, not SQLite’s default 1,000', async () => {
+    const path = newDbPath();
+    const store = openSqliteStore(path);
+    try {
+      // At 1,000 pages a checkpoint would let the WAL start over, so its file would stay near 4 MiB.
+      const walBytes = () => statSync(`${path}-wal`).size;
+      for (let round = 0; round < 50 && walBytes() <= 1_500 * 4096; round++) {
+        await addTasks(store, 20);
+      }
+      assert.ok(walBytes() > 1_500 * 4096, `the WAL stayed at ${walBytes()} bytes`);
+    } finally {
+      await store.close();
+    }
   });
 
   it('claims each task exactly once across two connections to one file', async () => {

@@ -64,16 +64,21 @@ export class CallbackDispatcher {
     this.wake();
   }
 
-  /** A task ended (look at its callbacks), or with no id: look at every due callback. */
+  /**
+   * A task ended (look at its callbacks), or with no id: look at every due callback. The scan
+   * starts one turn of the event loop later, so the tasks a finish batch ended cost one query.
+   */
   wake(taskId?: string): void {
     if (this.stopped) return;
     if (taskId === undefined) this.fullScan = true;
     else this.endedTasks.add(taskId);
-    this.scanning ??= this.scan().finally(() => {
-      this.scanning = undefined;
-      // A wake that came in after the last check must not wait for the backstop.
-      if (this.fullScan || this.endedTasks.size > 0) this.wake();
-    });
+    this.scanning ??= nextTurn()
+      .then(() => this.scan())
+      .finally(() => {
+        this.scanning = undefined;
+        // A wake that came in after the last check must not wait for the backstop.
+        if (this.fullScan || this.endedTasks.size > 0) this.wake();
+      });
   }
 
   /** Stops scanning, aborts deliveries in flight (they resume at the next start) and waits. */
@@ -101,13 +106,9 @@ export class CallbackDispatcher {
     }
   }
 
-  private async findDue(full: boolean, tasks: string[]): Promise<number[]> {
+  private findDue(full: boolean, tasks: string[]): Promise<number[]> {
     const { store, clock } = this.deps;
-    const now = clock.now();
-    // A burst of endings is cheaper to cover with one scan than with a query per task.
-    if (full || tasks.length > 20) return store.findDueCallbacks(now, SCAN_LIMIT);
-    const found = await Promise.all(tasks.map((t) => store.findDueCallbacks(now, SCAN_LIMIT, t)));
-    return found.flat();
+    return store.findDueCallbacks(clock.now(), SCAN_LIMIT, full ? undefined : tasks);
   }
 
   /** Arms the timer for the next retry or claim expiry the database knows of. */
@@ -162,4 +163,8 @@ export class CallbackDispatcher {
     if (end.settled === 'failed')
       this.deps.log.warn({ ...about, error: end.error }, 'callback failed');
   }
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

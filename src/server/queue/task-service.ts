@@ -1,11 +1,9 @@
 // The task service: the one place that turns API operations into store calls and wake-ups.
 // v1 routes and the legacy routes both call it, so there is a single implementation of the queue.
-import { createHash } from 'node:crypto';
 import { AppError } from '../../protocol/errors.ts';
 import {
   isTerminal,
   KINDS,
-  LIMITS,
   type CreateTaskBody,
   type Kind,
   type Outcome,
@@ -20,10 +18,9 @@ import type {
   HelloReply,
 } from '../../protocol/runner.ts';
 import { MAX_CLAIM_WAIT_MS } from '../../protocol/runner.ts';
-import { parseTaskSpec } from '../../protocol/validate.ts';
-import { newId } from '../../lib/ids.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type {
+  CreateTaskResult,
   FinishRequest,
   HeartbeatResult,
   NewTask,
@@ -31,13 +28,13 @@ import type {
   Store,
   TaskChange,
   TaskFilter,
-  TaskOrigin,
 } from '../../store/types.ts';
-import { QUEUE_KEY, taskKey, WaiterHub, watchKey } from './waiters.ts';
+import { QUEUE_KEY, taskKey, WaiterHub, watchKey, type Subscription } from './waiters.ts';
 import { WakeTimer } from './wake-timer.ts';
+import { GroupCommit } from './group-commit.ts';
 import { RunnerRegistry } from './runner-registry.ts';
-import { isLegacyCompatible } from './legacy-compatible.ts';
-import { prepareCallbacks, type ConfiguredSecrets } from '../callbacks/prepare-callbacks.ts';
+import type { ConfiguredSecrets } from '../callbacks/prepare-callbacks.ts';
+import { buildNewTask, type CreateOptions } from './new-task.ts';
 
 export interface QueueSettings {
   leaseMs: number;
@@ -56,12 +53,6 @@ const NO_SECRETS: ConfiguredSecrets = { botToken: false, webhookSecret: false };
 /** 1 s, 2 s, 4 s … up to 5 min: quick for a blip, patient with a machine that is down. */
 const DEFAULT_RETRY = { baseMs: 1_000, maxMs: 300_000 };
 
-export interface CreateOptions {
-  origin: TaskOrigin;
-  idempotencyKey?: string;
-  metadata?: Record<string, unknown>;
-}
-
 const ALL_KINDS: readonly Kind[] = KINDS;
 
 /** What a change means beyond its state: who else may now be able to run. */
@@ -72,10 +63,11 @@ interface WakeFlags {
 }
 
 export class TaskService {
-  readonly hub = new WaiterHub();
+  readonly hub = new WaiterHub<StoredTask>();
   readonly runners: RunnerRegistry;
   private readonly wakeTimer: WakeTimer;
   private readonly endListeners: ((task: StoredTask) => void)[] = [];
+  private readonly creates = new GroupCommit((tasks: NewTask[]) => this.commitCreates(tasks));
 
   constructor(
     private readonly store: Store,
@@ -92,57 +84,72 @@ export class TaskService {
     this.runners = new RunnerRegistry(store, clock, onlineWithinMs);
   }
 
-  async createTask(
-    body: CreateTaskBody,
-    opts: CreateOptions,
-  ): Promise<{ task: StoredTask; created: boolean }> {
-    const now = this.clock.now();
-    const result = await this.store.createTask(this.buildNewTask(body, opts, now), now);
-    if (result.created) this.announce(result.task);
-    return result;
+  /**
+   * Creates (or, for a repeated idempotency key, finds) a task. Creates that arrive together are
+   * committed in one transaction (group-commit.ts); each is committed, then announced, before its
+   * caller hears back. A body that does not validate fails here, alone, before any batch.
+   */
+  async createTask(body: CreateTaskBody, opts: CreateOptions): Promise<CreateTaskResult> {
+    return this.creates.submit(this.buildNewTask(body, opts, this.clock.now()));
+  }
+
+  private async commitCreates(tasks: NewTask[]): Promise<(CreateTaskResult | Error)[]> {
+    const results = await this.store.createTasks(tasks, this.clock.now());
+    for (const result of results)
+      if (!(result instanceof Error) && result.created) this.announce(result.task);
+    return results;
   }
 
   /** The task a create body makes at `now`, validated; schedules build theirs here too. */
   buildNewTask(body: CreateTaskBody, opts: CreateOptions, now: number): NewTask {
-    const spec = parseTaskSpec(body.kind, body.spec);
-    const callbacks = prepareCallbacks(body.callback, this.settings.callbackSecrets ?? NO_SECRETS);
-    return {
-      id: newId(now),
-      kind: body.kind,
-      spec,
-      priority: body.priority ?? 0,
-      runAt: body.runAt ?? now,
-      timeoutMs: body.timeoutMs ?? LIMITS.timeoutMs.default,
-      maxAttempts: body.maxAttempts ?? LIMITS.maxAttempts.default,
-      retryOnFailure: body.retryOnFailure ?? false,
-      target: body.target,
-      labels: body.labels,
-      sessionKey: body.sessionKey,
-      concurrency: body.concurrency && {
-        key: body.concurrency.key,
-        limit: body.concurrency.limit ?? LIMITS.concurrencyLimit.default,
-      },
-      signature: body.signature,
-      origin: opts.origin,
-      metadata: opts.metadata,
-      legacyCompatible: isLegacyCompatible(body.kind, spec),
-      idempotencyKey: opts.idempotencyKey,
-      requestHash: opts.idempotencyKey ? hashRequest(body) : undefined,
-      ...(callbacks.length > 0 ? { callbacks } : {}),
-    };
+    return buildNewTask(body, opts, now, this.settings.callbackSecrets ?? NO_SECRETS);
+  }
+
+  /**
+   * createTask, then, when `waitMs` > 0, the task after waiting up to that long for it to end. The
+   * wait subscribes before the create commits, so no end can slip by, and it reads nothing back
+   * when the end it hears of carries the task.
+   */
+  async createTaskAndWait(
+    body: CreateTaskBody,
+    opts: CreateOptions,
+    waitMs: number,
+    signal?: AbortSignal,
+  ): Promise<CreateTaskResult> {
+    const task = this.buildNewTask(body, opts, this.clock.now());
+    if (waitMs <= 0) return this.creates.submit(task);
+    const sub = this.hub.subscribe(taskKey(task.id));
+    try {
+      const result = await this.creates.submit(task);
+      // A repeated idempotency key names an older task, which may already have ended.
+      if (!result.created)
+        return { ...result, task: await this.getTask(result.task.id, waitMs, signal) };
+      return { ...result, task: await this.afterWait(sub, result.task, waitMs, signal) };
+    } finally {
+      sub.dispose();
+    }
   }
 
   /** The task, after waiting up to `waitMs` for it to end. Never consumes it. */
   async getTask(id: string, waitMs = 0, signal?: AbortSignal): Promise<StoredTask> {
     const sub = this.hub.subscribe(taskKey(id));
     try {
-      const task = await this.mustGet(id);
-      if (isTerminal(task.state) || waitMs <= 0) return task;
-      await sub.wait(waitMs, signal);
-      return await this.mustGet(id);
+      return await this.afterWait(sub, await this.mustGet(id), waitMs, signal);
     } finally {
       sub.dispose();
     }
+  }
+
+  /** `task` as read after subscribing `sub`; then, unless it has ended, the task after the wait. */
+  private async afterWait(
+    sub: Subscription<StoredTask>,
+    task: StoredTask,
+    waitMs: number,
+    signal?: AbortSignal,
+  ): Promise<StoredTask> {
+    if (isTerminal(task.state) || waitMs <= 0) return task;
+    await sub.wait(waitMs, signal);
+    return sub.notifiedWith() ?? (await this.mustGet(task.id));
   }
 
   /**
@@ -247,31 +254,51 @@ export class TaskService {
     );
   }
 
-  /** Ends the attempt, or queues the task again after a backoff when its failure may be retried. */
-  async finishAttempt(body: FinishBody): Promise<StoredTask> {
-    const task = await this.store.finishAttempt(this.finishRequest(body, this.clock.now()));
-    if (!task) throw leaseLost(body.taskId);
+  /**
+   * Ends the attempt, or queues the task again after a backoff when its failure may be retried.
+   * `runner`: the runner the caller's token is bound to, which may finish only its own leases.
+   */
+  async finishAttempt(body: FinishBody, runner?: string): Promise<StoredTask> {
+    const task = await this.store.finishAttempt(this.finishRequest(body, this.clock.now(), runner));
+    if (!task) throw await this.finishRefused(body.taskId, runner);
     this.announce(task);
     return task;
   }
 
   /**
    * finishAttempt for a runner's batch, committed in one transaction: each outcome answers on its
-   * own (the task, or the `lease_lost` error in its place), so one stale lease fails nobody else.
+   * own (the task, or the error in its place), so one stale lease fails nobody else.
    */
-  async finishAttempts(bodies: readonly FinishBody[]): Promise<(StoredTask | AppError)[]> {
+  async finishAttempts(
+    bodies: readonly FinishBody[],
+    runner?: string,
+  ): Promise<(StoredTask | AppError)[]> {
     const now = this.clock.now();
-    const tasks = await this.store.finishAttempts(bodies.map((b) => this.finishRequest(b, now)));
-    return tasks.map((task, i) => {
-      if (task === undefined) return leaseLost(bodies[i]!.taskId);
-      this.announce(task);
-      return task;
-    });
+    const reqs = bodies.map((b) => this.finishRequest(b, now, runner));
+    const answers: (StoredTask | AppError)[] = [];
+    for (const [i, task] of (await this.store.finishAttempts(reqs)).entries()) {
+      if (task !== undefined) this.announce(task);
+      answers.push(task ?? (await this.finishRefused(bodies[i]!.taskId, runner)));
+    }
+    return answers;
   }
 
-  private finishRequest(body: FinishBody, now: number): FinishRequest {
+  private finishRequest(body: FinishBody, now: number, runner?: string): FinishRequest {
     const retry = { ...(this.settings.retry ?? DEFAULT_RETRY), jitter: 0.5 + Math.random() / 2 };
-    return { ...body, now, retry };
+    return { ...body, now, retry, ...(runner !== undefined ? { runner } : {}) };
+  }
+
+  /**
+   * Why a finish changed nothing: another runner's lease, for a token bound to one runner
+   * (`forbidden`), or else a lost lease. Read only when refused: a finish that succeeds does not
+   * pay for the check.
+   */
+  private async finishRefused(taskId: string, runner?: string): Promise<AppError> {
+    if (runner === undefined) return leaseLost(taskId);
+    const holder = (await this.store.getLease(taskId))?.runner;
+    return holder !== undefined && holder !== runner
+      ? heldByAnotherRunner(runner, taskId, holder)
+      : leaseLost(taskId);
   }
 
   /** Legacy results carry no lease token: they finish the current legacy lease, if any. */
@@ -353,14 +380,22 @@ export class TaskService {
 
   /** Tells waiters what changed: claimers about runnable tasks, task waiters about endings. */
   announce(task: StoredTask): void {
-    this.wake(task.id, task.state, task.runAt, {
+    const flags = {
       sessionTurn: task.kind === 'agent' && task.sessionKey !== undefined,
       keyed: task.concurrency !== undefined,
-    });
+    };
+    this.wake(task.id, task.state, task.runAt, flags, task);
     if (isTerminal(task.state)) for (const listener of this.endListeners) listener(task);
   }
 
-  private wake(id: string, state: TaskState, runAt: number, what: WakeFlags): void {
+  /** `task`, when the caller has it, goes to the task's waiters so that they need not read it. */
+  private wake(
+    id: string,
+    state: TaskState,
+    runAt: number,
+    what: WakeFlags,
+    task?: StoredTask,
+  ): void {
     this.hub.notify(watchKey(id));
     if (state === 'queued' || state === 'scheduled') {
       if (runAt > this.clock.now()) this.wakeTimer.wakeAt(runAt);
@@ -369,7 +404,7 @@ export class TaskService {
     // A keyed task that stopped running freed a slot another task of its key may wait for.
     if (what.keyed && state !== 'running') this.hub.notify(QUEUE_KEY);
     if (isTerminal(state)) {
-      this.hub.notify(taskKey(id));
+      this.hub.notify(taskKey(id), task);
       // The end of an agent turn may have released the next turn of its session.
       if (what.sessionTurn) this.hub.notify(QUEUE_KEY);
     }
@@ -382,22 +417,14 @@ export class TaskService {
   }
 }
 
+/** A token bound to runner `bound` acting on a task whose lease runner `holder` holds. */
+export function heldByAnotherRunner(bound: string, taskId: string, holder: string): AppError {
+  return new AppError(
+    'forbidden',
+    `This token belongs to runner '${bound}'; task ${taskId} is held by runner '${holder}'`,
+  );
+}
+
 function leaseLost(taskId: string): AppError {
   return new AppError('lease_lost', `The lease on task ${taskId} is no longer held`);
-}
-
-/** A stable hash of a request body (keys sorted), to tell a repeat from a different request. */
-export function hashRequest(body: unknown): string {
-  return createHash('sha256').update(stableJson(body)).digest('hex');
-}
-
-function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : 1));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }

@@ -2,32 +2,40 @@
 // loop. A waiter subscribes *before* it looks at the store, so an event that lands between the
 // look and the wait is not missed (that gap is real once the store does I/O, as PostgreSQL does).
 
-export interface Subscription {
+export interface Subscription<V> {
   /**
    * Resolves true when notified (possibly already); false when `ms` passes, `signal` aborts or the
    * hub is closed, so a closed hub ends a claim poll empty and a task wait with the task as it is.
    */
   wait(ms: number, signal?: AbortSignal): Promise<boolean>;
+  /**
+   * What the notification that woke this waiter carried, if it carried anything: the changed task
+   * itself, so a woken waiter need not read back what the change just wrote.
+   */
+  notifiedWith(): V | undefined;
   dispose(): void;
 }
 
-interface Waiter {
-  notify(): void;
+interface Waiter<V> {
+  notify(value: V | undefined): void;
   end(): void;
 }
 
-export class WaiterHub {
-  private readonly waiters = new Map<string, Set<Waiter>>();
+/** `V`: what a notification may carry to the waiters it wakes (see Subscription.notifiedWith). */
+export class WaiterHub<V = unknown> {
+  private readonly waiters = new Map<string, Set<Waiter<V>>>();
   private closed = false;
 
   /** Starts listening for `key`; call `wait` after checking the store, and always `dispose`. */
-  subscribe(key: string): Subscription {
+  subscribe(key: string): Subscription<V> {
     let state: 'waiting' | 'notified' | 'ended' = this.closed ? 'ended' : 'waiting';
     let wake: ((notified: boolean) => void) | undefined;
-    const waiter: Waiter = {
-      notify: () => {
+    let carried: V | undefined;
+    const waiter: Waiter<V> = {
+      notify: (value) => {
         if (state !== 'waiting') return;
         state = 'notified';
+        carried = value;
         wake?.(true);
       },
       end: () => {
@@ -45,19 +53,22 @@ export class WaiterHub {
           ms,
           signal,
         ),
+      notifiedWith: () => carried,
       dispose: () => this.remove(key, waiter),
     };
   }
 
-  notify(key: string): void {
+  /** Wakes the waiters of `key`; `value`, when given, must be what they would read back. */
+  notify(key: string, value?: V): void {
     const set = this.waiters.get(key);
     if (!set) return;
-    for (const waiter of [...set]) waiter.notify();
+    for (const waiter of [...set]) waiter.notify(value);
   }
 
   /** Wakes every waiter, whatever its key, to look at the store again (changes may be missed). */
   notifyAll(): void {
-    for (const set of [...this.waiters.values()]) for (const waiter of [...set]) waiter.notify();
+    for (const set of [...this.waiters.values()])
+      for (const waiter of [...set]) waiter.notify(undefined);
   }
 
   /**
@@ -77,13 +88,13 @@ export class WaiterHub {
     return n;
   }
 
-  private add(key: string, waiter: Waiter): void {
+  private add(key: string, waiter: Waiter<V>): void {
     let set = this.waiters.get(key);
     if (!set) this.waiters.set(key, (set = new Set()));
     set.add(waiter);
   }
 
-  private remove(key: string, waiter: Waiter): void {
+  private remove(key: string, waiter: Waiter<V>): void {
     const set = this.waiters.get(key);
     if (!set) return;
     set.delete(waiter);

@@ -3,6 +3,7 @@
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../../protocol/errors.ts';
 import type { LeaseInfo } from '../../store/types.ts';
+import { heldByAnotherRunner } from '../queue/task-service.ts';
 
 /** A runner token is bound to one runner name; it cannot act as another runner. */
 export function assertRunner(request: FastifyRequest, name: string): void {
@@ -29,9 +30,6 @@ export async function assertLeaseHolder(
   if (bound === undefined) return;
   const lease = await getLease(taskId);
   if (lease !== undefined && lease.runner !== bound) {
-    throw new AppError(
-      'forbidden',
-      `This token belongs to runner '${bound}'; task ${taskId} is held by runner '${lease.runner}'`,
-    );
+    throw heldByAnotherRunner(bound, taskId, lease.runner);
   }
 }

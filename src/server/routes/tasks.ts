@@ -43,13 +43,14 @@ export function registerTaskRoutes(fastify: FastifyInstance, tasks: TaskService)
     },
     async (request, reply) => {
       const idempotencyKey = request.headers['idempotency-key'];
-      const { task, created } = await tasks.createTask(request.body, {
-        origin: 'v1',
-        idempotencyKey,
-      });
       const wait = request.query.wait ?? 0;
-      const result = wait > 0 ? await tasks.getTask(task.id, wait, connectionSignal(reply)) : task;
-      return reply.status(created ? 201 : 200).send(result);
+      const { task, created } = await tasks.createTaskAndWait(
+        request.body,
+        { origin: 'v1', idempotencyKey },
+        wait,
+        wait > 0 ? connectionSignal(reply) : undefined,
+      );
+      return reply.status(created ? 201 : 200).send(task);
     },
   );
 

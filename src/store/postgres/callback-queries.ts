@@ -24,8 +24,8 @@ const SQL = {
   byTask: `SELECT ${ROW} FROM callbacks c WHERE c.task_id = $1 ORDER BY c.id`,
   due: `SELECT c.id FROM callbacks c JOIN tasks t ON t.id = c.task_id
     WHERE ${DUE} ORDER BY c.next_at LIMIT $2`,
-  dueOfTask: `SELECT c.id FROM callbacks c JOIN tasks t ON t.id = c.task_id
-    WHERE c.task_id = $3 AND ${DUE} ORDER BY c.id LIMIT $2`,
+  dueOfTasks: `SELECT c.id FROM callbacks c JOIN tasks t ON t.id = c.task_id
+    WHERE c.task_id = ANY($3::text[]) AND ${DUE} ORDER BY c.id LIMIT $2`,
   nextDue: `SELECT MIN(GREATEST(c.next_at, COALESCE(c.claimed_until, 0))) AS at
     FROM callbacks c JOIN tasks t ON t.id = c.task_id
     WHERE c.state IN ('waiting', 'sending') AND t.state IN (${TERMINAL})`,
@@ -79,11 +79,11 @@ export class CallbackQueries {
     return (await this.db.rows<CallbackRow>(SQL.byTask, [taskId])).map(statusFromRow);
   }
 
-  async findDue(now: number, limit: number, taskId?: string): Promise<number[]> {
+  async findDue(now: number, limit: number, taskIds?: readonly string[]): Promise<number[]> {
     const rows =
-      taskId === undefined
+      taskIds === undefined
         ? await this.db.rows<{ id: number }>(SQL.due, [now, limit])
-        : await this.db.rows<{ id: number }>(SQL.dueOfTask, [now, limit, taskId]);
+        : await this.db.rows<{ id: number }>(SQL.dueOfTasks, [now, limit, taskIds]);
     return rows.map((r) => r.id);
   }
 

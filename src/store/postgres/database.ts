@@ -18,6 +18,9 @@ const TYPES = {
 
 /** SQLSTATEs worth running the whole transaction again for. */
 const RETRYABLE = new Set(['40001', '40P01']);
+
+/** A serialization failure or deadlock: the transaction runs again rather than one part failing. */
+export const isRetryable = (err: unknown): boolean => RETRYABLE.has(codeOf(err));
 const MAX_TRIES = 5;
 /** A 64-bit advisory lock key from the schema name and $1 (a lock's name). */
 const LOCK_KEY = "hashtextextended(coalesce(current_schema(), '') || $1, 0)";
@@ -76,6 +79,26 @@ export class Tx extends QueryRunner {
    */
   async lock(name: string): Promise<void> {
     await this.query(`SELECT pg_advisory_xact_lock(${LOCK_KEY})`, [`:${name}`]);
+  }
+
+  /**
+   * Runs `fn` inside a SAVEPOINT. If it throws, its writes and the events and changes it logged
+   * are undone, the error is rethrown, and the transaction can go on (for a batch's items).
+   */
+  async savepoint<T>(fn: () => Promise<T>): Promise<T> {
+    const events = this.pendingEvents.length;
+    const changes = this.changes.length;
+    await this.query('SAVEPOINT item', []);
+    try {
+      const result = await fn();
+      await this.query('RELEASE SAVEPOINT item', []);
+      return result;
+    } catch (err) {
+      await this.query('ROLLBACK TO SAVEPOINT item', []);
+      this.pendingEvents.length = events;
+      this.changes.length = changes;
+      throw err;
+    }
   }
 
   /** As lock, but gives up at once: false when another transaction holds it. */
@@ -138,7 +161,7 @@ export class Database extends QueryRunner {
       try {
         return await this.once(fn);
       } catch (err) {
-        if (!RETRYABLE.has(codeOf(err)) || attempt >= MAX_TRIES) throw err;
+        if (!isRetryable(err) || attempt >= MAX_TRIES) throw err;
         await sleep(Math.random() * 10 * attempt);
       }
     }

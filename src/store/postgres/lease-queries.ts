@@ -34,12 +34,14 @@ const SQL = {
       run_at = $3 + trunc(LEAST($6::float8, $5::float8 * (1::bigint << LEAST(attempt - 1, 30)))
         * $7::float8)::bigint,
       ${CLEAR_LEASE}
-    WHERE ${FENCE} AND cancel_requested_at IS NULL AND attempt < max_attempts
+    WHERE ${FENCE} AND ($10::text IS NULL OR runner = $10) AND cancel_requested_at IS NULL
+      AND attempt < max_attempts
       AND $8::text IN ('failed', 'timed_out') AND ($9::boolean OR retry_on_failure)
     RETURNING ${TASK_COLUMNS}`,
+  // $6: the runner a bound token names (null for any other principal).
   finish: `UPDATE tasks SET state = $5, outcome = $4::jsonb, finished_at = $3, updated_at = $3,
       ${CLEAR_LEASE}
-    WHERE ${FENCE} RETURNING ${TASK_COLUMNS}`,
+    WHERE ${FENCE} AND ($6::text IS NULL OR runner = $6) RETURNING ${TASK_COLUMNS}`,
   runningWithKey: `SELECT COUNT(*) AS n FROM tasks
     WHERE concurrency_key = $1 AND state = 'running'`,
 } as const;
@@ -248,7 +250,8 @@ export class LeaseQueries {
     const reason = outcome.error?.message;
     if (retry !== undefined) {
       const retryable = outcome.error?.retryable === true;
-      const params = [...base, retry.baseMs, retry.maxMs, retry.jitter, status, retryable];
+      const { baseMs, maxMs, jitter } = retry;
+      const params = [...base, baseMs, maxMs, jitter, status, retryable, req.runner ?? null];
       const retried = await tx.row<TaskRow>(SQL.retry, params);
       if (retried !== undefined) {
         const attempt = retried.attempt;
@@ -258,7 +261,7 @@ export class LeaseQueries {
         return retried;
       }
     }
-    const row = await tx.row<TaskRow>(SQL.finish, [...base, status]);
+    const row = await tx.row<TaskRow>(SQL.finish, [...base, status, req.runner ?? null]);
     if (row === undefined) return undefined;
     await this.attempts.end(tx, id, row.attempt, status, reason, now);
     logTask(tx, FINISH_EVENT[status], row, now, finishData(row.attempt, outcome));

@@ -119,6 +119,21 @@ export class PostgresStore implements S.Store {
     return this.run(() => this.tasks.createTask(task, now));
   }
 
+  async createTasks(
+    tasks: readonly S.NewTask[],
+    now: number,
+  ): Promise<(S.CreateTaskResult | Error)[]> {
+    const results = await this.run(() => this.tasks.createTasks(tasks, now));
+    return results.map((result) => this.translateItem(result));
+  }
+
+  /** A batch item's own error, in the same clear words a thrown one would get from run(). */
+  private translateItem<T>(result: T | Error): T | Error {
+    if (!(result instanceof Error)) return result;
+    const translated = translatePostgresError(result, this.url);
+    return translated instanceof Error ? translated : result;
+  }
+
   getTask(id: string): Promise<S.StoredTask | undefined> {
     return this.run(() => this.tasks.getTask(id));
   }
@@ -278,8 +293,8 @@ export class PostgresStore implements S.Store {
     return this.run(() => this.callbacks.list(taskId));
   }
 
-  findDueCallbacks(now: number, limit: number, taskId?: string): Promise<number[]> {
-    return this.run(() => this.callbacks.findDue(now, limit, taskId));
+  findDueCallbacks(now: number, limit: number, taskIds?: readonly string[]): Promise<number[]> {
+    return this.run(() => this.callbacks.findDue(now, limit, taskIds));
   }
 
   nextCallbackDueAt(): Promise<number | undefined> {

@@ -4,7 +4,7 @@ import { AppError } from '../../protocol/errors.ts';
 import { STATES, TERMINAL_STATES, type Outcome } from '../../protocol/tasks.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import type * as S from '../types.ts';
-import type { Database, Tx } from './database.ts';
+import { isRetryable, type Database, type Tx } from './database.ts';
 import { INSERT_TASK, TASK_COLUMNS, taskFromRow, taskInsertParams, type TaskRow } from './rows.ts';
 import { logTask } from './event-log.ts';
 import { sessionScopeOf, type SessionTurns } from './session-turns.ts';
@@ -63,6 +63,36 @@ export class TaskQueries {
    */
   createTask(task: S.NewTask, now: number): Promise<S.CreateTaskResult> {
     return this.db.transaction((tx) => this.createInTx(tx, task, now));
+  }
+
+  /** createTask for a batch in one transaction: one commit (and WAL flush) for them all. */
+  async createTasks(
+    tasks: readonly S.NewTask[],
+    now: number,
+  ): Promise<(S.CreateTaskResult | Error)[]> {
+    if (tasks.length === 0) return [];
+    return this.db.transaction(async (tx) => {
+      const results: (S.CreateTaskResult | Error)[] = [];
+      for (const task of tasks) results.push(await this.createInSavepoint(tx, task, now));
+      return results;
+    });
+  }
+
+  /**
+   * One item of a batch: a create that fails rolls back to its savepoint and answers with its
+   * error alone. A deadlock or serialization failure still runs the whole transaction again.
+   */
+  private async createInSavepoint(
+    tx: Tx,
+    task: S.NewTask,
+    now: number,
+  ): Promise<S.CreateTaskResult | Error> {
+    try {
+      return await tx.savepoint(() => this.createInTx(tx, task, now));
+    } catch (err) {
+      if (isRetryable(err)) throw err;
+      return err instanceof Error ? err : new Error(String(err));
+    }
   }
 
   /** The create itself, in the caller's transaction (createTask's own, or a schedule's firing). */

@@ -25,9 +25,12 @@ const SQL = {
   due: `SELECT c.id FROM callbacks c INDEXED BY callbacks_pending JOIN tasks t ON t.id = c.task_id
     WHERE ${DUE} ORDER BY c.next_at LIMIT @limit`,
   // No LIMIT: a task has a few callbacks at most, and a bound LIMIT makes SQLite re-prepare the
-  // statement on every run (measured: ~35 µs against ~8 µs; this runs for every task that ends).
-  dueOfTask: `SELECT c.id FROM callbacks c INDEXED BY callbacks_task JOIN tasks t ON t.id = c.task_id
-    WHERE c.task_id = @taskId AND ${DUE}`,
+  // statement on every run (measured: ~35 µs against ~8 µs; this runs for the tasks that end).
+  // The ids come as one JSON array, so one prepared statement serves any number of them; CROSS
+  // JOIN keeps the ids as the outer loop (half the cost of an IN list, which walks terminal states).
+  dueOfTasks: `SELECT c.id FROM json_each(@taskIds) AS ended
+    CROSS JOIN callbacks c INDEXED BY callbacks_task ON c.task_id = ended.value
+    JOIN tasks t ON t.id = c.task_id WHERE ${DUE}`,
   nextDue: `SELECT MIN(MAX(c.next_at, COALESCE(c.claimed_until, 0))) AS at
     FROM callbacks c INDEXED BY callbacks_pending JOIN tasks t ON t.id = c.task_id
     WHERE c.state IN ('waiting', 'sending') AND t.state IN (${TERMINAL})`,
@@ -77,10 +80,12 @@ export class CallbackQueries {
     return (this.statements.byTask.all(taskId) as CallbackRow[]).map(statusFromRow);
   }
 
-  findDue(now: number, limit: number, taskId?: string): number[] {
-    const { due, dueOfTask } = this.statements;
+  findDue(now: number, limit: number, taskIds?: readonly string[]): number[] {
+    const { due, dueOfTasks } = this.statements;
     const rows = (
-      taskId === undefined ? due.all({ now, limit }) : dueOfTask.all({ now, taskId })
+      taskIds === undefined
+        ? due.all({ now, limit })
+        : dueOfTasks.all({ now, taskIds: JSON.stringify(taskIds) })
     ) as { id: number }[];
     return rows.slice(0, limit).map((r) => r.id);
   }

@@ -19,6 +19,9 @@ import { CLEAR_HOLD, CLEAR_LEASE, FENCE, FINISH_EVENT, type ClaimUndo } from './
 import type { HoldDecision, TaskHold } from '../../protocol/approvals.ts';
 import type { SessionTurns } from './session-turns.ts';
 
+/** A finish names the runner its token is bound to (null for any other principal). */
+const HELD_BY = '(@runner IS NULL OR runner = @runner)';
+
 const SQL = {
   lease: `UPDATE tasks SET state = 'running', attempt = attempt + 1, runner = @runner,
       lease_token = @token, lease_expires_at = @expiresAt, lease_legacy = @legacy,
@@ -37,12 +40,12 @@ const SQL = {
   retry: `UPDATE tasks SET state = 'queued', outcome = @outcome, updated_at = @now, ${CLEAR_HOLD},
       run_at = @now + CAST(MIN(@maxMs, @baseMs * (1 << MIN(attempt - 1, 30))) * @jitter AS INTEGER),
       ${CLEAR_LEASE}
-    WHERE ${FENCE} AND cancel_requested_at IS NULL AND attempt < max_attempts
+    WHERE ${FENCE} AND ${HELD_BY} AND cancel_requested_at IS NULL AND attempt < max_attempts
       AND @status IN ('failed', 'timed_out') AND (@retryable = 1 OR retry_on_failure = 1)
     RETURNING ${TASK_COLUMNS}`,
   finish: `UPDATE tasks SET state = @status, outcome = @outcome, finished_at = @now,
       updated_at = @now, ${CLEAR_LEASE}
-    WHERE ${FENCE} RETURNING ${TASK_COLUMNS}`,
+    WHERE ${FENCE} AND ${HELD_BY} RETURNING ${TASK_COLUMNS}`,
   runningWithKey: `SELECT COUNT(*) FROM tasks INDEXED BY tasks_concurrency_running
     WHERE concurrency_key = ? AND state = 'running'`,
 } as const;
@@ -276,7 +279,8 @@ export class LeaseQueries {
   private finishInTx(req: S.FinishRequest): TaskValues | undefined {
     const { taskId: id, leaseToken: token, now, retry, outcome } = req;
     const { status } = outcome;
-    const base = { id, token, now, outcome: JSON.stringify(outcome) };
+    const runner = req.runner ?? null;
+    const base = { id, token, now, runner, outcome: JSON.stringify(outcome) };
     const reason = outcome.error?.message;
     if (retry !== undefined) {
       const retryable = outcome.error?.retryable === true ? 1 : 0;

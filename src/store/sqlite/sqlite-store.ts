@@ -55,6 +55,12 @@ function configureConnection(db: Database.Database): void {
   // NORMAL in WAL mode syncs at checkpoints, not every commit: a power cut may lose the last
   // commits but never corrupts the file, and commits get several times faster.
   db.pragma('synchronous = NORMAL');
+  // A checkpoint copies each page the WAL holds once, however often it was rewritten, then
+  // fsyncs: the hot pages (the newest tasks, events and index leaves) are rewritten by nearly
+  // every commit, so checkpointing every 10,000 pages (~40 MiB of WAL) instead of SQLite's 1,000
+  // copies them a tenth as often. Measured in process: 12 % less CPU per task's writes, commits
+  // over 2 ms 1,685 → 498 in 20,000 create-claim-finish cycles (p99 12.9 → 4.5 ms).
+  db.pragma('wal_autocheckpoint = 10000');
   db.pragma('foreign_keys = ON');
 }
 
@@ -118,6 +124,19 @@ export class SqliteStore implements S.Store {
 
   createTask(task: S.NewTask, now: number): Promise<S.CreateTaskResult> {
     return this.run(() => this.tasks.createTask(task, now));
+  }
+
+  createTasks(tasks: readonly S.NewTask[], now: number): Promise<(S.CreateTaskResult | Error)[]> {
+    return this.run(() =>
+      this.tasks.createTasks(tasks, now).map((result) => this.translateItem(result)),
+    );
+  }
+
+  /** A batch item's own error, in the same clear words a thrown one would get from run(). */
+  private translateItem<T>(result: T | Error): T | Error {
+    if (!(result instanceof Error)) return result;
+    const translated = translateSqliteError(result, this.path);
+    return translated instanceof Error ? translated : result;
   }
 
   getTask(id: string): Promise<S.StoredTask | undefined> {
@@ -279,8 +298,8 @@ export class SqliteStore implements S.Store {
     return this.run(() => this.callbacks.list(taskId));
   }
 
-  findDueCallbacks(now: number, limit: number, taskId?: string): Promise<number[]> {
-    return this.run(() => this.callbacks.findDue(now, limit, taskId));
+  findDueCallbacks(now: number, limit: number, taskIds?: readonly string[]): Promise<number[]> {
+    return this.run(() => this.callbacks.findDue(now, limit, taskIds));
   }
 
   nextCallbackDueAt(): Promise<number | undefined> {

@@ -38,12 +38,26 @@ export function describeCallbacks(store: () => Store): void {
 
     it('makes a callback due only once its task has ended, including a cancel before start', async () => {
       const { task } = await store().createTask(newTask({ callbacks: [DISCORD] }), T0);
-      assert.deepEqual(await store().findDueCallbacks(T0 + 1, 10, task.id), []);
+      assert.deepEqual(await store().findDueCallbacks(T0 + 1, 10, [task.id]), []);
       await store().cancelTask(task.id, T0 + 2);
-      const due = await store().findDueCallbacks(T0 + 3, 10, task.id);
+      const due = await store().findDueCallbacks(T0 + 3, 10, [task.id]);
       assert.equal(due.length, 1);
       assert.deepEqual(await store().findDueCallbacks(T0 + 3, 10), due);
       assert.equal(await store().nextCallbackDueAt(), T0);
+    });
+
+    it('finds the due callbacks of several ended tasks at once, and only theirs', async () => {
+      const [a, b, other] = [
+        await finishedWith([DISCORD, WEBHOOK]),
+        await finishedWith([WEBHOOK]),
+        await finishedWith([DISCORD]),
+      ];
+      const { task: live } = await store().createTask(newTask({ callbacks: [WEBHOOK] }), T0);
+      const due = await store().findDueCallbacks(T0 + 20, 10, [a, b, live.id, 'no-such-task']);
+      assert.equal(due.length, 3);
+      const [ofOther] = await store().findDueCallbacks(T0 + 20, 10, [other]);
+      assert.ok(ofOther !== undefined && !due.includes(ofOther));
+      assert.deepEqual(await store().findDueCallbacks(T0 + 20, 10, []), []);
     });
 
     it('makes a callback due when an expired lease ends the task lost', async () => {
@@ -56,7 +70,7 @@ export function describeCallbacks(store: () => Store): void {
 
     it('hands a claim to one claimer, with the secret, and logs the dispatch', async () => {
       const taskId = await finishedWith([DISCORD]);
-      const [id] = await store().findDueCallbacks(T0 + 20, 10, taskId);
+      const [id] = await store().findDueCallbacks(T0 + 20, 10, [taskId]);
       const claimed = await store().claimCallback(claimAt(id!, T0 + 20, 'a'));
       assert.equal(claimed?.secret, SECRET);
       assert.equal(claimed?.sentParts, 0);
@@ -73,7 +87,7 @@ export function describeCallbacks(store: () => Store): void {
 
     it('records parts under the claim and refuses a stale claim token', async () => {
       const taskId = await finishedWith([DISCORD]);
-      const [id] = await store().findDueCallbacks(T0 + 20, 10, taskId);
+      const [id] = await store().findDueCallbacks(T0 + 20, 10, [taskId]);
       await store().claimCallback(claimAt(id!, T0 + 20, 'a'));
       const progress = { ...claimAt(id!, T0 + 21, 'a'), parts: 3, sentParts: 1 };
       assert.equal(await store().recordCallbackProgress(progress), true);
@@ -86,7 +100,7 @@ export function describeCallbacks(store: () => Store): void {
 
     it('a restart releases claims: the part-sent callback resumes after its sent parts', async () => {
       const taskId = await finishedWith([DISCORD]);
-      const [id] = await store().findDueCallbacks(T0 + 20, 10, taskId);
+      const [id] = await store().findDueCallbacks(T0 + 20, 10, [taskId]);
       await store().claimCallback(claimAt(id!, T0 + 20, 'a'));
       await store().recordCallbackProgress({
         ...claimAt(id!, T0 + 21, 'a'),
@@ -106,7 +120,7 @@ export function describeCallbacks(store: () => Store): void {
 
     it('a counted retry waits, then a new attempt is dispatched with the previous error', async () => {
       const taskId = await finishedWith([DISCORD]);
-      const [id] = await store().findDueCallbacks(T0 + 20, 10, taskId);
+      const [id] = await store().findDueCallbacks(T0 + 20, 10, [taskId]);
       await store().claimCallback(claimAt(id!, T0 + 20, 'a'));
       const retry = { id: id!, claimToken: 'a', now: T0 + 21, nextAt: T0 + 1_000 };
       assert.equal(
@@ -138,7 +152,7 @@ export function describeCallbacks(store: () => Store): void {
 
     it('a rate-limit wait is not counted and keeps the attempt going', async () => {
       const taskId = await finishedWith([DISCORD]);
-      const [id] = await store().findDueCallbacks(T0 + 20, 10, taskId);
+      const [id] = await store().findDueCallbacks(T0 + 20, 10, [taskId]);
       await store().claimCallback(claimAt(id!, T0 + 20, 'a'));
       await store().settleCallback({
         ...{ id: id!, claimToken: 'a', now: T0 + 21, nextAt: T0 + 500 },
@@ -152,7 +166,7 @@ export function describeCallbacks(store: () => Store): void {
 
     it('settles sent or failed once, logs it, and forgets the secret', async () => {
       const taskId = await finishedWith([DISCORD, WEBHOOK]);
-      const [a, b] = await store().findDueCallbacks(T0 + 20, 10, taskId);
+      const [a, b] = await store().findDueCallbacks(T0 + 20, 10, [taskId]);
       await store().claimCallback(claimAt(a!, T0 + 20, 'a'));
       await store().claimCallback(claimAt(b!, T0 + 20, 'b'));
       const sent = { id: a!, claimToken: 'a', now: T0 + 30, result: 'sent' } as const;
@@ -186,7 +200,7 @@ export function describeCallbacks(store: () => Store): void {
         batch: 10,
       };
       assert.equal((await store().prune(rules)).tasks, 0);
-      const [id] = await store().findDueCallbacks(T0 + 20, 10, taskId);
+      const [id] = await store().findDueCallbacks(T0 + 20, 10, [taskId]);
       await store().claimCallback(claimAt(id!, T0 + 20, 'a'));
       await store().settleCallback({ id: id!, claimToken: 'a', now: T0 + 30, result: 'sent' });
       assert.equal((await store().prune(rules)).tasks, 1);

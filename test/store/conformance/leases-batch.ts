@@ -86,6 +86,25 @@ export function describeFinishBatches(store: () => Store): void {
       assert.equal(results[1]?.state, 'succeeded');
     });
 
+    it('finishes only the leases of the runner a request names', async () => {
+      const [a, b, c] = await startTasks(store(), 3, 3);
+      const results = await store().finishAttempts([
+        { ...request(a!, SUCCEEDED, T0 + 1), runner: 'r2' },
+        { ...request(b!, FAILED, T0 + 1), runner: 'r2' },
+        { ...request(c!, SUCCEEDED, T0 + 1), runner: 'r1' },
+      ]);
+      assert.deepEqual(
+        results.map((t) => t?.state),
+        [undefined, undefined, 'succeeded'],
+      );
+      const single = { ...request(a!, SUCCEEDED, T0 + 2), runner: 'r2' };
+      assert.equal(await store().finishAttempt(single), undefined);
+      for (const claim of [a!, b!]) {
+        assert.equal((await store().getTask(claim.task.id))?.state, 'running');
+        assert.equal((await store().getLease(claim.task.id))?.leaseToken, claim.leaseToken);
+      }
+    });
+
     it('does nothing for an empty batch', async () => {
       assert.deepEqual(await store().finishAttempts([]), []);
     });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Store, StoredTask } from '../../../src/store/types.ts';
 import { appError, FAILED, newTask, startTask, SUCCEEDED, T0 } from './fixtures.ts';
+import { describeCreateBatches } from './tasks-batch.ts';
 
 export function describeTasks(store: () => Store): void {
   describe('creating tasks', () => {
@@ -107,6 +108,8 @@ export function describeTasks(store: () => Store): void {
       assert.equal(new Set(results.map((r) => r.task.id)).size, 1);
     });
   });
+
+  describeCreateBatches(store);
 
   describe('cancelling', () => {
     it('cancels a queued task at once with a cancelled outcome', async () => {
