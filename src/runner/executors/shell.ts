@@ -1,6 +1,6 @@
 // The `shell` kind: a command string goes to the configured shell as ONE argv element (no second
 // round of expansion), an argv array runs without a shell; cwd is confined to the roots.
-import { stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import type { Outcome, ShellSpec } from '../../protocol/tasks.ts';
 import { buildChildEnv } from '../child-env.ts';
@@ -44,11 +44,15 @@ export function shellArgv(command: string | readonly string[], shell: readonly s
   return [...(shell.length > 0 ? shell : DEFAULT_SHELL), command];
 }
 
-/** `cwd` (default: the first root) confined to the roots; it must be an existing directory. */
+/**
+ * `cwd` (default: the first root) confined to the roots; it must be an existing directory. The
+ * stat is synchronous for the reason roots.ts gives: a thread-pool round trip per task cost a
+ * spawn-bound runner far more than the system call.
+ */
 export async function resolveCwd(cwd: string | undefined, settings: ExecSettings): Promise<string> {
   const dir = await resolveInRoots(cwd ?? settings.roots[0] ?? '.', settings);
   try {
-    if ((await stat(dir)).isDirectory()) return dir;
+    if (statSync(dir).isDirectory()) return dir;
   } catch (err) {
     if (isErrno(err, 'ENOENT'))
       throw new TaskFailure('not_found', `cwd does not exist: ${cwd ?? dir}`);

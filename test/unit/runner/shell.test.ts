@@ -1,7 +1,7 @@
 // The shell kind: a string goes to the shell as one argv element (no double expansion), an argv
 // array runs without a shell, exit codes and stderr come back, and cwd stays inside the roots.
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Outcome } from '../../../src/protocol/tasks.ts';
@@ -69,6 +69,11 @@ describe('shell', () => {
     assert.equal(dotdot.error?.kind, 'policy');
     const missing = await shell({ command: 'pwd', cwd: 'nope' });
     assert.equal(missing.error?.kind, 'not_found');
+    assert.match(missing.error?.message ?? '', /cwd does not exist: nope/);
+    await writeFile(join(root, 'plain.txt'), 'x');
+    const file = await shell({ command: 'pwd', cwd: 'plain.txt' });
+    assert.equal(file.error?.kind, 'io');
+    assert.match(file.error?.message ?? '', /cwd is not a directory: plain.txt/);
   });
 
   it('reports a program that cannot start as a spawn failure', async () => {
