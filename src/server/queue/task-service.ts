@@ -21,7 +21,6 @@ import { MAX_CLAIM_WAIT_MS } from '../../protocol/runner.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type {
   CreateTaskResult,
-  FinishRequest,
   HeartbeatResult,
   NewTask,
   StoredTask,
@@ -35,6 +34,7 @@ import { GroupCommit } from './group-commit.ts';
 import { RunnerRegistry } from './runner-registry.ts';
 import type { ConfiguredSecrets } from '../callbacks/prepare-callbacks.ts';
 import { buildNewTask, type CreateOptions } from './new-task.ts';
+import { finishRefused, finishRequest } from './finish-requests.ts';
 
 export interface QueueSettings {
   leaseMs: number;
@@ -51,7 +51,6 @@ export interface QueueSettings {
 const NO_SECRETS: ConfiguredSecrets = { botToken: false, webhookSecret: false };
 
 /** 1 s, 2 s, 4 s … up to 5 min: quick for a blip, patient with a machine that is down. */
-const DEFAULT_RETRY = { baseMs: 1_000, maxMs: 300_000 };
 
 const ALL_KINDS: readonly Kind[] = KINDS;
 
@@ -259,8 +258,10 @@ export class TaskService {
    * `runner`: the runner the caller's token is bound to, which may finish only its own leases.
    */
   async finishAttempt(body: FinishBody, runner?: string): Promise<StoredTask> {
-    const task = await this.store.finishAttempt(this.finishRequest(body, this.clock.now(), runner));
-    if (!task) throw await this.finishRefused(body.taskId, runner);
+    const task = await this.store.finishAttempt(
+      finishRequest(this.settings, body, this.clock.now(), runner),
+    );
+    if (!task) throw await finishRefused(this.store, body.taskId, runner);
     this.announce(task);
     return task;
   }
@@ -274,31 +275,13 @@ export class TaskService {
     runner?: string,
   ): Promise<(StoredTask | AppError)[]> {
     const now = this.clock.now();
-    const reqs = bodies.map((b) => this.finishRequest(b, now, runner));
+    const reqs = bodies.map((b) => finishRequest(this.settings, b, now, runner));
     const answers: (StoredTask | AppError)[] = [];
     for (const [i, task] of (await this.store.finishAttempts(reqs)).entries()) {
       if (task !== undefined) this.announce(task);
-      answers.push(task ?? (await this.finishRefused(bodies[i]!.taskId, runner)));
+      answers.push(task ?? (await finishRefused(this.store, bodies[i]!.taskId, runner)));
     }
     return answers;
-  }
-
-  private finishRequest(body: FinishBody, now: number, runner?: string): FinishRequest {
-    const retry = { ...(this.settings.retry ?? DEFAULT_RETRY), jitter: 0.5 + Math.random() / 2 };
-    return { ...body, now, retry, ...(runner !== undefined ? { runner } : {}) };
-  }
-
-  /**
-   * Why a finish changed nothing: another runner's lease, for a token bound to one runner
-   * (`forbidden`), or else a lost lease. Read only when refused: a finish that succeeds does not
-   * pay for the check.
-   */
-  private async finishRefused(taskId: string, runner?: string): Promise<AppError> {
-    if (runner === undefined) return leaseLost(taskId);
-    const holder = (await this.store.getLease(taskId))?.runner;
-    return holder !== undefined && holder !== runner
-      ? heldByAnotherRunner(runner, taskId, holder)
-      : leaseLost(taskId);
   }
 
   /** Legacy results carry no lease token: they finish the current legacy lease, if any. */
@@ -415,16 +398,4 @@ export class TaskService {
     if (!task) throw new AppError('not_found', `Task ${id} not found`);
     return task;
   }
-}
-
-/** A token bound to runner `bound` acting on a task whose lease runner `holder` holds. */
-export function heldByAnotherRunner(bound: string, taskId: string, holder: string): AppError {
-  return new AppError(
-    'forbidden',
-    `This token belongs to runner '${bound}'; task ${taskId} is held by runner '${holder}'`,
-  );
-}
-
-function leaseLost(taskId: string): AppError {
-  return new AppError('lease_lost', `The lease on task ${taskId} is no longer held`);
 }

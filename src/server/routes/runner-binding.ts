@@ -3,7 +3,7 @@
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../../protocol/errors.ts';
 import type { LeaseInfo } from '../../store/types.ts';
-import { heldByAnotherRunner } from '../queue/task-service.ts';
+import { heldByAnotherRunner } from '../queue/finish-requests.ts';
 
 /** A runner token is bound to one runner name; it cannot act as another runner. */
 export function assertRunner(request: FastifyRequest, name: string): void {

@@ -1,0 +1,48 @@
+// What a finish asks of the store (the outcome, the retry backoff, the runner a bound token may
+// finish for) and, when the store changed nothing, which error explains why.
+import { AppError } from '../../protocol/errors.ts';
+import type { FinishBody } from '../../protocol/runner.ts';
+import type { FinishRequest, Store } from '../../store/types.ts';
+import type { QueueSettings } from './task-service.ts';
+
+const DEFAULT_RETRY = { baseMs: 1_000, maxMs: 300_000 };
+
+/** The store request for one finish at `now`; a retry's backoff gets its own jitter. */
+export function finishRequest(
+  settings: Pick<QueueSettings, 'retry'>,
+  body: FinishBody,
+  now: number,
+  runner?: string,
+): FinishRequest {
+  const retry = { ...(settings.retry ?? DEFAULT_RETRY), jitter: 0.5 + Math.random() / 2 };
+  return { ...body, now, retry, ...(runner !== undefined ? { runner } : {}) };
+}
+
+/**
+ * Why a finish changed nothing: another runner's lease, for a token bound to one runner
+ * (`forbidden`), or else a lost lease. Read only when refused: a finish that succeeds does not
+ * pay for the check.
+ */
+export async function finishRefused(
+  store: Pick<Store, 'getLease'>,
+  taskId: string,
+  runner?: string,
+): Promise<AppError> {
+  if (runner === undefined) return leaseLost(taskId);
+  const holder = (await store.getLease(taskId))?.runner;
+  return holder !== undefined && holder !== runner
+    ? heldByAnotherRunner(runner, taskId, holder)
+    : leaseLost(taskId);
+}
+
+/** A token bound to runner `bound` acting on a task whose lease runner `holder` holds. */
+export function heldByAnotherRunner(bound: string, taskId: string, holder: string): AppError {
+  return new AppError(
+    'forbidden',
+    `This token belongs to runner '${bound}'; task ${taskId} is held by runner '${holder}'`,
+  );
+}
+
+function leaseLost(taskId: string): AppError {
+  return new AppError('lease_lost', `The lease on task ${taskId} is no longer held`);
+}
