@@ -4,12 +4,12 @@
 // same slot meet at the schedule's row: the second UPDATE waits for the first to commit, then
 // re-reads the row (READ COMMITTED), finds next_run_at moved on, and changes nothing.
 import { isTerminal, type TaskState } from '../../protocol/tasks.ts';
-import type { Overlap } from '../../protocol/schedules.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import type * as S from '../types.ts';
 import type { Database, Tx } from './database.ts';
 import { logEvent } from './event-log.ts';
 import type { TaskQueries } from './task-queries.ts';
+import { scheduleFromRow as fromRow, type ScheduleRow as SharedRow } from '../schedule-rows.ts';
 
 const SQL = {
   insert: `INSERT INTO schedules (id, name, cron, timezone, overlap, template, enabled,
@@ -34,24 +34,7 @@ const SQL = {
   recordFailed: 'UPDATE schedules SET last_error = $2 WHERE id = $1 RETURNING *',
 } as const;
 
-interface ScheduleRow {
-  id: string;
-  name: string | null;
-  cron: string;
-  timezone: string | null;
-  overlap: string;
-  template: S.StoredSchedule['task'];
-  enabled: boolean;
-  next_run_at: number | null;
-  last_run_at: number | null;
-  last_task_id: string | null;
-  last_skipped_at: number | null;
-  last_error: string | null;
-  fired: number;
-  skipped: number;
-  created_at: number;
-  updated_at: number;
-}
+type ScheduleRow = SharedRow<S.StoredSchedule['task'], boolean>;
 
 export class ScheduleQueries {
   constructor(
@@ -163,28 +146,5 @@ function insertParams(schedule: S.NewSchedule, now: number): unknown[] {
 }
 
 function scheduleFromRow(row: ScheduleRow): S.StoredSchedule {
-  const schedule: S.StoredSchedule = {
-    id: row.id,
-    cron: row.cron,
-    overlap: row.overlap as Overlap,
-    task: row.template,
-    enabled: row.enabled,
-    fired: row.fired,
-    skipped: row.skipped,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-  const optional = {
-    name: row.name,
-    timezone: row.timezone,
-    nextRunAt: row.next_run_at,
-    lastRunAt: row.last_run_at,
-    lastTaskId: row.last_task_id,
-    lastSkippedAt: row.last_skipped_at,
-    lastError: row.last_error,
-  };
-  for (const [key, value] of Object.entries(optional)) {
-    if (value !== null) Object.assign(schedule, { [key]: value });
-  }
-  return schedule;
+  return fromRow(row, row.template, row.enabled);
 }

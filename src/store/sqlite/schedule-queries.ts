@@ -3,12 +3,12 @@
 // task queries, so sessions, callbacks and events behave as for any create) or the skip.
 import type Database from 'better-sqlite3';
 import { isTerminal, type TaskState } from '../../protocol/tasks.ts';
-import type { Overlap } from '../../protocol/schedules.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import type * as S from '../types.ts';
 import { prepareStatements, type Prepared, type Transaction } from './statements.ts';
 import type { EventLog } from './event-log.ts';
 import type { TaskQueries } from './task-queries.ts';
+import { scheduleFromRow as fromRow, type ScheduleRow as SharedRow } from '../schedule-rows.ts';
 
 const SQL = {
   insert: `INSERT INTO schedules (id, name, cron, timezone, overlap, template, enabled,
@@ -33,24 +33,7 @@ const SQL = {
   recordFailed: 'UPDATE schedules SET last_error = @error WHERE id = @id RETURNING *',
 } as const;
 
-interface ScheduleRow {
-  id: string;
-  name: string | null;
-  cron: string;
-  timezone: string | null;
-  overlap: string;
-  template: string;
-  enabled: number;
-  next_run_at: number | null;
-  last_run_at: number | null;
-  last_task_id: string | null;
-  last_skipped_at: number | null;
-  last_error: string | null;
-  fired: number;
-  skipped: number;
-  created_at: number;
-  updated_at: number;
-}
+type ScheduleRow = SharedRow<string, number>;
 
 export class ScheduleQueries {
   private readonly statements: Prepared<typeof SQL>;
@@ -174,28 +157,5 @@ function insertParams(schedule: S.NewSchedule, now: number): Record<string, unkn
 }
 
 function scheduleFromRow(row: ScheduleRow): S.StoredSchedule {
-  const schedule: S.StoredSchedule = {
-    id: row.id,
-    cron: row.cron,
-    overlap: row.overlap as Overlap,
-    task: JSON.parse(row.template) as S.StoredSchedule['task'],
-    enabled: row.enabled === 1,
-    fired: row.fired,
-    skipped: row.skipped,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-  const optional = {
-    name: row.name,
-    timezone: row.timezone,
-    nextRunAt: row.next_run_at,
-    lastRunAt: row.last_run_at,
-    lastTaskId: row.last_task_id,
-    lastSkippedAt: row.last_skipped_at,
-    lastError: row.last_error,
-  };
-  for (const [key, value] of Object.entries(optional)) {
-    if (value !== null) Object.assign(schedule, { [key]: value });
-  }
-  return schedule;
+  return fromRow(row, JSON.parse(row.template) as S.StoredSchedule['task'], row.enabled === 1);
 }
