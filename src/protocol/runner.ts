@@ -34,8 +34,19 @@ export const HelloReply = Type.Object({
   heartbeatMs: Type.Integer(),
   serverVersion: Type.String(),
   serverTime: Type.Integer(),
+  /**
+   * Protocol extensions this server takes. `claim-acks`: a claim may carry `acks`, acknowledging
+   * the claims of the reply before (the heartbeat that would otherwise follow each claim).
+   */
+  features: Type.Optional(Type.Array(Type.String())),
 });
 export type HelloReply = Static<typeof HelloReply>;
+
+export const LeaseRef = Type.Object(
+  { taskId: Id, leaseToken: Type.String({ minLength: 1, maxLength: 128 }) },
+  { additionalProperties: false },
+);
+export type LeaseRef = Static<typeof LeaseRef>;
 
 /** The longest a claim may wait for work; a runner parked that long is still online. */
 export const MAX_CLAIM_WAIT_MS = 60_000;
@@ -49,6 +60,12 @@ export const ClaimBody = Type.Object(
     kinds: Type.Optional(Type.Array(Kind, { maxItems: 32 })),
     /** The agent CLIs this runner has: `agent` tasks for other agents wait for another runner. */
     agents: Type.Optional(Type.Array(AgentName, { maxItems: 8 })),
+    /**
+     * Acknowledges these leases (claims of an earlier reply) before claiming, as a heartbeat of
+     * them would; the reply's `acked` answers as the heartbeat would. Only to a server whose hello
+     * lists `claim-acks`. See CLAIM_ACKS.
+     */
+    acks: Type.Optional(Type.Array(LeaseRef, { maxItems: 256 })),
   },
   { additionalProperties: false },
 );
@@ -61,15 +78,6 @@ export const Claim = Type.Object({
   leaseExpiresAt: Type.Integer(),
 });
 export type Claim = Static<typeof Claim>;
-
-export const ClaimReply = Type.Object({ tasks: Type.Array(Claim) });
-export type ClaimReply = Static<typeof ClaimReply>;
-
-export const LeaseRef = Type.Object(
-  { taskId: Id, leaseToken: Type.String({ minLength: 1, maxLength: 128 }) },
-  { additionalProperties: false },
-);
-export type LeaseRef = Static<typeof LeaseRef>;
 
 export const HeartbeatBody = Type.Object(
   { runner: RunnerName, leases: Type.Array(LeaseRef, { maxItems: 1024 }) },
@@ -89,6 +97,16 @@ export const HeartbeatReply = Type.Object({
   ),
 });
 export type HeartbeatReply = Static<typeof HeartbeatReply>;
+
+export const ClaimReply = Type.Object({
+  tasks: Type.Array(Claim),
+  /** The answer to the claim's `acks`, as a heartbeat of those leases would answer; only then. */
+  acked: Type.Optional(HeartbeatReply),
+});
+export type ClaimReply = Static<typeof ClaimReply>;
+
+/** The hello `features` entry of a server that takes `acks` in a claim. */
+export const CLAIM_ACKS = 'claim-acks';
 
 export const FinishBody = Type.Object(
   {

@@ -6,7 +6,7 @@ import type { Kind } from '../protocol/tasks.ts';
 import { delay } from '../sdk/delay.ts';
 import type { OutpostClient } from '../sdk/client.ts';
 import type { RunnerConfig } from './config.ts';
-import { isAuthError, retryDelayMs } from './retry-delay.ts';
+import { isAuthError, isBadRequest, retryDelayMs } from './retry-delay.ts';
 import type { RunningAttempts } from './running-attempts.ts';
 import { errorFields, type RunnerLog } from './runner-log.ts';
 
@@ -23,60 +23,96 @@ export interface ClaimLoopDeps {
   signal: AbortSignal;
   /** Starts executing a claimed task; must not block. */
   start(claim: Claim): void;
+  /** The server takes `acks` in a claim (its hello listed CLAIM_ACKS). */
+  claimAcks: boolean;
 }
 
 /**
  * Runs until `deps.signal` aborts, and then until every claim it received has been acknowledged
  * and started (or left to the server), so a drain that waits for this sees every attempt. Never
- * throws. The next long poll goes out while the last reply's claims are being acknowledged: the
- * acknowledgement is a round trip, and tasks created meanwhile should not wait for it.
+ * throws. A reply's claims are acknowledged by the next claim (`acks`) when the server takes that
+ * and a slot is free for it to ask for; otherwise by a heartbeat, while the next long poll goes out:
+ * the acknowledgement is a round trip, and tasks created meanwhile should not wait for it.
  */
 export async function runClaimLoop(deps: ClaimLoopDeps): Promise<void> {
-  const acknowledging = new Set<Promise<void>>();
-  let failures = 0;
-  while (!deps.signal.aborted) {
-    await deps.attempts.whenFree(deps.config.capacity, deps.signal);
-    if (deps.signal.aborted) break;
-    failures = await claimOnce(deps, failures, acknowledging);
+  const state: LoopState = {
+    failures: 0,
+    unacked: [],
+    acking: new Set(),
+    claimAcks: deps.claimAcks,
+  };
+  const { attempts, config, signal } = deps;
+  while (!signal.aborted) {
+    const ride = state.claimAcks && attempts.freeSlots(config.capacity) > 0;
+    if (state.unacked.length > 0 && !ride) ackByHeartbeat(deps, state, state.unacked.splice(0));
+    if (state.unacked.length === 0) await attempts.whenFree(config.capacity, signal);
+    if (signal.aborted) break;
+    await claimOnce(deps, state);
   }
-  await Promise.all(acknowledging);
+  if (state.unacked.length > 0) ackByHeartbeat(deps, state, state.unacked.splice(0));
+  await Promise.all(state.acking);
 }
 
-/** One long poll; returns the new count of consecutive failures. */
-async function claimOnce(
-  deps: ClaimLoopDeps,
-  failures: number,
-  acknowledging: Set<Promise<void>>,
-): Promise<number> {
+interface LoopState {
+  /** Consecutive failed claims, for the backoff. */
+  failures: number;
+  /** Claims of the last reply, holding their slots until acknowledged and started. */
+  unacked: Claim[];
+  /** Heartbeat acknowledgements in flight. */
+  acking: Set<Promise<void>>;
+  /** The server takes `acks` in a claim (its hello said so, and no claim carrying them failed). */
+  claimAcks: boolean;
+}
+
+/** One claim: a long poll, or, carrying the last reply's acknowledgements, one that waits not. */
+async function claimOnce(deps: ClaimLoopDeps, state: LoopState): Promise<void> {
   const { client, config, signal } = deps;
-  const max = deps.attempts.freeSlots(config.capacity);
+  const acks = state.unacked.splice(0);
   const body = {
     runner: config.name,
     instanceId: deps.instanceId,
-    max,
-    waitMs: config.longPollMs,
+    max: deps.attempts.freeSlots(config.capacity),
+    waitMs: acks.length > 0 ? 0 : config.longPollMs,
     kinds: [...deps.kinds],
     agents: [...deps.agents],
+    ...(acks.length > 0 ? { acks: acks.map(leaseOf) } : {}),
   };
   try {
     const reply = await client.claimTasks(body, { signal });
-    // Tasks in a reply are leased to us even if a drain began meanwhile: run them, never strand them.
-    if (reply.tasks.length > 0) {
-      deps.attempts.reserve(reply.tasks.length);
-      const started = startAcknowledged(deps, reply.tasks).finally(() => {
-        deps.attempts.release(reply.tasks.length);
-        acknowledging.delete(started);
-      });
-      acknowledging.add(started);
+    if (acks.length > 0) {
+      if (reply.acked === undefined) ackByHeartbeat(deps, state, acks);
+      else startAcked(deps, acks, reply.acked);
     }
-    return 0;
+    // Tasks in a reply are leased to us even if a drain began meanwhile: run them, never strand them.
+    deps.attempts.reserve(reply.tasks.length);
+    state.unacked = reply.tasks;
+    state.failures = 0;
   } catch (err) {
-    if (signal.aborted) return failures;
-    const waitMs = retryDelayMs(err, failures + 1, config);
+    // Whether the server saw the acknowledgements is unknown: a heartbeat says them again. A
+    // server that refused the field (an older replica) is not sent it again.
+    if (acks.length > 0) {
+      ackByHeartbeat(deps, state, acks);
+      if (isBadRequest(err)) state.claimAcks = false;
+    }
+    if (signal.aborted) return;
+    state.failures += 1;
+    const waitMs = retryDelayMs(err, state.failures, config);
     logClaimFailure(deps.log, err, waitMs);
     await delay(waitMs, signal);
-    return failures + 1;
   }
+}
+
+function leaseOf(claim: Claim): LeaseRef {
+  return { taskId: claim.task.id, leaseToken: claim.leaseToken };
+}
+
+/** Acknowledges reserved claims by heartbeat, then starts them and gives back their reservation. */
+function ackByHeartbeat(deps: ClaimLoopDeps, state: LoopState, claims: Claim[]): void {
+  const started = startAcknowledged(deps, claims).finally(() => {
+    deps.attempts.release(claims.length);
+    state.acking.delete(started);
+  });
+  state.acking.add(started);
 }
 
 /** Acknowledgement tries, each bounded, before the claims are left for the server to take back. */
@@ -89,8 +125,7 @@ const ACK_TIMEOUT_MS = 5_000;
  * way costs nothing; acknowledging first means nothing runs that the server could give away.
  */
 async function startAcknowledged(deps: ClaimLoopDeps, claims: Claim[]): Promise<void> {
-  const leases = claims.map((c) => ({ taskId: c.task.id, leaseToken: c.leaseToken }));
-  const reply = await acknowledge(deps, leases);
+  const reply = await acknowledge(deps, claims.map(leaseOf));
   if (reply === undefined) {
     const taskIds = claims.map((c) => c.task.id);
     deps.log('warn', 'could not acknowledge claimed tasks; the server will hand them out again', {
@@ -98,6 +133,20 @@ async function startAcknowledged(deps: ClaimLoopDeps, claims: Claim[]): Promise<
     });
     return;
   }
+  startEach(deps, claims, reply);
+}
+
+/** Starts acknowledged claims and gives back the slots they held while acknowledged. */
+function startAcked(deps: ClaimLoopDeps, claims: Claim[], reply: HeartbeatReply): void {
+  try {
+    startEach(deps, claims, reply);
+  } finally {
+    deps.attempts.release(claims.length);
+  }
+}
+
+/** Starts each claim the acknowledgement did not report lost; a requested cancel aborts it. */
+function startEach(deps: ClaimLoopDeps, claims: Claim[], reply: HeartbeatReply): void {
   const lost = new Set(reply.lost);
   const cancel = new Set(reply.cancel);
   for (const claim of claims) {

@@ -2,6 +2,7 @@
 // admission pipeline, then the report), a lease keeper that heartbeats them all (held ones too),
 // and a local listener for approvals when the policy can hold tasks; drain and stop end it in order.
 import type { Claim, HelloBody } from '../protocol/runner.ts';
+import { CLAIM_ACKS } from '../protocol/runner.ts';
 import type { AgentName } from '../protocol/agents.ts';
 import type { Kind, Outcome } from '../protocol/tasks.ts';
 import { newId } from '../lib/ids.ts';
@@ -166,7 +167,7 @@ class TaskRunner implements Runner {
       onDecisions: this.pipeline.onDecisions,
     });
     this.current = 'running';
-    this.claimLoop = this.runClaims();
+    this.claimLoop = this.runClaims(hello.features?.includes(CLAIM_ACKS) === true);
     this.sessions.start();
     const { leaseMs, heartbeatMs } = hello;
     this.log('info', 'runner started', { runner: hello.runner, leaseMs, heartbeatMs });
@@ -186,7 +187,7 @@ class TaskRunner implements Runner {
     }
   }
 
-  private runClaims(): Promise<void> {
+  private runClaims(claimAcks: boolean): Promise<void> {
     return runClaimLoop({
       client: this.deps.client,
       config: this.deps.config,
@@ -197,6 +198,7 @@ class TaskRunner implements Runner {
       log: this.log,
       signal: this.claiming.signal,
       start: (claim) => this.startAttempt(claim),
+      claimAcks,
     });
   }
 

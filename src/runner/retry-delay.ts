@@ -11,6 +11,11 @@ export function isAuthError(err: unknown): boolean {
   return err instanceof AppError && (err.code === 'unauthorized' || err.code === 'forbidden');
 }
 
+/** True when the server refused the request itself: sending it again unchanged cannot help. */
+export function isBadRequest(err: unknown): boolean {
+  return err instanceof AppError && err.code === 'bad_request';
+}
+
 /** Delay before retry number `failures` (1-based) after `err`. */
 export function retryDelayMs(err: unknown, failures: number, config: RetryConfig): number {
   if (isAuthError(err))

@@ -12,12 +12,13 @@ import {
 import type {
   Claim,
   ClaimBody,
+  ClaimReply,
   FinishBody,
   HeartbeatBody,
   HelloBody,
   HelloReply,
 } from '../../protocol/runner.ts';
-import { MAX_CLAIM_WAIT_MS } from '../../protocol/runner.ts';
+import { CLAIM_ACKS, MAX_CLAIM_WAIT_MS } from '../../protocol/runner.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type {
   CreateTaskResult,
@@ -205,13 +206,26 @@ export class TaskService {
     const released = await this.store.releaseInstance(body.name, body.instanceId, now);
     for (const task of released) this.announce(task);
     const { leaseMs, heartbeatMs, serverVersion } = this.settings;
-    return { runner: body.name, leaseMs, heartbeatMs, serverVersion, serverTime: now };
+    return {
+      runner: body.name,
+      leaseMs,
+      heartbeatMs,
+      serverVersion,
+      serverTime: now,
+      features: [CLAIM_ACKS],
+    };
   }
 
-  /** Long-polls for up to `waitMs`; the moment the poll's connection closes, it gives up. */
-  async claimTasks(body: ClaimBody, signal?: AbortSignal): Promise<Claim[]> {
-    await this.runners.seen(body.runner);
-    return this.pollClaims(body.waitMs ?? 0, signal, (now) =>
+  /**
+   * Long-polls for up to `waitMs`; the moment the poll's connection closes, it gives up. `acks`
+   * are acknowledged first, as a heartbeat of them would be, and answered in `acked`.
+   */
+  async claimTasks(body: ClaimBody, signal?: AbortSignal): Promise<ClaimReply> {
+    const acks = body.acks ?? [];
+    const acked =
+      acks.length > 0 ? await this.heartbeat({ runner: body.runner, leases: acks }) : undefined;
+    if (acked === undefined) await this.runners.seen(body.runner);
+    const tasks = await this.pollClaims(body.waitMs ?? 0, signal, (now) =>
       this.store.claimTasks({
         runner: body.runner,
         instanceId: body.instanceId,
@@ -222,6 +236,7 @@ export class TaskService {
         now,
       }),
     );
+    return acked === undefined ? { tasks } : { tasks, acked };
   }
 
   /** A legacy `/worker/poll`: one task it can express, leased for its timeout plus a margin. */

@@ -41,7 +41,7 @@ export function registerRunnerRoutes(fastify: FastifyInstance, tasks: TaskServic
     { config, schema: { tags, body: ClaimBody, response: { 200: ClaimReply, ...errors } } },
     async (request, reply) => {
       assertRunner(request, request.body.runner);
-      return { tasks: await tasks.claimTasks(request.body, connectionSignal(reply)) };
+      return tasks.claimTasks(request.body, connectionSignal(reply));
     },
   );
 

@@ -8,6 +8,7 @@ import type { Task } from '../../../src/protocol/tasks.ts';
 import { runClaimLoop } from '../../../src/runner/claim-loop.ts';
 import { RunningAttempts } from '../../../src/runner/running-attempts.ts';
 import type { OutpostClient } from '../../../src/sdk/client.ts';
+import { AppError } from '../../../src/protocol/errors.ts';
 
 function claimOf(id: string): Claim {
   const task = { id, kind: 'shell', spec: { command: 'true' } } as unknown as Task;
@@ -52,6 +53,7 @@ describe('claim loop', () => {
         started.push(claim.task.id);
         attempts.add(claim, Date.now());
       },
+      claimAcks: false,
     });
 
     await secondPoll.promise;
@@ -69,6 +71,129 @@ describe('claim loop', () => {
     await loop;
     assert.deepEqual(started, ['t1', 't2']);
     assert.equal(attempts.size, 2, 'the reserved slots became the started attempts');
+  });
+});
+
+/** A loop against `claimTasks`, recording what it starts and every heartbeat it sends. */
+function loopWith(
+  claimTasks: (body: ClaimBody, opts: { signal?: AbortSignal }) => Promise<ClaimReply>,
+  capacity = 4,
+) {
+  const stopped = new AbortController();
+  const attempts = new RunningAttempts();
+  const started: string[] = [];
+  const heartbeats: string[][] = [];
+  const client = {
+    claimTasks,
+    heartbeat: (body: { leases: { taskId: string }[] }): Promise<HeartbeatReply> => {
+      heartbeats.push(body.leases.map((l) => l.taskId));
+      return Promise.resolve({ leases: [], lost: [], cancel: [] });
+    },
+  } as unknown as OutpostClient;
+  const loop = runClaimLoop({
+    client,
+    config: { name: 'box', capacity, longPollMs: 30_000, retryBaseMs: 1, retryMaxMs: 2 },
+    instanceId: 'i1',
+    kinds: ['shell'],
+    agents: [],
+    attempts,
+    log: () => undefined,
+    signal: stopped.signal,
+    start: (claim) => {
+      started.push(claim.task.id);
+      attempts.add(claim, Date.now());
+    },
+    claimAcks: true,
+  });
+  return { stopped, attempts, started, heartbeats, loop };
+}
+
+/** A long poll that only ends when the loop stops. */
+function parked(opts: { signal?: AbortSignal }): Promise<ClaimReply> {
+  return new Promise((_, reject) =>
+    opts.signal?.addEventListener('abort', () => reject(new Error('aborted'))),
+  );
+}
+
+describe('claim loop, acknowledging in the next claim', () => {
+  it('sends the acknowledgements with the next claim, which does not wait, and starts on its answer', async () => {
+    const polls: ClaimBody[] = [];
+    const third = deferred<void>();
+    const run = loopWith((body, opts) => {
+      polls.push(body);
+      if (polls.length === 1) return Promise.resolve({ tasks: [claimOf('t1'), claimOf('t2')] });
+      if (polls.length === 2) {
+        const acked = { leases: [], lost: ['t2'], cancel: [] };
+        return Promise.resolve({ tasks: [claimOf('t3')], acked });
+      }
+      if (polls.length === 3)
+        return Promise.resolve({ tasks: [], acked: { leases: [], lost: [], cancel: [] } });
+      third.resolve();
+      return parked(opts);
+    });
+    await third.promise;
+    assert.deepEqual(polls[0]?.acks, undefined);
+    assert.equal(polls[0]?.waitMs, 30_000);
+    assert.deepEqual(polls[1]?.acks, [
+      { taskId: 't1', leaseToken: 'lease-t1' },
+      { taskId: 't2', leaseToken: 'lease-t2' },
+    ]);
+    assert.equal(polls[1]?.waitMs, 0, 'a claim carrying acknowledgements does not wait');
+    assert.equal(polls[1]?.max, 2, 'the claims being acknowledged hold their slots');
+    assert.deepEqual(polls[2]?.acks, [{ taskId: 't3', leaseToken: 'lease-t3' }]);
+    assert.equal(polls[3]?.acks, undefined, 'an empty reply leaves nothing to acknowledge');
+    assert.equal(polls[3]?.waitMs, 30_000);
+    assert.deepEqual(run.started, ['t1', 't3'], 'a lease reported lost is not started');
+    assert.deepEqual(run.heartbeats, [], 'no heartbeat was needed');
+    assert.equal(run.attempts.size, 2);
+    run.stopped.abort();
+    await run.loop;
+  });
+
+  it('acknowledges by heartbeat when a claim carrying them fails, and stops sending them after a 400', async () => {
+    const polls: ClaimBody[] = [];
+    const parkedPoll = deferred<void>();
+    const run = loopWith((body, opts) => {
+      polls.push(body);
+      if (polls.length === 1) return Promise.resolve({ tasks: [claimOf('t1')] });
+      if (polls.length === 2)
+        return Promise.reject(new AppError('bad_request', 'acks: unknown field'));
+      if (polls.length === 3) return Promise.resolve({ tasks: [claimOf('t2')] });
+      parkedPoll.resolve();
+      return parked(opts);
+    });
+    await parkedPoll.promise;
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(polls[1]?.acks?.length, 1);
+    assert.equal(polls[2]?.acks, undefined);
+    assert.equal(polls[3]?.acks, undefined, 'an older server is not sent acks again');
+    assert.deepEqual(run.heartbeats, [['t1'], ['t2']]);
+    assert.deepEqual(run.started, ['t1', 't2']);
+    run.stopped.abort();
+    await run.loop;
+  });
+
+  it('acknowledges by heartbeat when no slot is left to claim with', async () => {
+    const polls: ClaimBody[] = [];
+    const run = loopWith((body) => {
+      polls.push(body);
+      return Promise.resolve({ tasks: [claimOf('t1')] });
+    }, 1);
+    while (run.started.length === 0) await new Promise((r) => setImmediate(r));
+    assert.deepEqual(run.heartbeats, [['t1']]);
+    assert.equal(polls.length, 1, 'no claim goes out while the only slot runs t1');
+    run.stopped.abort();
+    await run.loop;
+  });
+
+  it('acknowledges what it holds by heartbeat when stopped', async () => {
+    const run = loopWith(() => {
+      run.stopped.abort();
+      return Promise.resolve({ tasks: [claimOf('t1')] });
+    });
+    await run.loop;
+    assert.deepEqual(run.heartbeats, [['t1']]);
+    assert.deepEqual(run.started, ['t1']);
   });
 });
 
