@@ -9,7 +9,14 @@
 export class CappedOutput {
   private readonly head: Buffer[] = [];
   private headBytes = 0;
-  private readonly tail: Buffer[] = [];
+  /**
+   * The tail, a ring that new bytes overwrite oldest first, so pushing a gigabyte allocates
+   * nothing once it is full. It grows (by doubling) only while it has never wrapped, so until it
+   * is `tailMax` long its bytes are in order from 0.
+   */
+  private ring = Buffer.alloc(0);
+  /** Where the next tail byte goes; once the ring is full, where its oldest byte is. */
+  private ringEnd = 0;
   private tailBytes = 0;
   private total = 0;
   private readonly headMax: number;
@@ -20,13 +27,13 @@ export class CappedOutput {
     this.tailMax = maxBytes - this.headMax;
   }
 
+  /** Takes a copy of what it keeps: `chunk` may be a view of a buffer its caller reuses. */
   push(chunk: Buffer): void {
     this.total += chunk.length;
     const room = this.headMax - this.headBytes;
     if (room > 0) {
-      // Copy a partial chunk so the kept slice does not pin the whole 64 KiB read buffer.
-      const part = chunk.length <= room ? chunk : Buffer.from(chunk.subarray(0, room));
-      this.head.push(part);
+      const part = chunk.subarray(0, room);
+      this.head.push(Buffer.from(part));
       this.headBytes += part.length;
       if (part.length === chunk.length) return;
       chunk = chunk.subarray(part.length);
@@ -35,28 +42,38 @@ export class CappedOutput {
   }
 
   private pushTail(chunk: Buffer): void {
-    if (this.tailMax <= 0) return;
+    if (this.tailMax <= 0 || chunk.length === 0) return;
     const part = chunk.length <= this.tailMax ? chunk : chunk.subarray(chunk.length - this.tailMax);
-    this.tail.push(Buffer.from(part));
-    this.tailBytes += part.length;
-    while (this.tailBytes > this.tailMax) {
-      const oldest = this.tail[0]!;
-      const excess = this.tailBytes - this.tailMax;
-      if (oldest.length <= excess) {
-        this.tail.shift();
-        this.tailBytes -= oldest.length;
-      } else {
-        this.tail[0] = oldest.subarray(excess);
-        this.tailBytes -= excess;
-      }
-    }
+    this.reserve(part.length);
+    const first = Math.min(part.length, this.ring.length - this.ringEnd);
+    part.copy(this.ring, this.ringEnd, 0, first);
+    part.copy(this.ring, 0, first);
+    this.ringEnd = (this.ringEnd + part.length) % this.ring.length;
+    this.tailBytes = Math.min(this.ring.length, this.tailBytes + part.length);
+  }
+
+  /** Grows the ring to hold `more` bytes besides its own, up to `tailMax`. */
+  private reserve(more: number): void {
+    const needed = Math.min(this.tailMax, this.tailBytes + more);
+    if (this.ring.length >= needed) return;
+    const size = Math.min(this.tailMax, Math.max(needed, this.ring.length * 2));
+    const grown = Buffer.allocUnsafe(size);
+    this.ring.copy(grown, 0, 0, this.tailBytes);
+    this.ring = grown;
+    this.ringEnd = this.tailBytes;
+  }
+
+  /** The tail's bytes, oldest first. */
+  private tail(): Buffer {
+    if (this.tailBytes < this.ring.length) return this.ring.subarray(0, this.tailBytes);
+    return Buffer.concat([this.ring.subarray(this.ringEnd), this.ring.subarray(0, this.ringEnd)]);
   }
 
   finish(): { text: string; bytes: number; truncated: boolean } {
     const kept = this.headBytes + this.tailBytes;
     const truncated = this.total > kept;
     const head = Buffer.concat(this.head, this.headBytes);
-    const tail = Buffer.concat(this.tail, this.tailBytes);
+    const tail = this.tail();
     if (!truncated)
       return { text: Buffer.concat([head, tail]).toString('utf8'), bytes: this.total, truncated };
     const shownHead = dropPartialChar(head);

@@ -10,7 +10,10 @@ export interface LaunchRequest {
   args: readonly string[];
   cwd: string;
   env: Readonly<Record<string, string>>;
-  /** Every byte of both streams, in order per stream, as it arrives. */
+  /**
+   * Every byte of both streams, in order per stream, as it arrives. `bytes` may be a view of a
+   * buffer the helper's channel reuses for its next read: copy what must outlive the call.
+   */
   onOutput: (stream: OutputStreamName, bytes: Buffer) => void;
 }
 

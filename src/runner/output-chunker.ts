@@ -6,35 +6,49 @@ import type { OutputChunk, OutputStream } from '../protocol/output.ts';
 /** The flush size: a stream is cut as soon as this much is buffered (base64 fits MAX_CHUNK_CHARS). */
 export const MAX_CHUNK_BYTES = 64 * 1024;
 
-/** A chunk before encoding: raw bytes, so the spool and the local file keep them exactly. */
+/**
+ * A chunk before encoding: raw bytes, so the spool and the local file keep them exactly. As the
+ * chunker emits it, `bytes` is a view of its buffer, valid only until the emit returns.
+ */
 export interface RawChunk {
   seq: number;
   stream: OutputStream;
   bytes: Buffer;
 }
 
-/** Buffers each stream and emits chunks in one seq order across both, counting from 1. */
+/** One stream's bytes not yet cut: the first `length` bytes of `buf`, which is reused. */
+interface Pending {
+  buf: Buffer;
+  length: number;
+}
+
+/**
+ * Buffers each stream and emits chunks in one seq order across both, counting from 1. Each
+ * stream's bytes gather in one buffer of at most 64 KiB, reused from chunk to chunk: a task that
+ * prints a gigabyte costs no allocation per write (a concat per write was a gigabyte of garbage).
+ */
 export class OutputChunker {
-  private readonly pending: Record<OutputStream, Buffer> = {
-    stdout: Buffer.alloc(0),
-    stderr: Buffer.alloc(0),
+  private readonly pending: Record<OutputStream, Pending> = {
+    stdout: { buf: Buffer.alloc(0), length: 0 },
+    stderr: { buf: Buffer.alloc(0), length: 0 },
   };
   private nextSeq = 1;
 
+  /** `emit` gets a view of the chunker's buffer: it copies what it keeps. */
   constructor(private readonly emit: (chunk: RawChunk) => void) {}
 
-  /** Takes bytes of one stream; emits every full 64 KiB chunk at once. */
+  /** Takes (copies) bytes of one stream; emits every full 64 KiB chunk at once. */
   write(stream: OutputStream, bytes: Buffer): void {
-    // Concat copies, once: chunks and the remainder are views of this buffer (each at most
-    // 128 KiB), never of the child's read buffers. One copy per byte, not three, cut the runner's
-    // garbage while a task prints a gigabyte.
-    let buffered = Buffer.concat([this.pending[stream], bytes]);
-    while (buffered.length >= MAX_CHUNK_BYTES) {
-      const end = MAX_CHUNK_BYTES - incompleteTail(buffered.subarray(0, MAX_CHUNK_BYTES));
-      this.cut(stream, buffered.subarray(0, end));
-      buffered = buffered.subarray(end);
+    const pending = this.pending[stream];
+    for (let at = 0; at < bytes.length;) {
+      const take = Math.min(bytes.length - at, MAX_CHUNK_BYTES - pending.length);
+      reserve(pending, pending.length + take);
+      pending.length += bytes.copy(pending.buf, pending.length, at, at + take);
+      at += take;
+      if (pending.length < MAX_CHUNK_BYTES) continue;
+      const full = pending.buf.subarray(0, MAX_CHUNK_BYTES);
+      this.cutFront(stream, pending, MAX_CHUNK_BYTES - incompleteTail(full));
     }
-    this.pending[stream] = buffered;
   }
 
   /**
@@ -43,10 +57,10 @@ export class OutputChunker {
    */
   flush(final = false): void {
     for (const stream of ['stdout', 'stderr'] as const) {
-      const buffered = this.pending[stream];
+      const pending = this.pending[stream];
+      const buffered = pending.buf.subarray(0, pending.length);
       const end = final ? buffered.length : buffered.length - incompleteTail(buffered);
-      if (end > 0) this.cut(stream, buffered.subarray(0, end));
-      this.pending[stream] = Buffer.from(buffered.subarray(end));
+      if (end > 0) this.cutFront(stream, pending, end);
     }
   }
 
@@ -60,9 +74,22 @@ export class OutputChunker {
     return this.nextSeq;
   }
 
-  private cut(stream: OutputStream, bytes: Buffer): void {
-    this.emit({ seq: this.nextSeq++, stream, bytes });
+  /** Emits the first `end` pending bytes and moves the rest (an incomplete character) to the front. */
+  private cutFront(stream: OutputStream, pending: Pending, end: number): void {
+    this.emit({ seq: this.nextSeq++, stream, bytes: pending.buf.subarray(0, end) });
+    pending.buf.copyWithin(0, end, pending.length);
+    pending.length -= end;
   }
+}
+
+/** Grows `pending`'s buffer to hold `size` bytes, doubling: most tasks print a few bytes only. */
+function reserve(pending: Pending, size: number): void {
+  if (pending.buf.length >= size) return;
+  const grown = Buffer.allocUnsafe(
+    Math.min(MAX_CHUNK_BYTES, Math.max(size, 2 * pending.buf.length)),
+  );
+  pending.buf.copy(grown, 0, 0, pending.length);
+  pending.buf = grown;
 }
 
 /**

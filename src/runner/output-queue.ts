@@ -56,9 +56,14 @@ export class OutputQueue {
     return { chunks: chunks + this.lost.chunks, bytes: bytes + this.lost.bytes };
   }
 
-  /** Queues `chunk`; when the spool cannot be written (disk full) it is counted lost and thrown. */
+  /**
+   * Queues a copy of `chunk` (its bytes may be a view the caller reuses); when the spool cannot be
+   * written (disk full) it is counted lost and thrown.
+   */
   push(chunk: RawChunk): void {
-    if (this.spool.size === 0 && this.fits(chunk.bytes.length)) return this.keep(chunk);
+    if (this.spool.size === 0 && this.fits(chunk.bytes.length)) {
+      return this.keep({ ...chunk, bytes: Buffer.from(chunk.bytes) });
+    }
     try {
       this.spool.append(chunk);
     } catch (err) {

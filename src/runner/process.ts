@@ -17,7 +17,10 @@ export interface RunProcessOptions {
   signal?: AbortSignal;
   /** Kept per stream; the rest is counted and drained, never buffered. */
   maxOutputBytes: number;
-  /** Sees every byte of both streams as it arrives (live output), before and beyond the cap. */
+  /**
+   * Sees every byte of both streams as it arrives (live output), before and beyond the cap;
+   * `bytes` is valid only during the call (see LaunchRequest.onOutput).
+   */
   onOutput?: (stream: OutputStreamName, bytes: Buffer) => void;
   killGraceMs: number;
   /** Set as OUTPOST_TASK_TAG in the child so processes that leave the group can still be found. */

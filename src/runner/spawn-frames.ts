@@ -41,8 +41,8 @@ export function encodeRequest(request: HelperRequest): string {
 /**
  * Cuts a byte stream into frames. Output frames are handed on piece by piece as their bytes arrive
  * (a frame of 64 KiB nearly always spans two reads, and joining them would copy every byte once
- * more); any other frame whole. A payload is a view into the bytes read: copy what must outlive
- * the callback.
+ * more); any other frame whole. A payload is a view into the bytes read, which the channel
+ * reuses for its next read: copy what must outlive the callback.
  */
 export class FrameReader {
   private readonly header = Buffer.alloc(FRAME_HEADER_BYTES);
@@ -82,9 +82,11 @@ export class FrameReader {
     if (this.type === FRAME.stdout || this.type === FRAME.stderr) {
       this.onFrame(this.type, this.id, piece);
       if (this.remaining === 0) this.remaining = -1;
+    } else if (this.remaining > 0) {
+      this.parts.push(Buffer.from(piece)); // the next read may reuse the buffer `chunk` is in
     } else {
       this.parts.push(piece);
-      if (this.remaining === 0) this.endFrame(Buffer.concat(this.parts));
+      this.endFrame(Buffer.concat(this.parts));
     }
     return end;
   }

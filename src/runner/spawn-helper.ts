@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { spawnFailure, type ChildExit, type Launch, type LaunchRequest } from './child-launch.ts';
+import { CHANNEL_READ_BYTES, openChannelPair, type ChannelPair } from './helper-channel.ts';
 import { FRAME, FrameReader, encodeRequest, type HelperRequest } from './spawn-frames.ts';
 import { HELPER_WINDOW_BYTES, SPAWN_HELPER_SCRIPT } from './spawn-helper-script.ts';
 
@@ -26,8 +27,10 @@ interface Tracked {
 const ACK_BYTES = HELPER_WINDOW_BYTES / 4;
 
 export class SpawnHelper {
-  private readonly child: ChildProcess;
-  private readonly channel: Socket;
+  /** Set once the channel is connected and the process spawned. */
+  private child?: ChildProcess;
+  private channel?: Socket;
+  private readonly reader = new FrameReader((type, id, payload) => this.onFrame(type, id, payload));
   private readonly tracked = new Map<number, Tracked>();
   /** Output pieces of the read being parsed, by child id and stream. */
   private readonly gathered = new Map<number, { id: number; type: number; pieces: Buffer[] }>();
@@ -39,35 +42,56 @@ export class SpawnHelper {
   private exitReason?: string;
   private channelClosed = false;
   private listening = false;
+  /** Where `joined` puts a read's pieces of one stream together; allocated on first use. */
+  private joinBuffer = Buffer.alloc(0);
 
-  /** Starts the process; throws only when the spawn itself throws (the pool then forks in-thread). */
+  /** Starts the process; a failure to start makes it dead, and `whenReady` false. */
   constructor(execPath: string) {
-    // detached: a terminal's Ctrl-C goes to the runner's group and must not kill the helper while
-    // the runner drains. An empty env: each task's env is sent with its request.
-    this.child = spawn(execPath, ['-e', SPAWN_HELPER_SCRIPT], {
-      detached: true,
-      env: {},
-      stdio: ['ignore', 'ignore', 'inherit', 'pipe'],
-    });
-    this.channel = this.child.stdio[3] as Socket;
-    const reader = new FrameReader((type, id, payload) => this.onFrame(type, id, payload));
-    this.channel.on('data', (bytes: Buffer) => {
-      reader.push(bytes);
-      this.flushOutput();
-    });
-    this.channel.on('error', () => undefined); // the close below follows
+    void this.start(execPath);
+  }
+
+  private async start(execPath: string): Promise<void> {
+    let pair: ChannelPair;
+    try {
+      pair = await openChannelPair((bytes) => {
+        this.reader.push(bytes);
+        this.flushOutput();
+      });
+    } catch (err) {
+      return this.die(`could not start: no channel: ${(err as Error).message}`);
+    }
+    try {
+      // detached: a terminal's Ctrl-C goes to the runner's group and must not kill the helper
+      // while the runner drains. An empty env: each task's env is sent with its request.
+      this.child = spawn(execPath, ['-e', SPAWN_HELPER_SCRIPT], {
+        detached: true,
+        env: {},
+        stdio: ['ignore', 'ignore', 'inherit', pair.theirs],
+      });
+    } catch (err) {
+      pair.ours.destroy();
+      return this.die(`could not start: ${(err as Error).message}`);
+    } finally {
+      pair.theirs.destroy(); // the helper has its own copy now; the pair stays open through it
+    }
+    this.watch(this.child, pair.ours);
+  }
+
+  private watch(child: ChildProcess, channel: Socket): void {
+    this.channel = channel;
+    channel.on('error', () => undefined); // the close below follows
     // Frames sent just before an exit may still be unread when 'exit' fires: a child whose exit
     // frame is among them is not lost. So the helper is dead once both the process and the
     // channel have ended.
-    this.channel.once('close', () => {
+    channel.once('close', () => {
       this.channelClosed = true;
       if (this.exitReason !== undefined) this.die(this.exitReason);
     });
-    this.child.once('exit', (code, signal) => {
+    child.once('exit', (code, signal) => {
       this.exitReason = exitText(code, signal);
       if (this.channelClosed) this.die(this.exitReason);
     });
-    this.child.on('error', (err) => this.die(`could not start: ${err.message}`));
+    child.on('error', (err) => this.die(`could not start: ${err.message}`));
     this.updateRef();
   }
 
@@ -155,13 +179,29 @@ export class SpawnHelper {
   }
 
   private deliver(id: number, entry: Tracked, type: number, pieces: Buffer[]): void {
-    const bytes = pieces.length === 1 ? ownBuffer(pieces[0]!) : Buffer.concat(pieces);
+    const bytes = this.joined(pieces);
     entry.req.onOutput(type === FRAME.stdout ? 'stdout' : 'stderr', bytes);
     // Acknowledged in batches: one write per 256 KiB, not per piece.
     entry.unacked += bytes.length;
     if (entry.unacked < ACK_BYTES) return;
     this.send({ t: 'ack', id, n: entry.unacked });
     entry.unacked = 0;
+  }
+
+  /**
+   * The pieces as one view, valid until the next read: a piece alone is handed on as it is, more
+   * are copied into one buffer that is reused (allocating it per read was most of the runner's
+   * garbage while a task printed a gigabyte).
+   */
+  private joined(pieces: Buffer[]): Buffer {
+    if (pieces.length === 1) return pieces[0]!;
+    const size = pieces.reduce((sum, piece) => sum + piece.length, 0);
+    if (this.joinBuffer.length < size) {
+      this.joinBuffer = Buffer.allocUnsafe(Math.max(size, CHANNEL_READ_BYTES));
+    }
+    let at = 0;
+    for (const piece of pieces) at += piece.copy(this.joinBuffer, at);
+    return this.joinBuffer.subarray(0, size);
   }
 
   private onStarted(id: number, entry: Tracked, started: unknown): void {
@@ -193,7 +233,7 @@ export class SpawnHelper {
   }
 
   private send(request: HelperRequest): void {
-    if (!this.dead) this.channel.write(encodeRequest(request));
+    if (!this.dead) this.channel?.write(encodeRequest(request));
   }
 
   /**
@@ -202,7 +242,7 @@ export class SpawnHelper {
    */
   private die(reason: string): void {
     if (this.dead) return;
-    this.deathReason = `the spawn helper (pid ${this.child.pid ?? '?'}) ${reason}`;
+    this.deathReason = `the spawn helper (pid ${this.child?.pid ?? '?'}) ${reason}`;
     this.ready.resolve(false);
     for (const [id, entry] of this.tracked) {
       if (entry.started) {
@@ -214,17 +254,19 @@ export class SpawnHelper {
       }
       this.forget(id, entry);
     }
-    this.channel.destroy();
+    this.channel?.destroy();
   }
 
   /** Holds the runner's event loop open only while a child is tracked, as its pipes used to. */
   private updateRef(): void {
-    if (this.dead) return this.child.unref(); // and its channel is destroyed
+    const { child, channel } = this;
+    if (!child || !channel) return; // starting: the start's own handles hold the loop meanwhile
+    if (this.dead) return child.unref(); // and its channel is destroyed
     const busy = this.tracked.size > 0 || this.launching > 0;
-    if (busy) this.channel.ref();
-    else this.channel.unref();
-    if (busy) this.child.ref();
-    else this.child.unref();
+    if (busy) channel.ref();
+    else channel.unref();
+    if (busy) child.ref();
+    else child.unref();
   }
 }
 
@@ -233,11 +275,6 @@ export const HELPER_LOST = 'EHELPERLOST';
 
 function exitText(code: number | null, signal: NodeJS.Signals | null): string {
   return signal ? `was killed by ${signal}` : `exited with code ${code ?? '?'}`;
-}
-
-/** A small view would keep its whole read buffer alive (the output cap keeps chunks): copy it. */
-function ownBuffer(view: Buffer): Buffer {
-  return view.length * 2 < view.buffer.byteLength ? Buffer.from(view) : view;
 }
 
 function parseJson(payload: Buffer): unknown {

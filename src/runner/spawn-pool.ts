@@ -57,14 +57,9 @@ export class SpawnPool {
 
   private startHelper(): SpawnHelper | undefined {
     if (Date.now() < this.retryAt) return undefined;
-    try {
-      const helper = new SpawnHelper(this.options.execPath);
-      void helper.whenReady().then((ready) => this.onStarted(ready));
-      return helper;
-    } catch {
-      this.onStarted(false);
-      return undefined;
-    }
+    const helper = new SpawnHelper(this.options.execPath);
+    void helper.whenReady().then((ready) => this.onStarted(ready));
+    return helper;
   }
 
   /** A helper that dies before it listens would die again at once: back off instead of looping. */

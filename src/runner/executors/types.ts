@@ -35,7 +35,8 @@ export interface ExecContext {
   settings: ExecSettings;
   /**
    * Live output: every byte a task's process prints, per stream, as it arrives. Executors that
-   * run no process (file.*) ignore it; their result is in the outcome alone.
+   * run no process (file.*) ignore it; their result is in the outcome alone. `bytes` is valid
+   * only during the call (a reused read buffer): copy what must outlive it.
    */
   onOutput?: (stream: OutputStream, bytes: Buffer) => void;
   /**

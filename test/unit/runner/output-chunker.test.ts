@@ -14,7 +14,11 @@ import {
 
 function collect(): { chunker: OutputChunker; chunks: RawChunk[] } {
   const chunks: RawChunk[] = [];
-  return { chunker: new OutputChunker((c) => chunks.push(c)), chunks };
+  // A chunk's bytes are a view of the chunker's reused buffer: keep a copy, as the queue does.
+  return {
+    chunker: new OutputChunker((c) => chunks.push({ ...c, bytes: Buffer.from(c.bytes) })),
+    chunks,
+  };
 }
 
 const euro = Buffer.from('€'); // e2 82 ac

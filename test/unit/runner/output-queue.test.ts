@@ -46,7 +46,11 @@ describe('output queue and spool', () => {
   it('keeps the window in memory, spools the rest, and gives everything back in seq order', () => {
     const spoolDir = join(dir, 'spool');
     const queue = new OutputQueue({ spoolDir, spoolBytes: 64 * MiB, windowBytes: MiB });
-    for (let seq = 1; seq <= 100; seq++) queue.push(chunk(seq));
+    for (let seq = 1; seq <= 100; seq++) {
+      const pushed = chunk(seq);
+      queue.push(pushed);
+      pushed.bytes.fill('#'); // the chunker reuses its buffer once push returns
+    }
     assert.equal(queue.bytesInMemory, MiB, 'sixteen 64 KiB chunks fill the 1 MiB window');
     assert.equal(queue.size, 100);
     assert.ok(diskBytes(spoolDir) >= 84 * 64 * KiB, 'the other 84 chunks are on disk');

@@ -166,7 +166,7 @@ describe('runProcess', () => {
     const result = await runProcess(
       options(['/bin/sh', '-c', 'head -c 100000 /dev/zero | tr "\\0" o; echo err >&2'], {
         maxOutputBytes: 1024,
-        onOutput: (stream, bytes) => seen[stream].push(bytes),
+        onOutput: (stream, bytes) => seen[stream].push(Buffer.from(bytes)),
       }),
     );
     assert.equal(result.truncated, true, 'the outcome keeps its 1 KiB cap');

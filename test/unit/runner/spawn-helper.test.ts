@@ -72,7 +72,7 @@ async function parentOf(pool: SpawnPool): Promise<number> {
     args: ['-c', 'echo $PPID'],
     cwd: dir,
     env: {},
-    onOutput: (_stream, bytes) => chunks.push(bytes),
+    onOutput: (_stream, bytes) => chunks.push(Buffer.from(bytes)),
   });
   assert.ok('pid' in launch, JSON.stringify(launch));
   const child: LaunchedChild = launch;
@@ -219,6 +219,18 @@ describe('spawn helpers', () => {
     assert.equal(await parentOf(pool), process.pid, 'and do not retry at once');
   });
 
+  it('fork on the runner thread when no channel to a helper can be made', async () => {
+    const tmp = process.env.TMPDIR;
+    process.env.TMPDIR = '/nonexistent/tmp'; // where the channel's socket file would go
+    try {
+      const pool = new SpawnPool({ size: 1, execPath: process.execPath, retryMs: 60_000 });
+      assert.equal(await parentOf(pool), process.pid);
+    } finally {
+      if (tmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = tmp;
+    }
+  });
+
   it('start a second helper only once forks overlap', { timeout: 30_000 }, async () => {
     const pool = new SpawnPool({ size: 2, execPath: process.execPath, retryMs: 60_000 });
     const one = new Set<number>();
@@ -258,7 +270,7 @@ describe('spawn helpers', () => {
 });
 
 describe('FrameReader', () => {
-  it('reassembles frames cut at any byte, output piece by piece', () => {
+  it('reassembles frames cut at any byte, from a reused read buffer, output piece by piece', () => {
     const frames: [number, number, Buffer][] = [
       [FRAME.ready, 0, Buffer.alloc(0)],
       [FRAME.started, 7, Buffer.from('{"pid":42}')],
@@ -286,7 +298,13 @@ describe('FrameReader', () => {
           last[2] = Buffer.concat([last[2], payload]);
         else seen.push([type, id, Buffer.from(payload)]);
       });
-      for (let at = 0; at < wire.length; at += cut) reader.push(wire.subarray(at, at + cut));
+      // Each cut arrives in one buffer, overwritten by the next, as the runner's channel reads.
+      const scratch = Buffer.alloc(cut);
+      for (let at = 0; at < wire.length; at += cut) {
+        const size = wire.copy(scratch, 0, at, at + cut);
+        reader.push(scratch.subarray(0, size));
+        scratch.fill(0xff);
+      }
       assert.deepEqual(seen, frames, `cut every ${cut} bytes`);
       if (cut >= wire.length) assert.equal(pieces, frames.length, 'one call per whole frame');
     }
