@@ -218,13 +218,16 @@ export class TaskService {
 
   /**
    * Long-polls for up to `waitMs`; the moment the poll's connection closes, it gives up. `acks`
-   * are acknowledged first, as a heartbeat of them would be, and answered in `acked`.
+   * are acknowledged as a heartbeat of them would be, answered in `acked`: submitted in the same
+   * turn as the claim, so both commit in one transaction (the store batches a turn's writes).
    */
   async claimTasks(body: ClaimBody, signal?: AbortSignal): Promise<ClaimReply> {
     const acks = body.acks ?? [];
-    const acked =
-      acks.length > 0 ? await this.heartbeat({ runner: body.runner, leases: acks }) : undefined;
-    if (acked === undefined) await this.runners.seen(body.runner);
+    const acking =
+      acks.length > 0 ? this.heartbeat({ runner: body.runner, leases: acks }) : undefined;
+    // Awaited below; a claim that throws first must not leave it unhandled.
+    acking?.catch(() => undefined);
+    if (acking === undefined) await this.runners.seen(body.runner);
     const tasks = await this.pollClaims(body.waitMs ?? 0, signal, (now) =>
       this.store.claimTasks({
         runner: body.runner,
@@ -236,7 +239,14 @@ export class TaskService {
         now,
       }),
     );
-    return acked === undefined ? { tasks } : { tasks, acked };
+    if (acking === undefined) return { tasks };
+    try {
+      return { tasks, acked: await acking };
+    } catch (err) {
+      // The runner hears only the error: the tasks it would never learn of go back at once.
+      await this.releaseUndelivered(tasks);
+      throw err;
+    }
   }
 
   /** A legacy `/worker/poll`: one task it can express, leased for its timeout plus a margin. */

@@ -139,10 +139,15 @@ export class LeaseQueries {
    * An empty poll never takes the lock: a plain read of the WAL snapshot answers it first.
    */
   claimTasks(req: S.ClaimRequest): Claim[] {
+    if (!this.anyCandidate(req)) return [];
+    return this.claimTx.immediate(req, [...new Set(req.kinds)]);
+  }
+
+  /** A read only: true when a claim now would lease at least one task. */
+  anyCandidate(req: S.ClaimRequest): boolean {
     const kinds = [...new Set(req.kinds)];
-    if (kinds.length === 0 || !(req.max >= 1)) return [];
-    if (this.findCandidates(req, kinds, 1).length === 0) return [];
-    return this.claimTx.immediate(req, kinds);
+    if (kinds.length === 0 || !(req.max >= 1)) return false;
+    return this.findCandidates(req, kinds, 1).length > 0;
   }
 
   /**

@@ -22,6 +22,7 @@ import { RetentionQueries } from './retention-queries.ts';
 import { OutputQueries } from './output-queries.ts';
 import { CallbackQueries } from './callback-queries.ts';
 import { ScheduleQueries } from './schedule-queries.ts';
+import { WriteBatch } from './write-batch.ts';
 import type { CallbackStatus } from '../../protocol/callbacks.ts';
 import type { LogPage } from '../../protocol/output.ts';
 import type { Attempt } from '../../protocol/tasks.ts';
@@ -61,6 +62,9 @@ function configureConnection(db: Database.Database): void {
   // copies them a tenth as often. Measured in process: 12 % less CPU per task's writes, commits
   // over 2 ms 1,685 → 498 in 20,000 create-claim-finish cycles (p99 12.9 → 4.5 ms).
   db.pragma('wal_autocheckpoint = 10000');
+  // A batch of writes (write-batch.ts) runs each call in a SAVEPOINT, whose journal would spill
+  // to a temporary file past 64 KiB; in memory it costs no I/O (measured: 30 % less system time).
+  db.pragma('temp_store = MEMORY');
   db.pragma('foreign_keys = ON');
 }
 
@@ -80,6 +84,8 @@ export class SqliteStore implements S.Store {
   private readonly turns: SessionTurns;
   private readonly schedules: ScheduleQueries;
   private readonly pingStatement: Database.Statement;
+  /** The hot writes, one transaction per turn of the event loop (write-batch.ts). */
+  private readonly batch: WriteBatch;
 
   constructor(
     private readonly db: Database.Database,
@@ -101,6 +107,7 @@ export class SqliteStore implements S.Store {
     this.sessions = new SessionQueries(db);
     this.schedules = new ScheduleQueries(db, this.events, this.tasks);
     this.pingStatement = db.prepare('SELECT 1');
+    this.batch = new WriteBatch(db, path);
   }
 
   migrate(): Promise<void> {
@@ -119,15 +126,16 @@ export class SqliteStore implements S.Store {
   }
 
   async close(): Promise<void> {
+    await this.batch.flush();
     if (this.db.open) this.db.close();
   }
 
   createTask(task: S.NewTask, now: number): Promise<S.CreateTaskResult> {
-    return this.run(() => this.tasks.createTask(task, now));
+    return this.batch.submit(() => this.tasks.createTask(task, now));
   }
 
   createTasks(tasks: readonly S.NewTask[], now: number): Promise<(S.CreateTaskResult | Error)[]> {
-    return this.run(() =>
+    return this.batch.submit(() =>
       this.tasks.createTasks(tasks, now).map((result) => this.translateItem(result)),
     );
   }
@@ -179,8 +187,10 @@ export class SqliteStore implements S.Store {
     return this.run(() => this.tasks.countRunningWithKey(key));
   }
 
-  claimTasks(req: S.ClaimRequest): Promise<Claim[]> {
-    return this.run(() => this.leases.claimTasks(req));
+  /** An empty poll only reads; a claim that will lease joins the batch. */
+  async claimTasks(req: S.ClaimRequest): Promise<Claim[]> {
+    if (!(await this.run(() => this.leases.anyCandidate(req)))) return [];
+    return this.batch.submit(() => this.leases.claimTasks(req));
   }
 
   extendLeases(
@@ -189,7 +199,7 @@ export class SqliteStore implements S.Store {
     leaseMs: number,
     now: number,
   ): Promise<S.HeartbeatResult> {
-    return this.run(() => this.leases.extendLeases(runner, leases, leaseMs, now));
+    return this.batch.submit(() => this.leases.extendLeases(runner, leases, leaseMs, now));
   }
 
   getLease(taskId: string): Promise<S.LeaseInfo | undefined> {
@@ -214,11 +224,11 @@ export class SqliteStore implements S.Store {
   }
 
   finishAttempt(req: S.FinishRequest): Promise<S.StoredTask | undefined> {
-    return this.run(() => this.leases.finishAttempt(req));
+    return this.batch.submit(() => this.leases.finishAttempt(req));
   }
 
   finishAttempts(reqs: readonly S.FinishRequest[]): Promise<(S.StoredTask | undefined)[]> {
-    return this.run(() => this.leases.finishAttempts(reqs));
+    return this.batch.submit(() => this.leases.finishAttempts(reqs));
   }
 
   releaseLeases(leases: LeaseRef[], now: number): Promise<S.StoredTask[]> {

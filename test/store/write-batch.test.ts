@@ -1,0 +1,90 @@
+// The SQLite store's write batch: writes submitted in one turn commit in one transaction, a call
+// that throws undoes its own writes only, a busy database makes the batch wait, and close commits
+// what waits.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { WriteBatch } from '../../src/store/sqlite/write-batch.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'outpost-batch-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let files = 0;
+
+function open(): { db: Database.Database; path: string; batch: WriteBatch } {
+  const path = join(dir, `batch-${++files}.db`);
+  const db = new Database(path, { timeout: 20 });
+  db.pragma('journal_mode = WAL');
+  db.exec('CREATE TABLE items (name TEXT PRIMARY KEY)');
+  return { db, path, batch: new WriteBatch(db, path) };
+}
+
+describe('write batch', () => {
+  it('commits the writes of one turn in one transaction, in order', async () => {
+    const { db, batch } = open();
+    const insert = db.transaction((name: string) => {
+      db.prepare('INSERT INTO items (name) VALUES (?)').run(name);
+      return { name, inBatch: db.inTransaction };
+    });
+    const seenBefore: number[] = [];
+    const count = () => db.prepare('SELECT COUNT(*) AS n FROM items').pluck().get() as number;
+    const writes = ['a', 'b', 'c'].map((name) =>
+      batch.submit(() => {
+        seenBefore.push(count());
+        return insert(name);
+      }),
+    );
+    assert.equal(count(), 0, 'nothing runs before the turn ends');
+    const results = await Promise.all(writes);
+    assert.deepEqual(
+      results.map((r) => r.name),
+      ['a', 'b', 'c'],
+    );
+    assert.ok(results.every((r) => r.inBatch));
+    assert.deepEqual(seenBefore, [0, 1, 2], 'each call sees the ones before it');
+    assert.equal(count(), 3);
+    db.close();
+  });
+
+  it('undoes a failing call alone and rejects only its promise', async () => {
+    const { db, batch } = open();
+    const insertTwo = db.transaction((first: string, second: string) => {
+      db.prepare('INSERT INTO items (name) VALUES (?)').run(first);
+      db.prepare('INSERT INTO items (name) VALUES (?)').run(second);
+    });
+    const ok = batch.submit(() => insertTwo('a', 'b'));
+    // 'c' goes in, then 'a' collides: its savepoint takes 'c' back out with it.
+    const failing = batch.submit(() => insertTwo('c', 'a'));
+    const later = batch.submit(() => insertTwo('d', 'e'));
+    await ok;
+    await assert.rejects(failing, /UNIQUE/);
+    await later;
+    const names = db.prepare('SELECT name FROM items ORDER BY name').pluck().all();
+    assert.deepEqual(names, ['a', 'b', 'd', 'e']);
+    db.close();
+  });
+
+  it('waits while another connection holds the write lock, then commits', async () => {
+    const { db, path, batch } = open();
+    const other = new Database(path);
+    other.exec('BEGIN IMMEDIATE');
+    const write = batch.submit(() => db.prepare('INSERT INTO items (name) VALUES (?)').run('x'));
+    await new Promise((r) => setTimeout(r, 100));
+    other.exec('COMMIT');
+    await write;
+    assert.equal(db.prepare('SELECT COUNT(*) FROM items').pluck().get(), 1);
+    other.close();
+    db.close();
+  });
+
+  it('flush commits what waits at once', async () => {
+    const { db, batch } = open();
+    const write = batch.submit(() => db.prepare('INSERT INTO items (name) VALUES (?)').run('x'));
+    await batch.flush();
+    assert.equal(db.prepare('SELECT COUNT(*) FROM items').pluck().get(), 1);
+    db.close();
+    await write;
+  });
+});
