@@ -1,6 +1,6 @@
 // The runner's failover over several server URLs, on real loopback HTTP: requests go to the
 // current server, a refused connection moves to the next (the request itself still fails, for the
-// runner's retry), an HTTP error or an abort moves nothing, and requests failing together move once.
+// runner's retry), an HTTP error, an abort or a timeout moves nothing, and requests failing together move once.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
@@ -124,6 +124,24 @@ describe('failover transport', () => {
       assert.deepEqual(moves, []);
     } finally {
       failing.server.close();
+    }
+  });
+
+  it('stays on a server slower than the request timeout', async () => {
+    const silent = http.createServer(() => {});
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    try {
+      const moves: string[] = [];
+      const fetch = failoverTransport([url, a.url], nodeTransport, (_, to) => moves.push(to));
+      const timed = { method: 'GET', headers: {}, timeoutMs: 50 };
+      await assert.rejects(fetch(`${url}/z`, timed), { name: 'TimeoutError' });
+      assert.deepEqual(moves, []);
+      assert.equal(fetch.takesTimeout, true);
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
     }
   });
 

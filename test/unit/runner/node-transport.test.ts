@@ -7,6 +7,8 @@ import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { nodeTransport } from '../../../src/runner/node-transport.ts';
+import { AppError } from '../../../src/protocol/errors.ts';
+import { OutpostClient } from '../../../src/sdk/client.ts';
 
 describe('node:http transport', () => {
   let server: http.Server;
@@ -22,7 +24,7 @@ describe('node:http transport', () => {
           setTimeout(() => res.socket?.destroy(), 10);
           return;
         }
-        if (req.url === '/slow') return setTimeout(() => res.end('late'), 5_000);
+        if (req.url?.startsWith('/slow')) return setTimeout(() => res.end('late'), 5_000);
         if (req.url === '/chunked') {
           res.write('{"parts":');
           return setTimeout(() => res.end('[1,2]}'), 5);
@@ -113,6 +115,28 @@ describe('node:http transport', () => {
     const started = Date.now();
     await assert.rejects(pending);
     assert.ok(Date.now() - started < 2_000);
+  });
+
+  it('rejects with a TimeoutError when the whole reply takes longer than timeoutMs', async () => {
+    const slow = nodeTransport(`${base}/slow`, init({ signal: undefined, timeoutMs: 50 }));
+    await assert.rejects(slow, { name: 'TimeoutError' });
+    // The connection's timer, re-armed by a later request, does not cut that one short.
+    const res = await nodeTransport(`${base}/echo`, init({ signal: undefined, timeoutMs: 50 }));
+    assert.equal(res.status, 201);
+  });
+
+  it('keeps time for the SDK, which reports a timeout as unavailable', async () => {
+    const client = new OutpostClient({
+      baseUrl: `${base}/slow`,
+      token: 't',
+      fetch: nodeTransport,
+      requestTimeoutMs: 50,
+    });
+    await assert.rejects(client.health(), (err: unknown) => {
+      assert.ok(err instanceof AppError && err.code === 'unavailable');
+      assert.match(err.message, /no reply within 50 ms/);
+      return true;
+    });
   });
 
   it('rejects when nothing listens', async () => {
