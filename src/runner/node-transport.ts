@@ -8,6 +8,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { FetchInit, FetchLike } from '../sdk/http.ts';
+import { DeadlineWheel, type Timed } from './deadline-wheel.ts';
 import { ReplyParser, type ParsedReply } from './http-reply-parser.ts';
 
 /** One server (scheme, host and port) and its idle connections, the most recently used last. */
@@ -37,6 +38,7 @@ const UNSAFE_TARGET = /[^\x21-\x7e]|#/;
 const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 const HEADER_NAME = /^[!#-'*+.^-`|~0-9A-Za-z-]+$/;
 const origins = new Map<string, Origin>();
+const deadlines = new DeadlineWheel();
 
 /**
  * Sends one request and reads the whole reply as text. Rejects on any network failure, on an
@@ -50,33 +52,22 @@ export const nodeTransport: FetchLike = (url, init) =>
     const request = requestText(init, origin, target);
     acquire(origin).send(request, { resolve, reject, signal }, timeoutMs);
   });
-// The SDK then leaves the timeout to the connection's one timer instead of making an
+// The SDK then leaves the timeout to one shared timer (deadline-wheel.ts) instead of making an
 // AbortController and a timer of its own for every request (together 8 % of a busy runner's CPU).
 nodeTransport.takesTimeout = true;
 
-class Connection {
+class Connection implements Timed {
   private readonly socket: net.Socket;
   private exchange: Exchange | undefined;
   private parser = new ReplyParser();
   private closed = false;
   /** When an idle connection is past the server's keep-alive hint (0: no hint). */
   expiresAt = 0;
-  /**
-   * One timer per connection, re-armed by each request with a limit (most share one), so it
-   * fires only when the request in flight has run that long; firing while idle does nothing.
-   */
-  private timer: NodeJS.Timeout | undefined;
-  private timerMs = 0;
-  /** Whether the request in flight has a limit (the timer may be armed by an earlier one). */
-  private timed = false;
+  /** When the request in flight times out (epoch ms; 0: no limit or nothing in flight). */
+  deadline = 0;
+  private timeoutMs = 0;
   private readonly onAbort = (): void => {
     if (this.exchange?.signal) this.fail(abortError(this.exchange.signal));
-  };
-  private readonly onTimer = (): void => {
-    if (this.exchange === undefined || !this.timed) return;
-    const err = new Error(`no reply within ${this.timerMs} ms`);
-    err.name = 'TimeoutError';
-    this.fail(err);
   };
 
   constructor(private readonly origin: Origin) {
@@ -99,26 +90,24 @@ class Connection {
     this.exchange = exchange;
     this.socket.ref();
     exchange.signal?.addEventListener('abort', this.onAbort);
-    if (timeoutMs !== undefined) this.arm(timeoutMs);
+    if (timeoutMs !== undefined) {
+      this.timeoutMs = timeoutMs;
+      this.deadline = Date.now() + timeoutMs;
+      deadlines.watch(this);
+    }
     this.socket.write(request);
+  }
+
+  timeOut(): void {
+    if (this.exchange === undefined) return;
+    const err = new Error(`no reply within ${this.timeoutMs} ms`);
+    err.name = 'TimeoutError';
+    this.fail(err);
   }
 
   destroy(): void {
     this.closed = true;
-    clearTimeout(this.timer);
     this.socket.destroy();
-  }
-
-  private arm(timeoutMs: number): void {
-    this.timed = true;
-    if (this.timer !== undefined && this.timerMs === timeoutMs) {
-      this.timer.refresh();
-      return;
-    }
-    clearTimeout(this.timer);
-    this.timerMs = timeoutMs;
-    // The socket, ref'd while a request is in flight, is what keeps the process alive.
-    this.timer = setTimeout(this.onTimer, timeoutMs).unref();
   }
 
   private onData(chunk: Buffer): void {
@@ -165,7 +154,7 @@ class Connection {
   private settle(): Exchange {
     const exchange = this.exchange!;
     this.exchange = undefined;
-    this.timed = false;
+    this.deadline = 0;
     exchange.signal?.removeEventListener('abort', this.onAbort);
     return exchange;
   }
