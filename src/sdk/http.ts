@@ -85,12 +85,15 @@ export async function requestJson<S extends TSchema>(
 }
 
 function buildUrl(baseUrl: string, path: string, query: HttpRequest['query']): string {
+  const base = baseUrl.endsWith('/') ? baseUrl.replace(/\/+$/, '') : baseUrl;
+  // Most requests (claims, heartbeats, finishes) have no query: no URLSearchParams for them.
+  if (query === undefined) return base + path;
   const params = new URLSearchParams();
-  for (const [key, value] of Object.entries(query ?? {})) {
+  for (const [key, value] of Object.entries(query)) {
     if (value !== undefined) params.set(key, String(value));
   }
   const search = params.toString();
-  return `${baseUrl.replace(/\/+$/, '')}${path}${search ? `?${search}` : ''}`;
+  return `${base}${path}${search ? `?${search}` : ''}`;
 }
 
 interface RawResponse {
@@ -187,7 +190,7 @@ function init(
 }
 
 function parseJson(text: string): unknown {
-  if (text.trim() === '') return undefined;
+  if (!/\S/.test(text)) return undefined; // empty or blank, without copying a large reply
   try {
     return JSON.parse(text) as unknown;
   } catch {

@@ -155,5 +155,11 @@ describe('failover transport', () => {
     // The stand-in server's reply is not a health reply: only where the request went matters.
     await client.health().catch(() => {});
     assert.equal(a.seen.at(-1), '/health');
+    // A base URL's trailing slashes are dropped; a query is kept.
+    const slashed = new OutpostClient({ baseUrl: `${a.url}//`, token: 't', fetch: nodeTransport });
+    await slashed.health().catch(() => {});
+    assert.equal(a.seen.at(-1), '/health');
+    await slashed.getTask('x', { waitMs: 5 }).catch(() => {});
+    assert.equal(a.seen.at(-1), '/v1/tasks/x?wait=5');
   });
 });
