@@ -80,10 +80,14 @@ class Connection implements Timed {
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('error', (err) => this.fail(err));
     this.socket.on('close', () => this.onClose());
+    // The server closed its side: no request may start here, though 'close' comes a tick later.
+    this.socket.on('end', () => this.retire());
   }
 
   get usable(): boolean {
-    return !this.closed && (this.expiresAt === 0 || Date.now() < this.expiresAt);
+    return (
+      !this.closed && this.socket.writable && (this.expiresAt === 0 || Date.now() < this.expiresAt)
+    );
   }
 
   send(request: string, exchange: Exchange, timeoutMs: number | undefined): void {
@@ -121,10 +125,14 @@ class Connection implements Timed {
     if (reply !== undefined) this.complete(reply);
   }
 
-  private onClose(): void {
+  private retire(): void {
     this.closed = true;
     const at = this.origin.idle.indexOf(this);
     if (at >= 0) this.origin.idle.splice(at, 1);
+  }
+
+  private onClose(): void {
+    this.retire();
     if (this.exchange === undefined) return;
     const reply = this.parser.end();
     if (reply !== undefined) this.complete(reply);

@@ -99,6 +99,30 @@ describe('node:http transport', () => {
     }
   });
 
+  it('does not reuse a connection the server ended after its reply', async () => {
+    const accepted: net.Socket[] = [];
+    const raw = net.createServer((socket) => {
+      accepted.push(socket);
+      socket.once('data', () => socket.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}'));
+    });
+    raw.listen(0, '127.0.0.1');
+    await once(raw, 'listening');
+    const url = `http://127.0.0.1:${(raw.address() as AddressInfo).port}/x`;
+    try {
+      for (let i = 0; i < 3; i++) {
+        const res = await nodeTransport(url, init({ method: 'GET' }));
+        assert.equal(await res.text(), '{}');
+        // Time for the server's FIN to arrive (a request sent before it would be lost, as with
+        // node:http's Agent: the runner's retry then sends it again).
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.equal(accepted.length, 3);
+    } finally {
+      for (const socket of accepted) socket.destroy();
+      raw.close();
+    }
+  });
+
   it('refuses a header value that would split the request', async () => {
     const headers = { authorization: 'Bearer x\r\nx-evil: 1' };
     await assert.rejects(nodeTransport(`${base}/echo`, init({ headers })), TypeError);
