@@ -1,7 +1,7 @@
 // A runner given several server URLs (replicas on one PostgreSQL database) talks to one at a time
 // and moves to the next when a request cannot reach it. Every replica serves every runner route
 // from the same database, so the leases, heartbeats and finishes of running tasks carry on there.
-import type { FetchLike } from '../sdk/http.ts';
+import { isTimeoutError, type FetchLike } from '../sdk/http.ts';
 
 /** Told when the runner moves from one server to another, with the failure that made it move. */
 export type OnFailover = (from: string, to: string, error: unknown) => void;
@@ -22,14 +22,15 @@ export function failoverTransport(
   if (first === undefined) throw new Error('failoverTransport needs at least one URL');
   if (urls.length === 1) return inner;
   let current = 0;
-  return async (url, init) => {
+  const failover: FetchLike = async (url, init) => {
     const used = current;
     const base = urls[used]!;
     const target = url.startsWith(first) ? base + url.slice(first.length) : url;
     try {
       return await inner(target, init);
     } catch (err) {
-      if (init.signal?.aborted === true) throw err;
+      // A timeout is the caller's own limit, as an abort is: the server may only be slow.
+      if (init.signal?.aborted === true || isTimeoutError(err)) throw err;
       // Requests in flight together fail together; only the first moves on, so two failures from
       // one dead server do not move the runner past the next one and back.
       if (current === used) {
@@ -41,4 +42,6 @@ export function failoverTransport(
       });
     }
   };
+  failover.takesTimeout = inner.takesTimeout;
+  return failover;
 }

@@ -1,8 +1,10 @@
 // Reports outcomes to the server, coalescing those that end close together: with no finish request
-// in flight an outcome is sent at once (no added latency when idle); while one is in flight, the
-// outcomes that end meanwhile wait and leave together as one batch when it returns. A busy runner
-// thus sends about one finish per round trip instead of one per task, and the server commits each
-// batch once. Every outcome keeps its own retries, deadline and answer (report-outcome.ts).
+// in flight an outcome leaves at the end of the current turn of the event loop, with every other
+// outcome of that turn (a claim reply's quick tasks end back to back), and waits for no timer;
+// while a request is in flight, the outcomes that end meanwhile wait and leave together as one
+// batch when it returns. A busy runner thus sends about one finish per round trip instead of one
+// per task, and the server commits each batch once. Every outcome keeps its own retries, deadline
+// and answer (report-outcome.ts).
 import { AppError, toErrorCode } from '../protocol/errors.ts';
 import type { FinishBatchReply, FinishBody } from '../protocol/runner.ts';
 import type { Outcome } from '../protocol/tasks.ts';
@@ -51,12 +53,13 @@ export class OutcomeReporter {
 
   private enqueue(item: Pending): void {
     this.queue.push(item);
-    if (!this.sending) void this.pump();
+    if (this.sending) return;
+    this.sending = true;
+    setImmediate(() => void this.pump());
   }
 
   /** One request at a time; whatever queued up meanwhile is the next batch. */
   private async pump(): Promise<void> {
-    this.sending = true;
     try {
       while (this.queue.length > 0) await this.send(this.nextBatch());
     } finally {

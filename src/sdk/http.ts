@@ -9,17 +9,27 @@ export interface FetchInit {
   method: string;
   headers: Record<string, string>;
   body?: string;
-  signal: AbortSignal;
+  /** Always set for a plain fetch; for a transport that `takesTimeout`, only the caller's own. */
+  signal?: AbortSignal;
+  /** Only for a transport that `takesTimeout`: the limit for the whole exchange, body included. */
+  timeoutMs?: number;
 }
 
 /**
- * The part of fetch the SDK uses. The global fetch fits; so does a cheaper node:http transport,
- * which the runner plugs in because fetch costs it about a millisecond of CPU per request.
+ * The part of fetch the SDK uses. The global fetch fits; so does the runner's cheaper transport
+ * (runner/node-transport.ts), because fetch costs it about a millisecond of CPU per request.
+ * A transport with `takesTimeout` enforces `init.timeoutMs` itself, rejecting with an error named
+ * `TimeoutError`; the SDK then makes no AbortController and timer of its own for each request.
  */
-export type FetchLike = (
+export type FetchLike = ((
   url: string,
   init: FetchInit,
-) => Promise<{ status: number; text(): Promise<string> }>;
+) => Promise<{ status: number; text(): Promise<string> }>) & { takesTimeout?: boolean };
+
+/** True for the error a `takesTimeout` transport rejects with when `init.timeoutMs` passes. */
+export function isTimeoutError(err: unknown): boolean {
+  return err instanceof Error && err.name === 'TimeoutError';
+}
 
 /** Settings shared by every request of one client. */
 export interface HttpOptions {
@@ -75,12 +85,15 @@ export async function requestJson<S extends TSchema>(
 }
 
 function buildUrl(baseUrl: string, path: string, query: HttpRequest['query']): string {
+  const base = baseUrl.endsWith('/') ? baseUrl.replace(/\/+$/, '') : baseUrl;
+  // Most requests (claims, heartbeats, finishes) have no query: no URLSearchParams for them.
+  if (query === undefined) return base + path;
   const params = new URLSearchParams();
-  for (const [key, value] of Object.entries(query ?? {})) {
+  for (const [key, value] of Object.entries(query)) {
     if (value !== undefined) params.set(key, String(value));
   }
   const search = params.toString();
-  return `${baseUrl.replace(/\/+$/, '')}${path}${search ? `?${search}` : ''}`;
+  return `${base}${path}${search ? `?${search}` : ''}`;
 }
 
 interface RawResponse {
@@ -89,7 +102,35 @@ interface RawResponse {
 }
 
 /** Fetches and reads the whole body under one timer, so a server that stalls mid-body times out too. */
-async function fetchText(
+function fetchText(
+  http: HttpOptions,
+  url: string,
+  req: HttpRequest,
+  timeoutMs: number,
+): Promise<RawResponse> {
+  return http.fetch.takesTimeout === true
+    ? fetchTimed(http, url, req, timeoutMs)
+    : fetchAborting(http, url, req, timeoutMs);
+}
+
+/** The transport keeps the time; the caller's signal, if any, goes to it as is. */
+async function fetchTimed(
+  http: HttpOptions,
+  url: string,
+  req: HttpRequest,
+  timeoutMs: number,
+): Promise<RawResponse> {
+  try {
+    if (req.signal?.aborted) throw req.signal.reason;
+    const response = await http.fetch(url, init(http, req, req.signal, timeoutMs));
+    return { status: response.status, text: await response.text() };
+  } catch (err) {
+    throw failure(http, req, err, isTimeoutError(err), timeoutMs);
+  }
+}
+
+/** A plain fetch: one AbortController ends the request on a timeout or the caller's abort. */
+async function fetchAborting(
   http: HttpOptions,
   url: string,
   req: HttpRequest,
@@ -108,20 +149,36 @@ async function fetchText(
     const response = await http.fetch(url, init(http, req, controller.signal));
     return { status: response.status, text: await response.text() };
   } catch (err) {
-    if (req.signal?.aborted) throw req.signal.reason;
-    if (timedOut)
-      throw new AppError('unavailable', `${describe(req)}: no reply within ${timeoutMs} ms`);
-    throw new AppError(
-      'unavailable',
-      `${describe(req)}: cannot reach ${http.baseUrl} (${messageOf(err)})`,
-    );
+    throw failure(http, req, err, timedOut, timeoutMs);
   } finally {
     clearTimeout(timer);
     req.signal?.removeEventListener('abort', onAbort);
   }
 }
 
-function init(http: HttpOptions, req: HttpRequest, signal: AbortSignal): FetchInit {
+/** What a failed request throws: the caller's abort reason unchanged, else an AppError. */
+function failure(
+  http: HttpOptions,
+  req: HttpRequest,
+  err: unknown,
+  timedOut: boolean,
+  timeoutMs: number,
+): unknown {
+  if (req.signal?.aborted) return req.signal.reason;
+  if (timedOut)
+    return new AppError('unavailable', `${describe(req)}: no reply within ${timeoutMs} ms`);
+  return new AppError(
+    'unavailable',
+    `${describe(req)}: cannot reach ${http.baseUrl} (${messageOf(err)})`,
+  );
+}
+
+function init(
+  http: HttpOptions,
+  req: HttpRequest,
+  signal: AbortSignal | undefined,
+  timeoutMs?: number,
+): FetchInit {
   const headers: Record<string, string> = {
     accept: 'application/json',
     authorization: `Bearer ${http.token}`,
@@ -129,11 +186,11 @@ function init(http: HttpOptions, req: HttpRequest, signal: AbortSignal): FetchIn
   };
   if (req.body !== undefined) headers['content-type'] = 'application/json';
   const body = req.body === undefined ? undefined : JSON.stringify(req.body);
-  return { method: req.method, headers, body, signal };
+  return { method: req.method, headers, body, signal, timeoutMs };
 }
 
 function parseJson(text: string): unknown {
-  if (text.trim() === '') return undefined;
+  if (!/\S/.test(text)) return undefined; // empty or blank, without copying a large reply
   try {
     return JSON.parse(text) as unknown;
   } catch {

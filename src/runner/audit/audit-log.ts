@@ -54,7 +54,7 @@ export interface AuditLog {
     kind: Kind;
     spec: Record<string, unknown>;
   }): void;
-  /** Several entries of the same moment go in one write: a busy runner writes one per task fewer. */
+  /** Entries of one moment, in order; a decision or start reaches the file before this returns. */
   record(...entries: Omit<AuditEntry, 'at'>[]): void;
   close(): void;
 }
@@ -67,9 +67,13 @@ export function auditPathOf(dataDir: string): string {
 
 /**
  * Opens the log lazily, on the first entry (a runner that never gets a task writes nothing).
- * Writes are synchronous and each is one whole line: with O_APPEND the kernel puts every write
+ * Writes are synchronous and each is of whole lines: with O_APPEND the kernel puts every write
  * at the current end, so a log rotated by copy-and-truncate keeps whole lines. A failing disk
  * is logged once and the runner carries on (it does not refuse work because of its own log).
+ * A decision or a start is written before the runner acts on it. `received` and `ended` entries
+ * record what already happened, so they wait for the next write or the end of the current turn
+ * of the event loop: a busy runner then writes about once per task instead of three times (each
+ * write is a system call, and they were a tenth of its CPU), and the file's order is unchanged.
  * @example const audit = openAuditLog({ dataDir, secrets: [token], log });
  */
 export function openAuditLog(opts: {
@@ -80,14 +84,17 @@ export function openAuditLog(opts: {
   const path = auditPathOf(opts.dataDir);
   let fd: number | undefined;
   let broken = false;
-  const write = (...entries: AuditEntry[]): void => {
-    if (broken) return;
+  let waiting = '';
+  let flushQueued = false;
+  const writeOut = (): void => {
+    const lines = waiting;
+    waiting = '';
+    if (broken || lines === '') return;
     try {
       if (fd === undefined) {
         mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
         fd = openSync(path, 'a', 0o600);
       }
-      const lines = entries.map((entry) => `${JSON.stringify(entry)}\n`).join('');
       writeSync(fd, redact(lines, opts.secrets));
     } catch (err) {
       broken = true;
@@ -97,21 +104,31 @@ export function openAuditLog(opts: {
       });
     }
   };
+  const add = (entries: AuditEntry[], now: boolean): void => {
+    for (const entry of entries) waiting += `${JSON.stringify(entry)}\n`;
+    if (now) return writeOut();
+    if (flushQueued) return;
+    flushQueued = true;
+    setImmediate(() => {
+      flushQueued = false;
+      writeOut();
+    });
+  };
   return {
-    received: ({ taskId, attempt, kind, spec }) =>
-      write({
-        at: Date.now(),
-        event: 'received',
-        taskId,
-        attempt,
-        kind,
-        summary: summariseSpec(kind, spec),
-      }),
+    received: ({ taskId, attempt, kind, spec }) => {
+      const summary = summariseSpec(kind, spec);
+      add([{ at: Date.now(), event: 'received', taskId, attempt, kind, summary }], false);
+    },
     record: (...entries) => {
       const at = Date.now();
-      write(...entries.map((entry) => ({ at, ...entry })));
+      const stamped = entries.map((entry) => ({ at, ...entry }));
+      add(
+        stamped,
+        stamped.some((entry) => entry.event !== 'ended' && entry.event !== 'received'),
+      );
     },
     close: () => {
+      writeOut();
       if (fd !== undefined) closeSync(fd);
       fd = undefined;
     },

@@ -1,6 +1,6 @@
 // The runner's failover over several server URLs, on real loopback HTTP: requests go to the
 // current server, a refused connection moves to the next (the request itself still fails, for the
-// runner's retry), an HTTP error or an abort moves nothing, and requests failing together move once.
+// runner's retry), an HTTP error, an abort or a timeout moves nothing, and requests failing together move once.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
@@ -127,6 +127,24 @@ describe('failover transport', () => {
     }
   });
 
+  it('stays on a server slower than the request timeout', async () => {
+    const silent = http.createServer(() => {});
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    try {
+      const moves: string[] = [];
+      const fetch = failoverTransport([url, a.url], nodeTransport, (_, to) => moves.push(to));
+      const timed = { method: 'GET', headers: {}, timeoutMs: 50 };
+      await assert.rejects(fetch(`${url}/z`, timed), { name: 'TimeoutError' });
+      assert.deepEqual(moves, []);
+      assert.equal(fetch.takesTimeout, true);
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
+  });
+
   it('carries an SDK client to the next server, naming the one it could not reach', async () => {
     const fetch = failoverTransport([dead, a.url], nodeTransport);
     const client = new OutpostClient({ baseUrl: dead, token: 't', fetch });
@@ -137,5 +155,11 @@ describe('failover transport', () => {
     // The stand-in server's reply is not a health reply: only where the request went matters.
     await client.health().catch(() => {});
     assert.equal(a.seen.at(-1), '/health');
+    // A base URL's trailing slashes are dropped; a query is kept.
+    const slashed = new OutpostClient({ baseUrl: `${a.url}//`, token: 't', fetch: nodeTransport });
+    await slashed.health().catch(() => {});
+    assert.equal(a.seen.at(-1), '/health');
+    await slashed.getTask('x', { waitMs: 5 }).catch(() => {});
+    assert.equal(a.seen.at(-1), '/v1/tasks/x?wait=5');
   });
 });

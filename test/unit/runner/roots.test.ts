@@ -120,6 +120,24 @@ describe('resolveInRoots', () => {
     assert.equal(await resolveInRoots('secret.txt', settings), join(outside, 'secret.txt'));
   });
 
+  it('resolves a task path afresh in the next turn of the event loop, after a symlink swap', async () => {
+    const swap = join(root, 'swap');
+    await symlink(join(root, 'sub'), swap);
+    const settings = makeSettings([root]);
+    // Admission's check and the executor's, in one turn: the second reuses the first.
+    const [first, again] = await Promise.all([
+      resolveInRoots('swap/a.txt', settings),
+      resolveInRoots('swap/a.txt', settings),
+    ]);
+    assert.deepEqual([first, again], [join(root, 'sub', 'a.txt'), join(root, 'sub', 'a.txt')]);
+    await rm(swap);
+    await symlink(outside, swap);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.match(await refusal('swap/a.txt'), /outside the allowed roots/);
+    const err = await resolveInRoots('swap/a.txt', settings).catch((e: unknown) => e);
+    assert.ok(err instanceof TaskFailure && err.kind === 'policy', 'the same settings too');
+  });
+
   it('refuses everything when no roots are configured', async () => {
     const err = await resolveInRoots('x', makeSettings([])).catch((e: unknown) => e);
     assert.ok(err instanceof TaskFailure && err.kind === 'policy');
