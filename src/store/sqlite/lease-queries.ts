@@ -136,10 +136,10 @@ export class LeaseQueries {
    * The hot path. Claims run in BEGIN IMMEDIATE: a deferred transaction would read under a shared
    * lock and then fail with SQLITE_BUSY when upgrading to write while another process holds the
    * lock (busy_timeout cannot help there); IMMEDIATE queues for the write lock up front instead.
-   * An empty poll never takes the lock: a plain read of the WAL snapshot answers it first.
+   * An empty poll never takes the lock: the store asks anyCandidate (a plain read of the WAL
+   * snapshot) first, and only a claim that will lease joins a write batch.
    */
   claimTasks(req: S.ClaimRequest): Claim[] {
-    if (!this.anyCandidate(req)) return [];
     return this.claimTx.immediate(req, [...new Set(req.kinds)]);
   }
 
