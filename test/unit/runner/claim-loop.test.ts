@@ -21,63 +21,18 @@ function deferred<T>(): { promise: Promise<T>; resolve(value: T): void } {
   return { promise, resolve };
 }
 
-describe('claim loop', () => {
-  it('polls again while a reply is acknowledged, and ends only after its claims start', async () => {
-    const stopped = new AbortController();
-    const attempts = new RunningAttempts();
-    const polls: ClaimBody[] = [];
-    const secondPoll = deferred<void>();
-    const ack = deferred<HeartbeatReply>();
-    const client = {
-      claimTasks: (body: ClaimBody, opts: { signal?: AbortSignal }): Promise<ClaimReply> => {
-        polls.push(body);
-        if (polls.length === 1) return Promise.resolve({ tasks: [claimOf('t1'), claimOf('t2')] });
-        secondPoll.resolve();
-        return new Promise((_, reject) =>
-          opts.signal?.addEventListener('abort', () => reject(new Error('aborted'))),
-        );
-      },
-      heartbeat: () => ack.promise,
-    } as unknown as OutpostClient;
-    const started: string[] = [];
-    const loop = runClaimLoop({
-      client,
-      config: { name: 'box', capacity: 5, longPollMs: 30_000, retryBaseMs: 10, retryMaxMs: 50 },
-      instanceId: 'i1',
-      kinds: ['shell'],
-      agents: [],
-      attempts,
-      log: () => undefined,
-      signal: stopped.signal,
-      start: (claim) => {
-        started.push(claim.task.id);
-        attempts.add(claim, Date.now());
-      },
-      claimAcks: false,
-    });
-
-    await secondPoll.promise;
-    assert.deepEqual(started, [], 'nothing starts before its claim is acknowledged');
-    assert.equal(polls[1]?.max, 3, 'the claims being acknowledged hold their slots');
-    assert.equal(attempts.size, 2);
-
-    stopped.abort();
-    let ended = false;
-    void loop.then(() => (ended = true));
-    await new Promise((r) => setTimeout(r, 20));
-    assert.equal(ended, false, 'the loop waits for the acknowledgement in flight');
-
-    ack.resolve({ leases: [], lost: [], cancel: [] });
-    await loop;
-    assert.deepEqual(started, ['t1', 't2']);
-    assert.equal(attempts.size, 2, 'the reserved slots became the started attempts');
-  });
-});
+interface LoopOptions {
+  capacity?: number;
+  /** The server's hello listed claim-acks. */
+  claimAcks?: boolean;
+  /** What every heartbeat answers (default: at once, nothing lost). */
+  ack?: Promise<HeartbeatReply>;
+}
 
 /** A loop against `claimTasks`, recording what it starts and every heartbeat it sends. */
 function loopWith(
   claimTasks: (body: ClaimBody, opts: { signal?: AbortSignal }) => Promise<ClaimReply>,
-  capacity = 4,
+  { capacity = 4, claimAcks = true, ack }: LoopOptions = {},
 ) {
   const stopped = new AbortController();
   const attempts = new RunningAttempts();
@@ -87,7 +42,7 @@ function loopWith(
     claimTasks,
     heartbeat: (body: { leases: { taskId: string }[] }): Promise<HeartbeatReply> => {
       heartbeats.push(body.leases.map((l) => l.taskId));
-      return Promise.resolve({ leases: [], lost: [], cancel: [] });
+      return ack ?? Promise.resolve({ leases: [], lost: [], cancel: [] });
     },
   } as unknown as OutpostClient;
   const loop = runClaimLoop({
@@ -103,7 +58,7 @@ function loopWith(
       started.push(claim.task.id);
       attempts.add(claim, Date.now());
     },
-    claimAcks: true,
+    claimAcks,
   });
   return { stopped, attempts, started, heartbeats, loop };
 }
@@ -114,6 +69,40 @@ function parked(opts: { signal?: AbortSignal }): Promise<ClaimReply> {
     opts.signal?.addEventListener('abort', () => reject(new Error('aborted'))),
   );
 }
+
+describe('claim loop', () => {
+  it('polls again while a reply is acknowledged, and ends only after its claims start', async () => {
+    const polls: ClaimBody[] = [];
+    const secondPoll = deferred<void>();
+    const ack = deferred<HeartbeatReply>();
+    const run = loopWith(
+      (body, opts) => {
+        polls.push(body);
+        if (polls.length === 1) return Promise.resolve({ tasks: [claimOf('t1'), claimOf('t2')] });
+        secondPoll.resolve();
+        return parked(opts);
+      },
+      { capacity: 5, claimAcks: false, ack: ack.promise },
+    );
+
+    await secondPoll.promise;
+    assert.deepEqual(run.started, [], 'nothing starts before its claim is acknowledged');
+    assert.equal(polls[1]?.max, 3, 'the claims being acknowledged hold their slots');
+    assert.equal(polls[1]?.acks, undefined, 'a server without claim-acks is not sent them');
+    assert.equal(run.attempts.size, 2);
+
+    run.stopped.abort();
+    let ended = false;
+    void run.loop.then(() => (ended = true));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(ended, false, 'the loop waits for the acknowledgement in flight');
+
+    ack.resolve({ leases: [], lost: [], cancel: [] });
+    await run.loop;
+    assert.deepEqual(run.started, ['t1', 't2']);
+    assert.equal(run.attempts.size, 2, 'the reserved slots became the started attempts');
+  });
+});
 
 describe('claim loop, acknowledging in the next claim', () => {
   it('sends the acknowledgements with the next claim, which does not wait, and starts on its answer', async () => {
@@ -175,10 +164,13 @@ describe('claim loop, acknowledging in the next claim', () => {
 
   it('acknowledges by heartbeat when no slot is left to claim with', async () => {
     const polls: ClaimBody[] = [];
-    const run = loopWith((body) => {
-      polls.push(body);
-      return Promise.resolve({ tasks: [claimOf('t1')] });
-    }, 1);
+    const run = loopWith(
+      (body) => {
+        polls.push(body);
+        return Promise.resolve({ tasks: [claimOf('t1')] });
+      },
+      { capacity: 1 },
+    );
     while (run.started.length === 0) await new Promise((r) => setImmediate(r));
     assert.deepEqual(run.heartbeats, [['t1']]);
     assert.equal(polls.length, 1, 'no claim goes out while the only slot runs t1');
