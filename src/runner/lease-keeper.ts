@@ -65,7 +65,12 @@ function applyReply(deps: LeaseKeeperDeps, reply: HeartbeatReply, now: number): 
     const attempt = deps.attempts.get(taskId);
     if (attempt) attempt.renewedAt = now;
   }
-  for (const taskId of reply.lost) markLost(deps, taskId, 'the server no longer holds this lease');
+  for (const taskId of reply.lost) {
+    // An attempt reporting its outcome has nothing left to stop: its finish may have committed on
+    // a server that died before answering, and the finish's own retry learns what became of it.
+    if (deps.attempts.get(taskId)?.reporting === true) continue;
+    markLost(deps, taskId, 'the server no longer holds this lease');
+  }
   if (reply.decisions !== undefined && reply.decisions.length > 0)
     deps.onDecisions?.(reply.decisions);
   for (const taskId of reply.cancel) {
