@@ -10,6 +10,7 @@ import { WakeTimer } from '../queue/wake-timer.ts';
 import type { CallbackSettings } from './callback-config.ts';
 import { deliverCallback, type DeliveryEnd } from './deliver-callback.ts';
 import type { FetchLike } from './post-json.ts';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 
 export interface DispatcherDeps {
   store: Store;
@@ -163,8 +164,4 @@ export class CallbackDispatcher {
     if (end.settled === 'failed')
       this.deps.log.warn({ ...about, error: end.error }, 'callback failed');
   }
-}
-
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }

@@ -1,5 +1,6 @@
 // The task service: the one place that turns API operations into store calls and wake-ups.
 // v1 routes and the legacy routes both call it, so there is a single implementation of the queue.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { AppError } from '../../protocol/errors.ts';
 import {
   isTerminal,
@@ -31,7 +32,7 @@ import type {
 } from '../../store/types.ts';
 import { QUEUE_KEY, taskKey, WaiterHub, watchKey, type Subscription } from './waiters.ts';
 import { WakeTimer } from './wake-timer.ts';
-import { GroupCommit } from './group-commit.ts';
+import { GroupCommit } from '../../store/group-commit.ts';
 import { RunnerRegistry } from './runner-registry.ts';
 import type { ConfiguredSecrets } from '../callbacks/prepare-callbacks.ts';
 import { buildNewTask, type CreateOptions } from './new-task.ts';
@@ -358,7 +359,7 @@ export class TaskService {
         if (!(await sub.wait(remaining, signal))) return [];
         // One turn of the event loop first: tasks created in the same I/O turn as the one that
         // woke this poll then leave together in its claim, rather than one claim each.
-        await new Promise((resolve) => setImmediate(resolve));
+        await nextTurn();
       } finally {
         sub.dispose();
       }

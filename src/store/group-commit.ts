@@ -1,4 +1,5 @@
-// Group commit: items submitted in the same turn of the event loop leave together in one call of
+// Group commit (creates in TaskService, every hot write in the SQLite store's write-batch.ts):
+// items submitted in the same turn of the event loop leave together in one call of
 // `commit` (one store transaction), and each caller gets its own item's answer. The commit, not
 // the rows, is most of a small write's cost, so a busy server pays it once per batch.
 
@@ -14,7 +15,7 @@ interface Pending<I, O> {
 export class GroupCommit<I, O> {
   private queue: Pending<I, O>[] = [];
   private scheduled = false;
-  private inFlight = false;
+  private flight: Promise<void> | undefined;
 
   /**
    * @param commit stores a batch, answering per item in order; throwing fails the whole batch.
@@ -38,7 +39,7 @@ export class GroupCommit<I, O> {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.inFlight) return;
+    if (this.scheduled || this.flight !== undefined) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -46,17 +47,29 @@ export class GroupCommit<I, O> {
     });
   }
 
-  private async flush(): Promise<void> {
+  /** Commits everything waiting, and resolves once no batch is in flight (before a close). */
+  async drain(): Promise<void> {
+    while (this.flight !== undefined || this.queue.length > 0) {
+      await (this.flight ?? this.flush());
+    }
+  }
+
+  private flush(): Promise<void> {
+    if (this.flight !== undefined) return this.flight;
     const batch = this.queue.splice(0, this.maxItems);
-    if (batch.length === 0) return;
-    this.inFlight = true;
+    if (batch.length === 0) return Promise.resolve();
+    this.flight = this.commitBatch(batch);
+    return this.flight;
+  }
+
+  private async commitBatch(batch: Pending<I, O>[]): Promise<void> {
     try {
       const results = await this.commit(batch.map((p) => p.item));
       batch.forEach((p, i) => settle(p, results[i]));
     } catch (err) {
       for (const p of batch) p.reject(err);
     } finally {
-      this.inFlight = false;
+      this.flight = undefined;
       if (this.queue.length > 0) this.schedule();
     }
   }
