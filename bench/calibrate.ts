@@ -74,11 +74,13 @@ export async function calibrate(
   try {
     const one = new BenchHttp({ baseUrl: url, token: 'x', maxSockets: 1 });
     const times: number[] = [];
-    for (let i = 0; i < samples + 20; i++) {
-      await sleep(gapMs);
+    // Warm-up rounds back to back, as Outpost's latency runs do (bench/latency.ts).
+    const warmup = 200;
+    for (let i = 0; i < samples + warmup; i++) {
+      if (i >= warmup) await sleep(gapMs);
       const t0 = performance.now();
       await one.ok('GET', '/');
-      if (i >= 20) times.push(performance.now() - t0);
+      if (i >= warmup) times.push(performance.now() - t0);
     }
     one.close();
 

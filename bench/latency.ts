@@ -8,6 +8,7 @@ import { BenchHttp, field, taskOf } from './http.ts';
 import { longPolls, waitForLongPolls, type Cluster } from './cluster.ts';
 
 export interface LatencyPlan {
+  /** Rounds run first and not counted, back to back (no gap): they warm V8's compiler up. */
   warmup: number;
   samples: number;
   /** Idle time before each sample, so the runner's long poll is parked on the server. */
@@ -89,7 +90,7 @@ export async function measurePickup(
       const before = i === 0 ? await longPolls(cluster.admin) : 0;
       const claim = probe.claim();
       if (i === 0) await waitForLongPolls(cluster.admin, before + 1, 5_000);
-      await sleep(plan.gapMs);
+      if (i >= plan.warmup) await sleep(plan.gapMs);
       const t0 = performance.now();
       const created = submit.ok('POST', '/v1/tasks', body);
       const got = await claim;
@@ -122,7 +123,7 @@ export async function measureEndToEnd(cluster: Cluster, plan: LatencyPlan): Prom
   const samples: number[] = [];
   try {
     for (let i = 0; i < plan.warmup + plan.samples; i++) {
-      await sleep(plan.gapMs);
+      if (i >= plan.warmup) await sleep(plan.gapMs);
       const t0 = performance.now();
       const reply = await client.ok('POST', '/v1/tasks?wait=30000', TRUE_TASK);
       const elapsed = performance.now() - t0;

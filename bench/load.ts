@@ -1,5 +1,9 @@
 // Closed-loop load: N concurrent loops each repeat one request for warm-up + a fixed window;
 // only requests that complete inside the window are counted. Also samples CPU counters over it.
+// The warm-up can be counted in requests as well as in time: V8 compiles a function with its
+// optimising compiler once it has run enough, so a warm-up of fixed time ends at a different point
+// of that on a slow machine than on a fast one (a server's compiler threads were still busy with a
+// fifth of a core 6 s into the run on a slow one; docs/benchmarks.md).
 import { performance } from 'node:perf_hooks';
 import { selfCpuMs } from './processes.ts';
 
@@ -8,7 +12,12 @@ export type CpuCounters = Record<string, () => number | Promise<number>>;
 
 export interface LoadPlan {
   concurrency: number;
+  /** Shortest warm-up. */
   warmupMs: number;
+  /** Requests the warm-up must also complete, unless `maxWarmupMs` passes first. */
+  warmupRequests?: number;
+  /** Longest warm-up when `warmupRequests` is set. */
+  maxWarmupMs?: number;
   durationMs: number;
 }
 
@@ -17,6 +26,8 @@ export interface LoadResult {
   completed: number;
   errors: number;
   firstError?: string;
+  /** Requests completed during the warm-up, and how long it took (ms). */
+  warmup: { requests: number; ms: number };
   /** performance.now() at the start and end of the measured window. */
   windowStart: number;
   windowEnd: number;
@@ -40,12 +51,14 @@ export async function runClosedLoop(
   cpu: CpuCounters,
 ): Promise<LoadResult> {
   const start = performance.now();
-  const windowStart = start + plan.warmupMs;
-  const windowEnd = windowStart + plan.durationMs;
+  let windowStart = Number.POSITIVE_INFINITY;
+  let windowEnd = Number.POSITIVE_INFINITY;
+  let warmed = 0;
   let completed = 0;
   let errors = 0;
   let firstError: string | undefined;
   const latencies: number[] = [];
+  const warmupDone = warmUp(plan, start, () => warmed);
 
   const loop = async (index: number): Promise<void> => {
     while (performance.now() < windowEnd) {
@@ -53,7 +66,8 @@ export async function runClosedLoop(
       try {
         await once(index);
         const t1 = performance.now();
-        if (t1 >= windowStart && t1 <= windowEnd) {
+        if (t1 < windowStart) warmed += 1;
+        else if (t1 <= windowEnd) {
           completed += 1;
           latencies.push(t1 - t0);
         }
@@ -65,14 +79,20 @@ export async function runClosedLoop(
     }
   };
 
-  const sampled = sampleCpuAt(windowStart, windowEnd, cpu);
-  await Promise.all(Array.from({ length: plan.concurrency }, (_, i) => loop(i)));
+  const loops = Promise.all(Array.from({ length: plan.concurrency }, (_, i) => loop(i)));
+  const sampled = warmupDone.then((at) => {
+    windowStart = at;
+    windowEnd = at + plan.durationMs;
+    return sampleCpuAt(windowStart, windowEnd, cpu);
+  });
+  await loops;
   const cpuPercent = await sampled;
   const seconds = plan.durationMs / 1000;
   return {
     completed,
     errors,
     firstError,
+    warmup: { requests: warmed, ms: windowStart - start },
     windowStart,
     windowEnd,
     seconds,
@@ -80,6 +100,16 @@ export async function runClosedLoop(
     latencies,
     cpuPercent,
   };
+}
+
+/** Resolves with the time the warm-up ends: `warmupMs` passed and `warmupRequests` completed. */
+async function warmUp(plan: LoadPlan, start: number, warmed: () => number): Promise<number> {
+  await sleepUntil(start + plan.warmupMs);
+  const target = plan.warmupRequests ?? 0;
+  const deadline = start + Math.max(plan.warmupMs, plan.maxWarmupMs ?? 0);
+  while (warmed() < target && performance.now() < deadline)
+    await sleepUntil(performance.now() + 50);
+  return performance.now();
 }
 
 /** Reads each CPU counter (and this process's, as `bench`) at `from` and `to`; % of one core. */

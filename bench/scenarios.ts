@@ -55,7 +55,7 @@ export async function runCore(
       return result;
     };
     try {
-      const n = `${plan.latency.samples} samples after ${plan.latency.warmup} warm-up`;
+      const n = `${plan.latency.samples} samples after ${plan.latency.warmup} warm-up rounds`;
       if (plan.pickup) {
         log(`${name} pickup: ${n} (probe runner in the bench process${crossing})`);
         const pickup = (t: 'raw' | 'sdk') => () => measurePickup(cluster, plan.latency, t);
@@ -76,14 +76,14 @@ export async function runCore(
   for (const kind of plan.throughput) {
     const runs: ThroughputRun[] = [];
     for (const capacity of plan.capacities) {
-      const { concurrency, warmupMs, durationMs } = plan.load;
+      const { concurrency, durationMs } = plan.load;
       const per = setup.replicas > 1 ? ` per runner, one runner per replica` : '';
       log(
-        `${name} ${kind}: capacity ${capacity}${per}, ${concurrency} clients, ${warmupMs} + ${durationMs} ms`,
+        `${name} ${kind}: capacity ${capacity}${per}, ${concurrency} clients, warm-up ${warmupText(plan.load)}, then ${durationMs} ms`,
       );
       const run = await measureThroughput(kind, capacity, plan.load, opts);
       log(
-        `  ${Math.round(run.perSecond)} tasks/s, ${run.errors} errors; CPU ${cpuText(run.cpuPercent)}`,
+        `  warm-up ${run.warmup.requests} tasks in ${Math.round(run.warmup.ms)} ms; ${Math.round(run.perSecond)} tasks/s, ${run.errors} errors; CPU ${cpuText(run.cpuPercent)}`,
       );
       if (run.firstError) log(`  first error: ${run.firstError}`);
       runs.push(run);
@@ -91,4 +91,11 @@ export async function runCore(
     out.throughput[kind] = runs.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
   }
   return out;
+}
+
+/** "≥ 1000 ms and 8000 tasks (at most 15000 ms)", or just "1000 ms". */
+function warmupText(load: LoadPlan): string {
+  if (load.warmupRequests === undefined) return `${load.warmupMs} ms`;
+  const limit = load.maxWarmupMs === undefined ? '' : ` (at most ${load.maxWarmupMs} ms)`;
+  return `≥ ${load.warmupMs} ms and ${load.warmupRequests} tasks${limit}`;
 }
