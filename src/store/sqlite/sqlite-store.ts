@@ -23,17 +23,23 @@ import { OutputQueries } from './output-queries.ts';
 import { CallbackQueries } from './callback-queries.ts';
 import { ScheduleQueries } from './schedule-queries.ts';
 import { WriteBatch } from './write-batch.ts';
+import { Checkpointer } from './checkpointer.ts';
 import type { CallbackStatus } from '../../protocol/callbacks.ts';
 import type { LogPage } from '../../protocol/output.ts';
 import type { Attempt } from '../../protocol/tasks.ts';
 import type { HoldDecision } from '../../protocol/approvals.ts';
+
+export interface SqliteStoreOptions {
+  /** Write-batch commits between two checkpoints on the worker thread (checkpointer.ts). */
+  checkpointEvery?: number;
+}
 
 /**
  * Opens (creating if needed) and migrates a SQLite database; `:memory:` works for tests.
  * Migrating on open lets every statement be prepared once, here, against the current schema.
  * @example const store = openSqliteStore('/var/lib/outpost/outpost.db');
  */
-export function openSqliteStore(path: string): SqliteStore {
+export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteStore {
   let db: Database.Database;
   try {
     db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
@@ -43,7 +49,7 @@ export function openSqliteStore(path: string): SqliteStore {
   try {
     configureConnection(db);
     migrateSqlite(db);
-    return new SqliteStore(db, path);
+    return new SqliteStore(db, path, options);
   } catch (error) {
     db.close();
     throw translateSqliteError(error, path);
@@ -86,10 +92,14 @@ export class SqliteStore implements S.Store {
   private readonly pingStatement: Database.Statement;
   /** The hot writes, one transaction per turn of the event loop (write-batch.ts). */
   private readonly batch: WriteBatch;
+  readonly batchesWrites = true;
+  /** WAL checkpoints on a worker thread (checkpointer.ts); none for an in-memory database. */
+  private readonly checkpointer: Checkpointer | undefined;
 
   constructor(
     private readonly db: Database.Database,
     private readonly path = db.name,
+    options: SqliteStoreOptions = {},
   ) {
     this.events = new EventLog(db);
     this.attempts = new AttemptLog(db);
@@ -107,7 +117,10 @@ export class SqliteStore implements S.Store {
     this.sessions = new SessionQueries(db);
     this.schedules = new ScheduleQueries(db, this.events, this.tasks);
     this.pingStatement = db.prepare('SELECT 1');
-    this.batch = new WriteBatch(db, path);
+    const every = options.checkpointEvery;
+    const checkpointer = db.memory ? undefined : new Checkpointer(path, { every });
+    this.checkpointer = checkpointer;
+    this.batch = new WriteBatch(db, path, () => checkpointer?.committed());
   }
 
   migrate(): Promise<void> {
@@ -127,6 +140,8 @@ export class SqliteStore implements S.Store {
 
   async close(): Promise<void> {
     await this.batch.flush();
+    // The worker's connection first: the last connection to close checkpoints and removes the WAL.
+    await this.checkpointer?.close();
     if (this.db.open) this.db.close();
   }
 

@@ -23,13 +23,17 @@ export class WriteBatch {
   constructor(
     private readonly db: Database.Database,
     private readonly path: string,
+    /** Told after each commit (the store's checkpointer counts them). */
+    onCommit: () => void = () => undefined,
   ) {
     const commitAll = db.transaction((calls: Call[]) => calls.map((call) => this.answer(call)));
     // BEGIN IMMEDIATE queues for the write lock up front; while another process holds it the
     // whole batch waits and runs again, none of it having run.
-    this.calls = new GroupCommit((calls: Call[]) =>
-      withSqliteRetry(path, () => commitAll.immediate(calls)),
-    );
+    this.calls = new GroupCommit(async (calls: Call[]) => {
+      const answers = await withSqliteRetry(path, () => commitAll.immediate(calls));
+      onCommit();
+      return answers;
+    });
   }
 
   /** Runs `call` in the next batch (after one setImmediate); resolves once that batch committed. */
