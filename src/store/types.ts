@@ -437,6 +437,12 @@ export interface StoreNotifications {
 export interface Store {
   /** Present when other processes may change the same data (see StoreNotifications). */
   readonly notifications?: StoreNotifications;
+  /**
+   * True when the store itself commits the writes made in one turn of the event loop together
+   * (SQLite's write batch): a caller gains nothing by grouping creates first, and waiting a turn
+   * to group them would put them in a later commit than the claims and finishes of their turn.
+   */
+  readonly batchesWrites?: boolean;
   /** Applies pending migrations in order. Safe to call on every start. */
   migrate(): Promise<void>;
   /** Cheap round trip for readiness checks; throws when the store is unreachable. */

@@ -91,7 +91,16 @@ export class TaskService {
    * caller hears back. A body that does not validate fails here, alone, before any batch.
    */
   async createTask(body: CreateTaskBody, opts: CreateOptions): Promise<CreateTaskResult> {
-    return this.creates.submit(this.buildNewTask(body, opts, this.clock.now()));
+    return this.submitCreate(this.buildNewTask(body, opts, this.clock.now()));
+  }
+
+  /** Through the group commit, unless the store groups the writes of a turn itself. */
+  private async submitCreate(task: NewTask): Promise<CreateTaskResult> {
+    if (!this.store.batchesWrites) return this.creates.submit(task);
+    const [result] = await this.commitCreates([task]);
+    if (result === undefined) throw new Error('The store returned no result for a create');
+    if (result instanceof Error) throw result;
+    return result;
   }
 
   private async commitCreates(tasks: NewTask[]): Promise<(CreateTaskResult | Error)[]> {
@@ -118,10 +127,10 @@ export class TaskService {
     signal?: AbortSignal,
   ): Promise<CreateTaskResult> {
     const task = this.buildNewTask(body, opts, this.clock.now());
-    if (waitMs <= 0) return this.creates.submit(task);
+    if (waitMs <= 0) return this.submitCreate(task);
     const sub = this.hub.subscribe(taskKey(task.id));
     try {
-      const result = await this.creates.submit(task);
+      const result = await this.submitCreate(task);
       // A repeated idempotency key names an older task, which may already have ended.
       if (!result.created)
         return { ...result, task: await this.getTask(result.task.id, waitMs, signal) };
