@@ -58,6 +58,11 @@ describe('checkpointer', () => {
     assert.equal(reply?.result?.checkpointed, reply?.result?.log);
     assert.ok(statSync(path).size > sizeBefore, 'the pages reached the database file');
     await checkpointer.close();
+    // Closed for good: commits after close start no worker.
+    checkpointer.committed();
+    checkpointer.committed();
+    await sleep(200);
+    assert.equal(replies.length, 1);
     db.close();
   });
 

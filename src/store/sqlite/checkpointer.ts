@@ -50,8 +50,9 @@ export class Checkpointer {
   private worker: Worker | undefined;
   private commits = 0;
   private busy = false;
-  /** Set once the worker crashed: the connection's own auto-checkpoint does the work from then. */
-  private failed = false;
+  /** Set once the worker crashed or the store closed: the connection's own auto-checkpoint does
+   * the work from then. */
+  private stopped = false;
   private readonly every: number;
 
   constructor(
@@ -64,7 +65,7 @@ export class Checkpointer {
   /** Counts one commit; every `every` commits asks the worker (started the first time) for one. */
   committed(): void {
     this.commits += 1;
-    if (this.commits < this.every || this.busy || this.failed) return;
+    if (this.commits < this.every || this.busy || this.stopped) return;
     this.commits = 0;
     this.busy = true;
     this.start().postMessage('checkpoint');
@@ -72,6 +73,7 @@ export class Checkpointer {
 
   /** Closes the worker's connection and ends it; the store closes its own after this. */
   async close(): Promise<void> {
+    this.stopped = true;
     const worker = this.worker;
     if (worker === undefined) return;
     this.worker = undefined;
@@ -104,7 +106,7 @@ export class Checkpointer {
   }
 
   private giveUp(): void {
-    this.failed = true;
+    this.stopped = true;
     this.busy = false;
     const worker = this.worker;
     this.worker = undefined;
