@@ -9,26 +9,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { Checkpointer, type CheckpointReply } from '../../src/store/sqlite/checkpointer.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import { newId } from '../../src/lib/ids.ts';
-import type { NewTask } from '../../src/store/types.ts';
+import { newTask, T0 } from './conformance/fixtures.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'outpost-checkpoint-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-function newTask(): NewTask {
-  return {
-    id: newId(),
-    kind: 'file.read',
-    spec: { path: '/tmp/x' },
-    priority: 0,
-    runAt: Date.now(),
-    timeoutMs: 30_000,
-    maxAttempts: 1,
-    retryOnFailure: false,
-    origin: 'v1',
-    legacyCompatible: true,
-  };
-}
 
 async function until(what: string, done: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !done(); i++) await sleep(10);
@@ -73,7 +57,7 @@ describe('checkpointer', () => {
     const migrated = statSync(path).size;
     // One create per turn, so each is its own commit; far below the connection's own
     // auto-checkpoint (10,000 pages), so only the worker can have moved pages into the file.
-    for (let i = 0; i < 60; i++) await store.createTask(newTask(), Date.now());
+    for (let i = 0; i < 60; i++) await store.createTask(newTask(), T0);
     await until('the worker checkpointed', () => statSync(path).size > migrated);
     assert.equal((await store.listTasks({ limit: 100 })).tasks.length, 60);
     await store.close();
@@ -86,7 +70,7 @@ describe('checkpointer', () => {
   it('never starts a worker for an in-memory store', async () => {
     const store = openSqliteStore(':memory:', { checkpointEvery: 1 });
     await store.migrate();
-    for (let i = 0; i < 5; i++) await store.createTask(newTask(), Date.now());
+    for (let i = 0; i < 5; i++) await store.createTask(newTask(), T0);
     await store.close();
   });
 });
