@@ -136,7 +136,10 @@ async function sampleCpuAt(
   return percent;
 }
 
-function sleepUntil(at: number): Promise<void> {
-  const ms = Math.max(0, at - performance.now());
-  return new Promise((r) => setTimeout(r, ms));
+/** Timers keep whole milliseconds of a cached loop clock and can fire a little early; loop. */
+async function sleepUntil(at: number): Promise<void> {
+  while (performance.now() < at) {
+    const ms = Math.max(1, Math.ceil(at - performance.now()));
+    await new Promise((r) => setTimeout(r, ms));
+  }
 }

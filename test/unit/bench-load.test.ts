@@ -17,12 +17,12 @@ describe('bench closed-loop load', () => {
       warmupMs: 10,
       warmupRequests: 200,
       maxWarmupMs: 60_000,
-      durationMs: 50,
+      durationMs: 200,
     };
     const result = await runClosedLoop(plan, once, {});
     assert.ok(result.warmup.requests >= 200, `warm-up ran ${result.warmup.requests} requests`);
     assert.ok(result.warmup.ms >= 10);
-    assert.equal(result.windowEnd - result.windowStart, 50);
+    assert.ok(Math.abs(result.windowEnd - result.windowStart - 200) < 1e-6, 'a 200 ms window');
     assert.ok(result.completed > 0);
     // Every call is either warm-up, window, or one still running when the window closed.
     assert.ok(result.warmup.requests + result.completed <= calls);
