@@ -55,16 +55,25 @@ export class ReplyParser {
 
   private readHead(): boolean {
     for (;;) {
-      const buf = this.pending!;
-      const at = buf.indexOf(HEAD_END);
-      if (at < 0) {
-        if (buf.length > MAX_HEAD_BYTES) throw new Error('the reply head is too large');
-        return false;
-      }
-      const head = buf.toString('latin1', 0, at);
-      this.pending = buf.subarray(at + 4);
+      const head = this.takeUntil(HEAD_END, 'the reply head is too large');
+      if (head === undefined) return false;
       if (this.parseHead(head)) return true;
     }
+  }
+
+  /**
+   * The text before `separator`, taken from what is pending along with the separator; undefined
+   * while the separator has not arrived (too much without it is an error).
+   */
+  private takeUntil(separator: Buffer, tooLarge: string): string | undefined {
+    const buf = this.pending!;
+    const at = buf.indexOf(separator);
+    if (at < 0) {
+      if (buf.length > MAX_HEAD_BYTES) throw new Error(tooLarge);
+      return undefined;
+    }
+    this.pending = buf.subarray(at + separator.length);
+    return buf.toString('latin1', 0, at);
   }
 
   /** False for an informational (1xx) head, which another head follows. */
@@ -110,28 +119,22 @@ export class ReplyParser {
 
   private readChunked(): ParsedReply | undefined {
     for (;;) {
-      const buf = this.pending!;
       if (this.remaining > 0) {
-        const take = Math.min(this.remaining, buf.length);
+        const take = Math.min(this.remaining, this.pending!.length);
         if (take === 0) return undefined;
         this.takeBody(take);
         this.remaining -= take;
         if (this.remaining === 0) this.afterChunk = true;
         continue;
       }
-      const eol = buf.indexOf(CRLF);
-      if (eol < 0) {
-        if (buf.length > MAX_HEAD_BYTES) throw new Error('a chunk header is too large');
-        return undefined;
-      }
-      const line = buf.toString('latin1', 0, eol);
-      this.pending = buf.subarray(eol + 2);
+      const line = this.takeUntil(CRLF, 'a chunk header is too large');
+      if (line === undefined) return undefined;
       if (this.afterChunk) {
         if (line !== '') throw new Error('a chunk is longer than its size');
         this.afterChunk = false;
       } else if (this.inTrailers) {
         if (line !== '') continue;
-        if (this.pending.length > 0) throw new Error('the server sent more than its reply');
+        if (this.pending!.length > 0) throw new Error('the server sent more than its reply');
         return this.done();
       } else {
         const size = /^[0-9a-fA-F]{1,8}/.exec(line);

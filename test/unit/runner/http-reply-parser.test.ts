@@ -85,4 +85,13 @@ describe('reply parser', () => {
     ];
     for (const text of bad) assert.throws(() => feed(text, 1_000), Error, text);
   });
+
+  it('refuses a head or chunk line that never ends, and a chunk longer than its size', () => {
+    const chunked = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n';
+    const endless = 'a'.repeat(70 * 1024);
+    assert.throws(() => feed(`HTTP/1.1 200 OK\r\nX: ${endless}`, 8_192), /head is too large/);
+    assert.throws(() => feed(`${chunked}1${endless}`, 8_192), /chunk header is too large/);
+    const long = `${chunked}2\r\nabc\r\n0\r\n\r\n`;
+    assert.throws(() => feed(long, 1_000), /a chunk is longer than its size/);
+  });
 });
