@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { LightMyRequestResponse } from 'fastify';
 import { createApp, type AppOptions, type OutpostApp } from '../../src/server/create-app.ts';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { Clock } from '../../src/lib/clock.ts';
@@ -14,6 +15,8 @@ export interface TestApp {
   store: SqliteStore;
   /** Bearer headers for the all-roles token. */
   admin: Record<string, string>;
+  /** POST `payload` (default `{}`) to `url` as the all-roles token, through inject. */
+  post(url: string, payload?: unknown): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
 }
 
@@ -65,10 +68,13 @@ export async function buildAppOn(
     options: { ...testAppOptions(), ...options },
   });
   await app.ready();
+  const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
   return {
     app,
     store,
-    admin: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    admin,
+    post: (url, payload = {}) =>
+      app.inject({ method: 'POST', url, payload: payload as object, headers: admin }),
     close: async () => {
       await app.close();
       await store.close();

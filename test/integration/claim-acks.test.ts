@@ -13,19 +13,17 @@ describe('claims carrying acknowledgements', () => {
   before(async () => (t = await buildTestApp()));
   after(() => t.close());
 
-  const post = (url: string, payload: unknown) =>
-    t.app.inject({ method: 'POST', url, payload: payload as object, headers: t.admin });
   const create = async (extra: object = {}) =>
-    (await post('/v1/tasks', { kind: 'shell', spec: { command: 'x' }, ...extra })).json<Task>();
+    (await t.post('/v1/tasks', { kind: 'shell', spec: { command: 'x' }, ...extra })).json<Task>();
   const claim = async (body: object) => {
-    const res = await post('/v1/runner/claim', { runner: 'r1', instanceId: 'i1', ...body });
+    const res = await t.post('/v1/runner/claim', { runner: 'r1', instanceId: 'i1', ...body });
     assert.equal(res.statusCode, 200, res.body);
     return res.json<ClaimReply>();
   };
   const leaseOf = (c: Claim) => ({ taskId: c.task.id, leaseToken: c.leaseToken });
 
   it('hello says the server takes them', async () => {
-    const reply = (await post('/v1/runner/hello', hello)).json<HelloReply>();
+    const reply = (await t.post('/v1/runner/hello', hello)).json<HelloReply>();
     assert.deepEqual(reply.features, ['claim-acks']);
   });
 
@@ -75,7 +73,7 @@ describe('claims carrying acknowledgements', () => {
 
   it('refuses malformed acks, naming the field, and changes nothing', async () => {
     const task = await create();
-    const res = await post('/v1/runner/claim', {
+    const res = await t.post('/v1/runner/claim', {
       runner: 'r1',
       max: 1,
       acks: [{ taskId: task.id }],

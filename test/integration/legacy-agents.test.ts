@@ -20,11 +20,9 @@ describe('legacy agent routes', () => {
   before(async () => (t = await buildTestApp()));
   after(() => t.close());
 
-  const post = (url: string, payload: unknown = {}) =>
-    t.app.inject({ method: 'POST', url, payload: payload as object, headers: t.admin });
   const get = (url: string) => t.app.inject({ method: 'GET', url, headers: t.admin });
   const claimOne = async () => {
-    const res = await post('/v1/runner/claim', { runner: 'r1', max: 1, kinds: ['agent'] });
+    const res = await t.post('/v1/runner/claim', { runner: 'r1', max: 1, kinds: ['agent'] });
     const [claim] = res.json<{ tasks: Claim[] }>().tasks;
     assert.ok(claim, 'a task was claimable');
     return claim;
@@ -37,22 +35,22 @@ describe('legacy agent routes', () => {
       output: { agent: c.task.spec.agent, text, sessionId, resumed: false },
       metadata: { agent: c.task.spec.agent, sessionId },
     };
-    return post('/v1/runner/finish', { taskId: c.task.id, leaseToken: c.leaseToken, outcome });
+    return t.post('/v1/runner/finish', { taskId: c.task.id, leaseToken: c.leaseToken, outcome });
   };
 
   it('refuses a blank prompt and a session id that could read as a flag', async () => {
     for (const route of ['/claude', '/codex', '/gemini']) {
-      const res = await post(route, { prompt: '   ' });
+      const res = await t.post(route, { prompt: '   ' });
       assert.equal(res.statusCode, 400);
       assert.deepEqual(res.json(), { error: 'prompt is required' });
     }
-    const flag = await post('/claude', { prompt: 'hi', sessionId: '--resume' });
+    const flag = await t.post('/claude', { prompt: 'hi', sessionId: '--resume' });
     assert.equal(flag.statusCode, 400);
     assert.match(flag.json<{ error: string }>().error, /sessionId/);
   });
 
   it('always returns a session id, and the result carries it in metadata', async () => {
-    const res = await post('/claude', { prompt: 'fix the flaky test', origin: 'discord' });
+    const res = await t.post('/claude', { prompt: 'fix the flaky test', origin: 'discord' });
     assert.equal(res.statusCode, 200);
     const created = res.json<Created>();
     assert.equal(created.message, 'Claude CLI task created');
@@ -75,7 +73,7 @@ describe('legacy agent routes', () => {
     assert.equal(result.metadata.origin, 'discord');
 
     const next = (
-      await post('/claude', { prompt: 'and now?', sessionId: created.sessionId })
+      await t.post('/claude', { prompt: 'and now?', sessionId: created.sessionId })
     ).json<Created>();
     assert.equal(next.sessionId, created.sessionId);
     const resumed = await claimOne();
@@ -93,7 +91,7 @@ describe('legacy agent routes', () => {
 
   it('continues a provider session id it has never seen, and maps a key to the id a CLI gave', async () => {
     const codex = (
-      await post('/codex', { prompt: 'hi', sessionId: 'thread-xyz', model: 'gpt-5' })
+      await t.post('/codex', { prompt: 'hi', sessionId: 'thread-xyz', model: 'gpt-5' })
     ).json<Created>();
     assert.equal(codex.message, 'Codex CLI task created');
     const claim = await claimOne();
@@ -102,13 +100,13 @@ describe('legacy agent routes', () => {
     assert.equal(claim.task.timeoutMs, 300_000);
     await answer(claim, 'hello', 'thread-xyz');
 
-    const gemini = (await post('/gemini', { prompt: 'hi', timeout: 5 })).json<Created>();
+    const gemini = (await t.post('/gemini', { prompt: 'hi', timeout: 5 })).json<Created>();
     assert.equal(gemini.message, 'Gemini CLI task created');
     const g1 = await claimOne();
     assert.equal(g1.task.timeoutMs, 1_000, 'timeout clamps to the minimum');
     assert.equal(g1.task.spec.newSessionId, undefined, 'only Claude takes a pre-assigned id');
     await answer(g1, 'first', 'gem-uuid-1');
-    await post('/gemini', { prompt: 'again', sessionId: gemini.sessionId });
+    await t.post('/gemini', { prompt: 'again', sessionId: gemini.sessionId });
     const g2 = await claimOne();
     assert.equal(g2.task.spec.resume, 'gem-uuid-1', "the key maps to the CLI's own id");
     await answer(g2, 'second', 'gem-uuid-1');
@@ -141,12 +139,12 @@ describe('legacy agent routes', () => {
       topic: 'why is CI red',
     };
     const older = { ...reported, sessionId: 'old-one', lastModified: Date.UTC(2026, 0, 1) };
-    await post('/v1/runner/agent-sessions', {
+    await t.post('/v1/runner/agent-sessions', {
       runner: 'mac',
       agent: 'claude',
       sessions: [older, reported],
     });
-    await post('/v1/runner/agent-sessions', {
+    await t.post('/v1/runner/agent-sessions', {
       runner: 'mac',
       agent: 'codex',
       sessions: [reported],
@@ -169,7 +167,7 @@ describe('legacy agent routes', () => {
   });
 
   it('hands an old runner a claude-cli task with its session id', async () => {
-    const created = (await post('/claude', { prompt: 'legacy runner turn' })).json<Created>();
+    const created = (await t.post('/claude', { prompt: 'legacy runner turn' })).json<Created>();
     const poll = await get('/worker/poll?wait=1000');
     const task = poll.json<Record<string, unknown>>();
     assert.equal(task.id, created.taskId);
@@ -177,7 +175,7 @@ describe('legacy agent routes', () => {
     assert.equal(task.prompt, 'legacy runner turn');
     assert.equal(task.sessionId, created.sessionId);
     assert.equal(task.callbackChannel, undefined);
-    const done = await post('/worker/result', {
+    const done = await t.post('/worker/result', {
       taskId: created.taskId,
       stdout: 'answered by an old runner',
       exitCode: 0,

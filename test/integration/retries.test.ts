@@ -27,22 +27,20 @@ describe('retries and runner restarts', () => {
   before(async () => (t = await buildTestApp()));
   after(() => t.close());
 
-  const post = (url: string, payload: unknown) =>
-    t.app.inject({ method: 'POST', url, payload: payload as object, headers: t.admin });
   const get = async (id: string) =>
     (await t.app.inject({ method: 'GET', url: `/v1/tasks/${id}`, headers: t.admin })).json<Task>();
   const create = async (extra: object = {}) =>
-    (await post('/v1/tasks', { kind: 'shell', spec: { command: 'x' }, ...extra })).json<Task>();
+    (await t.post('/v1/tasks', { kind: 'shell', spec: { command: 'x' }, ...extra })).json<Task>();
   /** Claims and acknowledges, as a runner does before it starts anything. */
   const claim = async (instanceId: string) => {
-    const claimed = await post('/v1/runner/claim', { runner: 'r1', instanceId, max: 4 });
+    const claimed = await t.post('/v1/runner/claim', { runner: 'r1', instanceId, max: 4 });
     const { tasks } = claimed.json<{ tasks: Claim[] }>();
     const leases = tasks.map((c) => ({ taskId: c.task.id, leaseToken: c.leaseToken }));
-    await post('/v1/runner/heartbeat', { runner: 'r1', leases });
+    await t.post('/v1/runner/heartbeat', { runner: 'r1', leases });
     return tasks;
   };
   const finish = (c: Claim, outcome: Outcome) =>
-    post('/v1/runner/finish', { taskId: c.task.id, leaseToken: c.leaseToken, outcome });
+    t.post('/v1/runner/finish', { taskId: c.task.id, leaseToken: c.leaseToken, outcome });
 
   it('retries a retryable failure after a backoff and records both attempts', async () => {
     const task = await create({ maxAttempts: 2 });
@@ -72,12 +70,15 @@ describe('retries and runner restarts', () => {
   });
 
   it('a runner saying hello with a new instance id frees its old leases at once', async () => {
-    await post('/v1/runner/hello', { ...hello, instanceId: 'old' });
+    await t.post('/v1/runner/hello', { ...hello, instanceId: 'old' });
     const retried = await create({ maxAttempts: 2 });
     const single = await create({ maxAttempts: 1 });
     const claims = await claim('old');
     assert.ok(claims.some((c) => c.task.id === retried.id));
-    assert.equal((await post('/v1/runner/hello', { ...hello, instanceId: 'new' })).statusCode, 200);
+    assert.equal(
+      (await t.post('/v1/runner/hello', { ...hello, instanceId: 'new' })).statusCode,
+      200,
+    );
     assert.equal((await get(retried.id)).state, 'queued');
     const lost = await get(single.id);
     assert.equal(lost.state, 'lost');
@@ -95,13 +96,11 @@ describe('retry backoff settings', () => {
   it('waits retryBaseMs (times a jitter in [0.5, 1]) before the first retry', async () => {
     const t = await buildTestApp({ retryBaseMs: 60_000, retryMaxMs: 600_000 });
     try {
-      const post = (url: string, payload: unknown) =>
-        t.app.inject({ method: 'POST', url, payload: payload as object, headers: t.admin });
-      await post('/v1/tasks', { kind: 'shell', spec: { command: 'x' }, maxAttempts: 2 });
-      const claimed = await post('/v1/runner/claim', { runner: 'r1', max: 1 });
+      await t.post('/v1/tasks', { kind: 'shell', spec: { command: 'x' }, maxAttempts: 2 });
+      const claimed = await t.post('/v1/runner/claim', { runner: 'r1', max: 1 });
       const [c] = claimed.json<{ tasks: Claim[] }>().tasks;
       const body = { taskId: c!.task.id, leaseToken: c!.leaseToken, outcome: BUSY };
-      const { task } = (await post('/v1/runner/finish', body)).json<{ task: Task }>();
+      const { task } = (await t.post('/v1/runner/finish', body)).json<{ task: Task }>();
       const delay = task.runAt - task.updatedAt;
       assert.ok(delay >= 30_000 && delay <= 60_000, `backoff ${delay} ms`);
     } finally {

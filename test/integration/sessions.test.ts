@@ -27,11 +27,9 @@ describe('agent sessions', () => {
   before(async () => (t = await buildTestApp()));
   after(() => t.close());
 
-  const post = (url: string, payload: unknown = {}) =>
-    t.app.inject({ method: 'POST', url, payload: payload as object, headers: t.admin });
   const get = (url: string) => t.app.inject({ method: 'GET', url, headers: t.admin });
   const turn = async (key: string, prompt: string, agent = 'claude', extra: object = {}) => {
-    const res = await post('/v1/tasks', {
+    const res = await t.post('/v1/tasks', {
       kind: 'agent',
       spec: { agent, prompt, ...extra },
       sessionKey: key,
@@ -40,11 +38,11 @@ describe('agent sessions', () => {
     return res.json<Task>();
   };
   const claimAll = async () => {
-    const res = await post('/v1/runner/claim', { runner: 'r1', max: 16, kinds: ['agent'] });
+    const res = await t.post('/v1/runner/claim', { runner: 'r1', max: 16, kinds: ['agent'] });
     return res.json<{ tasks: Claim[] }>().tasks;
   };
   const finish = (c: Claim, outcome: Outcome) =>
-    post('/v1/runner/finish', { taskId: c.task.id, leaseToken: c.leaseToken, outcome });
+    t.post('/v1/runner/finish', { taskId: c.task.id, leaseToken: c.leaseToken, outcome });
   const state = async (id: string) => (await get(`/v1/tasks/${id}`)).json<Task>().state;
 
   it('holds a second turn of a key until the first ends, then resumes its session', async () => {
@@ -101,12 +99,12 @@ describe('agent sessions', () => {
     const a = await turn('chan-4', 'a');
     const b = await turn('chan-4', 'b');
     const c = await turn('chan-4', 'c');
-    await post(`/v1/tasks/${b.id}/cancel`);
+    await t.post(`/v1/tasks/${b.id}/cancel`);
     assert.equal(await state(b.id), 'cancelled');
     assert.equal(await state(c.id), 'held', 'still behind the unfinished first turn');
     const [ca] = await claimAll();
     assert.equal(ca?.task.id, a.id);
-    await post(`/v1/tasks/${a.id}/cancel`);
+    await t.post(`/v1/tasks/${a.id}/cancel`);
     await finish(ca, {
       status: 'cancelled',
       error: { kind: 'cancelled', message: 'x', retryable: false },
@@ -123,7 +121,7 @@ describe('agent sessions', () => {
     assert.equal(shown[0]?.providerSessionId, 'sess-five-old');
     assert.equal(shown[0]?.lastTaskId, first.id);
     assert.equal(shown[0]?.taskCount, 1);
-    const reset = await post('/v1/sessions/chan-5/reset', {});
+    const reset = await t.post('/v1/sessions/chan-5/reset', {});
     assert.equal(reset.statusCode, 200);
     await turn('chan-5', 'again');
     const [c] = await claimAll();
@@ -139,7 +137,7 @@ describe('agent sessions', () => {
     const [n] = await claimAll();
     assert.equal(n?.task.spec.resume, 'sess-five-newer');
     await finish(n, answered('sess-five-newer'));
-    const back = await post('/v1/sessions/chan-5/resume', {
+    const back = await t.post('/v1/sessions/chan-5/resume', {
       agent: 'claude',
       prefix: 'sess-five-o',
     });
@@ -155,23 +153,26 @@ describe('agent sessions', () => {
       await turn(key!, 'x');
       await finish((await claimAll())[0]!, answered(id!));
     }
-    const ambiguous = await post('/v1/sessions/chan-6/resume', { agent: 'claude', prefix: 'abc' });
+    const ambiguous = await t.post('/v1/sessions/chan-6/resume', {
+      agent: 'claude',
+      prefix: 'abc',
+    });
     assert.equal(ambiguous.statusCode, 409);
     const error = ambiguous.json<{
       error: { message: string; details: { candidates: string[] } };
     }>();
     assert.deepEqual(error.error.details.candidates, ['abc11111-0000', 'abc22222-0000']);
     assert.match(error.error.message, /abc11111-0000, abc22222-0000/);
-    const missing = await post('/v1/sessions/chan-6/resume', { agent: 'claude', prefix: 'zzz' });
+    const missing = await t.post('/v1/sessions/chan-6/resume', { agent: 'claude', prefix: 'zzz' });
     assert.equal(missing.statusCode, 404);
-    const ok = await post('/v1/sessions/chan-6/resume', { agent: 'claude', prefix: 'abc2' });
+    const ok = await t.post('/v1/sessions/chan-6/resume', { agent: 'claude', prefix: 'abc2' });
     assert.equal(ok.statusCode, 200, ok.body);
     assert.equal(ok.json<Session>().providerSessionId, 'abc22222-0000');
     await turn('chan-6', 'go on');
     const [c] = await claimAll();
     assert.equal(c?.task.spec.resume, 'abc22222-0000', 'the prefix resumed the right session');
     await finish(c, answered('abc22222-0000'));
-    const both = await post('/v1/sessions/chan-6/resume', {
+    const both = await t.post('/v1/sessions/chan-6/resume', {
       agent: 'claude',
       prefix: 'abc',
       providerSessionId: 'abc11111-0000',
@@ -182,10 +183,10 @@ describe('agent sessions', () => {
   it('hands a runner only the turns of the agents it says it has', async () => {
     const claude = await turn('chan-8', 'for claude');
     const codex = await turn('chan-8', 'for codex', 'codex');
-    const res = await post('/v1/runner/claim', { runner: 'r2', max: 4, agents: ['codex'] });
+    const res = await t.post('/v1/runner/claim', { runner: 'r2', max: 4, agents: ['codex'] });
     const ids = res.json<{ tasks: Claim[] }>().tasks.map((c) => c.task.id);
     assert.deepEqual(ids, [codex.id]);
-    const none = await post('/v1/runner/claim', { runner: 'r2', max: 4, agents: [] });
+    const none = await t.post('/v1/runner/claim', { runner: 'r2', max: 4, agents: [] });
     assert.deepEqual(none.json<{ tasks: Claim[] }>().tasks, [], 'no agents: no agent turns');
     const [c] = await claimAll();
     assert.equal(c?.task.id, claude.id, 'a runner that names no list takes any agent');
@@ -193,7 +194,7 @@ describe('agent sessions', () => {
   });
 
   it('refuses a resume id that could read as a flag', async () => {
-    const res = await post('/v1/tasks', {
+    const res = await t.post('/v1/tasks', {
       kind: 'agent',
       spec: { agent: 'claude', prompt: 'x', resume: '--dangerously-skip-permissions' },
     });
@@ -211,7 +212,7 @@ describe('agent sessions', () => {
         topic: 'fix the test',
       },
     ];
-    const res = await post('/v1/runner/agent-sessions', {
+    const res = await t.post('/v1/runner/agent-sessions', {
       runner: 'r1',
       agent: 'claude',
       sessions,
@@ -225,7 +226,10 @@ describe('agent sessions', () => {
       sessions: unknown[];
     }>();
     assert.deepEqual(none.sessions, []);
-    const byPrefix = await post('/v1/sessions/chan-7/resume', { agent: 'claude', prefix: 'rec-' });
+    const byPrefix = await t.post('/v1/sessions/chan-7/resume', {
+      agent: 'claude',
+      prefix: 'rec-',
+    });
     assert.equal(byPrefix.json<Session>().providerSessionId, 'rec-1', 'reported ids resolve too');
   });
 });
