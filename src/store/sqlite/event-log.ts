@@ -5,6 +5,7 @@ import type { Kind, TaskState } from '../../protocol/tasks.ts';
 import type * as S from '../types.ts';
 import { prepareStatements, StatementCache, type Prepared } from './statements.ts';
 import { AT, type TaskValues } from './rows.ts';
+import { eventTypeIndexTerm } from './state-indexes.ts';
 
 const EVENT_COLUMNS = `e.id, e.type, e.at, e.task_id, e.task_kind, e.task_state, e.runner, e.data,
   t.origin, t.session_key, t.metadata`;
@@ -16,9 +17,9 @@ const SQL = {
     WHERE e.id = ?`,
   taskOf: 'SELECT kind, state FROM tasks WHERE id = ?',
   total: 'SELECT COUNT(*) AS n, MIN(at) AS oldest, MAX(at) AS newest FROM events',
-  byType: 'SELECT type, COUNT(*) AS n FROM events GROUP BY type ORDER BY type',
-  byState: `SELECT task_state AS state, COUNT(*) AS n FROM events WHERE task_state IS NOT NULL
-    GROUP BY task_state ORDER BY task_state`,
+  // One pass over the log for both breakdowns: no index holds every event's type or state.
+  byTypeAndState: `SELECT type, task_state AS state, COUNT(*) AS n FROM events
+    GROUP BY type, task_state`,
 } as const;
 
 interface EventRow {
@@ -79,19 +80,7 @@ export class EventLog {
   }
 
   list(filter: S.EventFilter): S.StoredEvent[] {
-    const conditions: string[] = [];
-    const params: unknown[] = [];
-    const add = (condition: string, value: unknown) => {
-      conditions.push(condition);
-      params.push(value);
-    };
-    if (filter.after !== undefined) add('e.id > ?', filter.after);
-    if (filter.type !== undefined) add('e.type = ?', filter.type);
-    if (filter.taskId !== undefined) add('e.task_id = ?', filter.taskId);
-    const where = conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`;
-    const order = filter.order === 'desc' ? 'DESC' : 'ASC';
-    const sql = `SELECT ${EVENT_COLUMNS} FROM events e LEFT JOIN tasks t ON t.id = e.task_id
-      ${where} ORDER BY e.id ${order} LIMIT ?`;
+    const { sql, params } = buildEventListQuery(filter);
     const limit = Math.max(1, Math.trunc(filter.limit));
     const rows = this.listVariants.get(sql).all(...params, limit) as EventRow[];
     return rows.map(eventFromRow);
@@ -104,17 +93,53 @@ export class EventLog {
       oldest: number | null;
       newest: number | null;
     };
-    const byType = statements.byType.all() as { type: string; n: number }[];
-    const byState = statements.byState.all() as { state: string; n: number }[];
+    const rows = statements.byTypeAndState.all() as {
+      type: string;
+      state: string | null;
+      n: number;
+    }[];
+    const byType = new Map<string, number>();
+    const byState = new Map<string, number>();
+    for (const { type, state, n } of rows) {
+      byType.set(type, (byType.get(type) ?? 0) + n);
+      if (state !== null) byState.set(state, (byState.get(state) ?? 0) + n);
+    }
     const stats: S.EventStats = {
       total: total.n,
-      byType: byType.map(({ type, n }) => ({ type, count: n })),
-      byState: byState.map(({ state, n }) => ({ state, count: n })),
+      byType: sortedCounts(byType).map(([type, count]) => ({ type, count })),
+      byState: sortedCounts(byState).map(([state, count]) => ({ state, count })),
     };
     if (total.oldest !== null) stats.oldestAt = total.oldest;
     if (total.newest !== null) stats.newestAt = total.newest;
     return stats;
   }
+}
+
+/** The list's SQL, without its LIMIT's value (the last parameter). */
+export function buildEventListQuery(filter: S.EventFilter): { sql: string; params: unknown[] } {
+  const conditions: string[] = [];
+  const params: unknown[] = [];
+  const add = (condition: string, value: unknown) => {
+    conditions.push(condition);
+    params.push(value);
+  };
+  if (filter.after !== undefined) add('e.id > ?', filter.after);
+  if (filter.type !== undefined) {
+    const term = eventTypeIndexTerm(filter.type);
+    if (term !== undefined) conditions.push(`e.${term}`);
+    add('e.type = ?', filter.type);
+  }
+  if (filter.taskId !== undefined) add('e.task_id = ?', filter.taskId);
+  const where = conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`;
+  const order = filter.order === 'desc' ? 'DESC' : 'ASC';
+  const sql = `SELECT ${EVENT_COLUMNS} FROM events e LEFT JOIN tasks t ON t.id = e.task_id
+      ${where} ORDER BY e.id ${order} LIMIT ?`;
+  return { sql, params };
+}
+
+/** Counts in key order, as SQL's ORDER BY on the key gave them. */
+function sortedCounts(counts: Map<string, number>): [string, number][] {
+  return [...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 function eventFromRow(row: EventRow): S.StoredEvent {

@@ -3,6 +3,7 @@
 import type Database from 'better-sqlite3';
 import { AppError } from '../../protocol/errors.ts';
 import { STATES, TERMINAL_STATES, type Outcome } from '../../protocol/tasks.ts';
+import { LIVE_STATES, stateIndexTerm, UNSUCCESSFUL_STATES } from './state-indexes.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import type * as S from '../types.ts';
 import {
@@ -35,7 +36,11 @@ const SQL = {
     RETURNING ${TASK_COLUMNS}`,
   byId: `SELECT ${TASK_COLUMNS} FROM tasks WHERE id = ?`,
   byIdempotencyKey: 'SELECT id, request_hash FROM tasks WHERE idempotency_key = ?',
-  countByState: 'SELECT state, COUNT(*) AS n FROM tasks GROUP BY state',
+  // Each partial state index counts its own states; succeeded tasks are the rest of the table.
+  countLive: `SELECT state, COUNT(*) AS n FROM tasks WHERE ${LIVE_STATES} GROUP BY state`,
+  countUnsuccessful: `SELECT state, COUNT(*) AS n FROM tasks WHERE ${UNSUCCESSFUL_STATES}
+    GROUP BY state`,
+  countAll: 'SELECT COUNT(*) AS n FROM tasks',
   cancelPending: `UPDATE tasks SET state = 'cancelled', outcome = @outcome, finished_at = @now,
       updated_at = @now
     WHERE id = @id AND (state IN ('queued', 'scheduled') OR (state = 'held' AND lease_token IS NULL))
@@ -45,7 +50,7 @@ const SQL = {
       AND cancel_requested_at IS NULL RETURNING ${TASK_COLUMNS}`,
   markRead: `UPDATE tasks SET result_read_at = @now
     WHERE id = @id AND result_read_at IS NULL AND state IN (${TERMINAL}) RETURNING ${TASK_COLUMNS}`,
-  // Walks the (state, id) index over finished tasks: fine while history is in the thousands.
+  // Reads every finished task: fine while history is in the thousands.
   countUnread: `SELECT COUNT(*) AS n FROM tasks WHERE state IN (${TERMINAL}) AND result_read_at IS NULL`,
   runningWithKey: `SELECT COUNT(*) AS n FROM tasks INDEXED BY tasks_concurrency_running
     WHERE concurrency_key = ? AND state = 'running'`,
@@ -178,12 +183,15 @@ export class TaskQueries {
 
   countTasks(): S.StateCounts {
     const counts = Object.fromEntries(STATES.map((s) => [s, 0])) as S.StateCounts;
-    for (const { state, n } of this.statements.countByState.all() as {
-      state: string;
-      n: number;
-    }[]) {
-      if (state in counts) counts[state as keyof S.StateCounts] = n;
+    const { countLive, countUnsuccessful, countAll } = this.statements;
+    let others = 0;
+    for (const statement of [countLive, countUnsuccessful]) {
+      for (const { state, n } of statement.all() as { state: string; n: number }[]) {
+        if (state in counts) counts[state as keyof S.StateCounts] = n;
+        others += n;
+      }
     }
+    counts.succeeded = (countAll.get() as { n: number }).n - others;
     return counts;
   }
 
@@ -224,10 +232,17 @@ export class TaskQueries {
   }
 }
 
-/** Builds one of a bounded set of SQL variants (4 optional filters × cursor = 32). */
-function buildListQuery(filter: S.TaskFilter): { sql: string; params: unknown[] } {
+/**
+ * Builds one of a bounded set of SQL variants (4 optional filters × cursor = 32, the state filter
+ * with its partial index's term, state-indexes.ts).
+ */
+export function buildListQuery(filter: S.TaskFilter): { sql: string; params: unknown[] } {
   const conditions: string[] = [];
   const params: unknown[] = [];
+  if (filter.state !== undefined) {
+    const term = stateIndexTerm(filter.state);
+    if (term !== undefined) conditions.push(term);
+  }
   for (const [field, column] of LIST_FILTERS) {
     const value = filter[field];
     if (value === undefined) continue;

@@ -1,9 +1,23 @@
 // Conformance: listing tasks newest first with filters and opaque cursors, and counting by state.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { STATES } from '../../../src/protocol/tasks.ts';
+import { STATES, type Outcome, type TaskState } from '../../../src/protocol/tasks.ts';
 import type { Store, TaskFilter } from '../../../src/store/types.ts';
-import { addTasks, appError, claimOne, newTask, T0 } from './fixtures.ts';
+import { addTasks, appError, claimOne, FAILED, newTask, SUCCEEDED, T0 } from './fixtures.ts';
+
+/** Per outcome: creates a task, claims the oldest queued one and ends it so; returns those ids. */
+async function endTasks(store: Store, outcomes: Outcome[]): Promise<string[]> {
+  const ids: string[] = [];
+  for (const outcome of outcomes) {
+    await addTasks(store, 1);
+    const claim = await claimOne(store);
+    const { taskId, leaseToken } = { taskId: claim.task.id, leaseToken: claim.leaseToken };
+    const ended = await store.finishAttempt({ taskId, leaseToken, outcome, now: T0 + 1 });
+    assert.equal(ended?.state, outcome.status);
+    ids.push(taskId);
+  }
+  return ids;
+}
 
 /** Follows nextCursor to the end, returning each page's ids. */
 async function listAllPages(store: Store, filter: TaskFilter): Promise<string[][]> {
@@ -53,6 +67,34 @@ export function describeListing(store: () => Store): void {
       assert.deepEqual(await ids({ sessionKey: 's1', state: 'queued' }), []);
     });
 
+    it('lists each live and ended state, newest first', async () => {
+      const [cancelled] = await addTasks(store(), 1);
+      await store().cancelTask(cancelled!, T0);
+      const [ok1, ok2, failed] = await endTasks(store(), [SUCCEEDED, SUCCEEDED, FAILED]);
+      const [queued] = await addTasks(store(), 1);
+      const ids = async (state: TaskState) =>
+        (await store().listTasks({ state, limit: 50 })).tasks.map((t) => t.id);
+      assert.deepEqual(await ids('succeeded'), [ok2, ok1]);
+      assert.deepEqual(await ids('failed'), [failed]);
+      assert.deepEqual(await ids('cancelled'), [cancelled]);
+      assert.deepEqual(await ids('queued'), [queued]);
+      assert.deepEqual(await ids('running'), []);
+      const page = await store().listTasks({ state: 'succeeded', limit: 1 });
+      assert.deepEqual(
+        page.tasks.map((t) => t.id),
+        [ok2],
+      );
+      const rest = await store().listTasks({
+        state: 'succeeded',
+        limit: 1,
+        cursor: page.nextCursor,
+      });
+      assert.deepEqual(
+        rest.tasks.map((t) => t.id),
+        [ok1],
+      );
+    });
+
     it('pages through a filtered list', async () => {
       const wanted = await addTasks(store(), 7, { sessionKey: 's1' });
       await addTasks(store(), 5, { sessionKey: 's2' });
@@ -89,6 +131,17 @@ export function describeListing(store: () => Store): void {
         scheduled: 1,
         running: 1,
         cancelled: 1,
+      });
+      // Each claims the oldest queued task, and the last one created stays queued.
+      await endTasks(store(), [SUCCEEDED, SUCCEEDED, FAILED]);
+      assert.deepEqual(await store().countTasks(), {
+        ...zeros,
+        queued: 1,
+        scheduled: 1,
+        running: 1,
+        cancelled: 1,
+        succeeded: 2,
+        failed: 1,
       });
     });
   });

@@ -1,0 +1,83 @@
+// The partial state and event-type indexes (state-indexes.ts) only work if each query repeats
+// their WHERE terms exactly: these read SQLite's plan for the store's own SQL, so a reworded term
+// or migration shows up here as a full scan instead of a slower benchmark.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { STATES } from '../../src/protocol/tasks.ts';
+import { buildEventListQuery } from '../../src/store/sqlite/event-log.ts';
+import { FINISH_EVENT } from '../../src/store/sqlite/lease-shared.ts';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import {
+  LIVE_STATES,
+  RARE_EVENT_TYPES,
+  UNSUCCESSFUL_STATES,
+} from '../../src/store/sqlite/state-indexes.ts';
+import { buildListQuery } from '../../src/store/sqlite/task-queries.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'outpost-indexes-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+async function migratedDb(): Promise<Database.Database> {
+  const path = join(dir, `plans-${Math.random().toString(36).slice(2)}.db`);
+  await openSqliteStore(path).close();
+  return new Database(path);
+}
+
+/** The plan's detail lines, joined: "SEARCH tasks USING INDEX tasks_live_state (state=?)". */
+function plan(db: Database.Database, sql: string, params: unknown[]): string {
+  const rows = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[];
+  return rows.map((r) => r.detail).join('\n');
+}
+
+const LIVE = ['scheduled', 'held', 'queued', 'running'] as const;
+const UNSUCCESSFUL = ['failed', 'timed_out', 'cancelled', 'lost'] as const;
+
+describe('SQLite partial indexes', () => {
+  it('covers every state once: live, unsuccessful, or succeeded (listed by id)', () => {
+    assert.deepEqual([...LIVE, ...UNSUCCESSFUL, 'succeeded'].sort(), [...STATES].sort());
+  });
+
+  it('leaves out of the type index exactly the events of a task that succeeds', () => {
+    const hot = ['task.created', 'task.started', FINISH_EVENT.succeeded];
+    assert.equal(RARE_EVENT_TYPES, `type NOT IN (${hot.map((t) => `'${t}'`).join(', ')})`);
+  });
+
+  it('lists a live state through tasks_live_state and an ended one through its own index', async () => {
+    const db = await migratedDb();
+    for (const state of LIVE) {
+      const { sql, params } = buildListQuery({ state, limit: 50 });
+      assert.match(plan(db, sql, [...params, 50]), /USING INDEX tasks_live_state \(state=\?\)/);
+    }
+    for (const state of UNSUCCESSFUL) {
+      const { sql, params } = buildListQuery({ state, limit: 50, cursor: undefined });
+      const detail = plan(db, sql, [...params, 50]);
+      assert.match(detail, /USING INDEX tasks_unsuccessful_state \(state=\?\)/);
+    }
+    const { sql, params } = buildListQuery({ state: 'succeeded', limit: 50 });
+    assert.doesNotMatch(plan(db, sql, [...params, 50]), /state_|TEMP B-TREE/);
+    db.close();
+  });
+
+  it('counts live and unsuccessful tasks from their indexes alone', async () => {
+    const db = await migratedDb();
+    const count = (term: string) =>
+      plan(db, `SELECT state, COUNT(*) FROM tasks WHERE ${term} GROUP BY state`, []);
+    assert.match(count(LIVE_STATES), /USING COVERING INDEX tasks_live_state/);
+    assert.match(count(UNSUCCESSFUL_STATES), /USING COVERING INDEX tasks_unsuccessful_state/);
+    db.close();
+  });
+
+  it('lists a rare event type through events_rare_type, and a hot one in id order', async () => {
+    const db = await migratedDb();
+    const rare = buildEventListQuery({ type: 'runner.online', limit: 10 });
+    assert.ok(rare.sql.includes(`e.${RARE_EVENT_TYPES}`));
+    assert.match(plan(db, rare.sql, [...rare.params, 10]), /USING INDEX events_rare_type/);
+    const hot = buildEventListQuery({ type: 'task.created', after: 5, limit: 10 });
+    assert.doesNotMatch(plan(db, hot.sql, [...hot.params, 10]), /events_rare_type|TEMP B-TREE/);
+    db.close();
+  });
+});
