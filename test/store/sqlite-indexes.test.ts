@@ -17,6 +17,10 @@ import {
   UNSUCCESSFUL_STATES,
 } from '../../src/store/sqlite/state-indexes.ts';
 import { buildListQuery } from '../../src/store/sqlite/task-queries.ts';
+import { EXPIRY_SQL } from '../../src/store/sqlite/expiry-queries.ts';
+import { REGISTRY_SQL } from '../../src/store/sqlite/registry-queries.ts';
+
+const T = 1_700_000_000_000;
 
 const dir = mkdtempSync(join(tmpdir(), 'outpost-indexes-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -68,6 +72,16 @@ describe('SQLite partial indexes', () => {
       plan(db, `SELECT state, COUNT(*) FROM tasks WHERE ${term} GROUP BY state`, []);
     assert.match(count(LIVE_STATES), /USING COVERING INDEX tasks_live_state/);
     assert.match(count(UNSUCCESSFUL_STATES), /USING COVERING INDEX tasks_unsuccessful_state/);
+    db.close();
+  });
+
+  it('finds leased tasks (reaper, runner restart, runner list) in the live index only', async () => {
+    const db = await migratedDb();
+    const live = /USING (COVERING )?INDEX tasks_live_state \(state=\?\)/;
+    assert.match(plan(db, EXPIRY_SQL.expired, [T, 10]), live);
+    assert.match(plan(db, EXPIRY_SQL.otherInstances, ['r1', 'i1']), live);
+    assert.match(plan(db, EXPIRY_SQL.extendRunning, [{ until: T, now: T }]), live);
+    assert.match(plan(db, REGISTRY_SQL.allRunners, []), live);
     db.close();
   });
 

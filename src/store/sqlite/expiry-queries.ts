@@ -9,6 +9,7 @@ import type { EventLog } from './event-log.ts';
 import type { AttemptLog } from './attempt-log.ts';
 import { CLEAR_HOLD, CLEAR_LEASE, FINISH_EVENT, type ClaimUndo } from './lease-shared.ts';
 import type { SessionTurns } from './session-turns.ts';
+import { LIVE_STATES } from './state-indexes.ts';
 
 /** Why an attempt ended without a report, as its outcome, history and events say it. */
 interface Unreported {
@@ -34,15 +35,22 @@ const endedOutcome = (status: 'lost' | 'cancelled', message: string): Outcome =>
 
 const HELD = 'id, attempt, max_attempts, cancel_requested_at, lease_acked, lease_token';
 
-const SQL = {
-  expired: `SELECT ${HELD} FROM tasks INDEXED BY tasks_expiry
-    WHERE state IN ('running', 'held') AND lease_expires_at <= ? ORDER BY lease_expires_at LIMIT ?`,
+/**
+ * Leased tasks are found through the running and held part of tasks_live_state: as many rows as
+ * the runners hold, read once a second by the reaper. An index of their own would cost every
+ * claim, acknowledgement and finish (migration 14).
+ */
+const LEASED = `${LIVE_STATES} AND state IN ('running', 'held')`;
+
+export const EXPIRY_SQL = {
+  expired: `SELECT ${HELD} FROM tasks INDEXED BY tasks_live_state
+    WHERE ${LEASED} AND lease_expires_at <= ? ORDER BY lease_expires_at LIMIT ?`,
   // Legacy leases carry no instance, so a restart of a v1 runner never touches them.
-  otherInstances: `SELECT ${HELD} FROM tasks INDEXED BY tasks_runner_instance
-    WHERE state IN ('running', 'held') AND runner = ? AND lease_instance IS NOT NULL
-      AND lease_instance <> ?`,
-  extendRunning: `UPDATE tasks SET lease_expires_at = @until, updated_at = @now
-    WHERE state IN ('running', 'held') AND lease_expires_at < @until`,
+  otherInstances: `SELECT ${HELD} FROM tasks INDEXED BY tasks_live_state
+    WHERE ${LEASED} AND runner = ? AND lease_instance IS NOT NULL AND lease_instance <> ?`,
+  extendRunning: `UPDATE tasks INDEXED BY tasks_live_state
+    SET lease_expires_at = @until, updated_at = @now
+    WHERE ${LEASED} AND lease_expires_at < @until`,
   requeue: `UPDATE tasks SET state = 'queued', updated_at = @now, ${CLEAR_LEASE}, ${CLEAR_HOLD}
     WHERE id = @id AND state IN ('running', 'held') RETURNING ${TASK_COLUMNS}`,
   end: `UPDATE tasks SET state = @status, outcome = @outcome, finished_at = @now,
@@ -60,7 +68,7 @@ interface HeldRow {
 }
 
 export class ExpiryQueries {
-  private readonly statements: Prepared<typeof SQL>;
+  private readonly statements: Prepared<typeof EXPIRY_SQL>;
   private readonly requeueTx: Transaction<[number, number], TaskValues[]>;
   private readonly releaseInstanceTx: Transaction<[string, string, number], TaskValues[]>;
 
@@ -71,7 +79,7 @@ export class ExpiryQueries {
     private readonly claims: ClaimUndo,
     private readonly turns: SessionTurns,
   ) {
-    this.statements = prepareStatements(db, SQL);
+    this.statements = prepareStatements(db, EXPIRY_SQL);
     this.requeueTx = db.transaction((now: number, limit: number) => {
       const expired = this.statements.expired.all(now, limit) as HeldRow[];
       return expired.map((row) => this.endUnreported(row, now, EXPIRED));

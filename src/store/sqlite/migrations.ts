@@ -3,9 +3,9 @@
 import type Database from 'better-sqlite3';
 
 /**
- * Index notes. The claim and expiry indexes are partial: they hold only pending or running rows,
- * so they stay small while finished tasks pile up, and the claim query walks the claim index in
- * `priority DESC, run_at, id` order and stops after `max` rows instead of sorting the backlog.
+ * Index notes. The claim and live-state indexes are partial: they hold only pending or running
+ * rows, so they stay small while finished tasks pile up, and the claim query walks the claim index
+ * in `priority DESC, run_at, id` order and stops after `max` rows instead of sorting the backlog.
  * lease-queries.ts and expiry-queries.ts name them with INDEXED BY, so renaming one is a new
  * migration plus those files.
  */
@@ -290,6 +290,14 @@ export const MIGRATIONS: readonly string[] = [
    DROP INDEX events_type;
    CREATE INDEX events_rare_type ON events (type, id)
      WHERE type NOT IN ('task.created', 'task.started', 'task.completed');`,
+
+  // Issue 2, speed: the expiry and runner-instance indexes took an entry at each claim, moved the
+  // expiry at each acknowledgement and dropped both at each finish, for queries that run once a
+  // second (the lease reaper) or when a runner restarts. Those now read the running and held part
+  // of tasks_live_state, which is as large as the runners' capacity; the write path loses five
+  // b-tree changes per task.
+  `DROP INDEX tasks_expiry;
+   DROP INDEX tasks_runner_instance;`,
 ];
 
 export function readSchemaVersion(db: Database.Database): number {

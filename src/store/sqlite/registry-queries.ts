@@ -5,11 +5,12 @@ import type { RunnerInfo, TokenInfo } from '../../protocol/auth.ts';
 import type { NewToken, RunnerHello } from '../types.ts';
 import { prepareStatements, type Prepared, type Transaction } from './statements.ts';
 import { runnerFromRow, tokenFromRow, type RunnerRow, type TokenRow } from './rows.ts';
+import { LIVE_STATES } from './state-indexes.ts';
 
 /** Recording every use would make each authenticated request a write; once a minute shows activity. */
 const TOKEN_USE_RESOLUTION_MS = 60_000;
 
-const SQL = {
+export const REGISTRY_SQL = {
   // first_seen_at is written only on insert; everything else follows the latest hello.
   upsertRunner: `INSERT INTO runners (name, instance_id, labels, capacity, kinds, version,
       policy_digest, first_seen_at, last_seen_at)
@@ -17,9 +18,9 @@ const SQL = {
     ON CONFLICT (name) DO UPDATE SET instance_id = excluded.instance_id, labels = excluded.labels,
       capacity = excluded.capacity, kinds = excluded.kinds, version = excluded.version,
       policy_digest = excluded.policy_digest, last_seen_at = excluded.last_seen_at`,
-  // The running count walks tasks_runner_instance, which holds running tasks only.
-  allRunners: `SELECT runners.*, (SELECT COUNT(*) FROM tasks
-      WHERE tasks.runner = runners.name AND tasks.state = 'running') AS running
+  // The running count walks the running part of tasks_live_state, not the runner's history.
+  allRunners: `SELECT runners.*, (SELECT COUNT(*) FROM tasks INDEXED BY tasks_live_state
+      WHERE ${LIVE_STATES} AND tasks.state = 'running' AND tasks.runner = runners.name) AS running
     FROM runners ORDER BY name`,
   markSeen: 'UPDATE runners SET last_seen_at = ? WHERE name = ? AND last_seen_at < ?',
   liveTokenByName: 'SELECT id FROM tokens WHERE name = ? AND revoked_at IS NULL',
@@ -35,12 +36,12 @@ const SQL = {
 } as const;
 
 export class RegistryQueries {
-  private readonly statements: Prepared<typeof SQL>;
+  private readonly statements: Prepared<typeof REGISTRY_SQL>;
   private readonly createTokenTx: Transaction<[NewToken, number], TokenRow>;
   private readonly revokeTx: Transaction<[string, number], boolean>;
 
   constructor(db: Database.Database) {
-    this.statements = prepareStatements(db, SQL);
+    this.statements = prepareStatements(db, REGISTRY_SQL);
     this.createTokenTx = db.transaction((token: NewToken, now: number) =>
       this.createTokenInTx(token, now),
     );
