@@ -16,7 +16,9 @@ import {
   addTasks,
   assertClaimedOnce,
   claimConcurrently,
+  claimOne,
   newTask,
+  SUCCEEDED,
   T0,
 } from './conformance/fixtures.ts';
 
@@ -134,6 +136,27 @@ describe('sqlite store', () => {
     db.pragma(`user_version = ${MIGRATIONS.length + 1}`);
     db.close();
     assert.throws(() => openSqliteStore(path), /newer than this Outpost/);
+  });
+
+  it('lists and ends once an attempt whose start row an earlier version wrote', async () => {
+    const path = newDbPath();
+    const store = openSqliteStore(path);
+    await store.createTask(newTask(), T0);
+    const claim = await claimOne(store, { instanceId: 'i1' });
+    const taskId = claim.task.id;
+    // Before attempt rows waited for the end, the claim wrote a start row like this one.
+    const db = new Database(path);
+    db.prepare(
+      `INSERT INTO attempts (task_id, attempt, runner, instance_id, started_at) VALUES (?, 1, 'r1', 'i1', ?)`,
+    ).run(taskId, T0);
+    db.close();
+    const running = { attempt: 1, runner: 'r1', instanceId: 'i1', startedAt: T0 };
+    assert.deepEqual(await store.listAttempts(taskId), [running]);
+    const { leaseToken } = claim;
+    await store.finishAttempt({ taskId, leaseToken, outcome: SUCCEEDED, now: T0 + 5 });
+    const ended = { ...running, endedAt: T0 + 5, status: 'succeeded' };
+    assert.deepEqual(await store.listAttempts(taskId), [ended]);
+    await store.close();
   });
 
   it('fails ping once closed', async () => {

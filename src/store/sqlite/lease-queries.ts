@@ -224,7 +224,6 @@ export class LeaseQueries {
     const task = taskFromValues(values);
     const resume = this.turns.resumeFor(task);
     if (resume !== undefined) task.spec = { ...task.spec, resume };
-    this.attempts.start(id, task.attempt, runner, instanceId, now);
     this.events.logTask('task.started', values, now, { attempt: task.attempt });
     return { task, attempt: task.attempt, leaseToken: token, leaseExpiresAt: expiresAt };
   }

@@ -7,8 +7,12 @@ import { AT, TASK_COLUMNS, type TaskValues } from './rows.ts';
 import type { EventLog } from './event-log.ts';
 import type { AttemptLog } from './attempt-log.ts';
 
+/**
+ * lease_instance stays: the ended attempt's row is written from the task row after this (see
+ * attempt-log.ts), and nothing reads it outside the running and held states.
+ */
 export const CLEAR_LEASE = `lease_token = NULL, lease_expires_at = NULL, lease_legacy = 0,
-  lease_instance = NULL, lease_acked = 0`;
+  lease_acked = 0`;
 /** A held task (waiting for a person's approval) keeps its lease: the same token fences it. */
 export const FENCE = "id = @id AND lease_token = @token AND state IN ('running', 'held')";
 /** A task going back to the queue forgets the previous attempt's hold. */

@@ -125,6 +125,8 @@ export function describeEvents(store: () => Store): void {
       await store().requeueExpired(T0 + LEASE_MS, 10);
       const second = await claimOne(store(), { runner: 'r2', instanceId: 'b', now: T0 + LEASE_MS });
       const { leaseToken } = second;
+      const running = { attempt: 2, runner: 'r2', instanceId: 'b', startedAt: T0 + LEASE_MS };
+      assert.deepEqual((await store().listAttempts(taskId))[1], running);
       await store().finishAttempt({
         taskId,
         leaseToken,
