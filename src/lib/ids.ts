@@ -36,9 +36,17 @@ export function newId(now: number = Date.now()): string {
   bytes[6] = 0x70 | (sequence >> 8);
   bytes[7] = sequence & 0xff;
   bytes[8] = (bytes[8]! & 0x3f) | 0x80;
-  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  let text = '';
+  for (let i = 0; i < 16; i++) {
+    if (i === 4 || i === 6 || i === 8 || i === 10) text += '-';
+    text += HEX[bytes[i]!];
+  }
+  return text;
 }
+
+/** Two hex digits per byte value: ids and secrets are made on every create and claim. */
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
 /** Same or earlier ms: count up (borrowing the next ms on overflow); later ms: a fresh random start. */
 function nextTimestamp(now: number, randomStart: number): number {
@@ -65,6 +73,11 @@ function writeTimestamp(bytes: Uint8Array, ms: number): void {
 export function newSecret(bytes = 24): string {
   const raw = randomBytes(bytes);
   let text = '';
-  for (const b of raw) text += String.fromCharCode(b);
-  return btoa(text).replaceAll('+', '-').replaceAll('/', '_').replaceAll('=', '');
+  // Base64url without padding, 3 bytes → 4 characters; a short last group gives 2 or 3.
+  for (let i = 0; i < raw.length; i += 3) {
+    const n = (raw[i]! << 16) | ((raw[i + 1] ?? 0) << 8) | (raw[i + 2] ?? 0);
+    const chars = Math.min(4, Math.ceil(((raw.length - i) * 8) / 6));
+    for (let c = 0; c < chars; c++) text += BASE64URL[(n >> (18 - 6 * c)) & 63];
+  }
+  return text;
 }

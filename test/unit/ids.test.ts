@@ -31,6 +31,17 @@ describe('newSecret', () => {
     assert.notEqual(newSecret(), newSecret());
   });
 
+  it('encodes every length as canonical unpadded base64url', () => {
+    for (let bytes = 1; bytes <= 40; bytes++) {
+      for (let i = 0; i < 50; i++) {
+        const s = newSecret(bytes);
+        const decoded = Buffer.from(s, 'base64url');
+        assert.equal(decoded.length, bytes);
+        assert.equal(decoded.toString('base64url'), s);
+      }
+    }
+  });
+
   it('never hands out the same random bytes twice, across many refills of the pool', () => {
     const secrets = Array.from({ length: 3_000 }, () => newSecret(16));
     assert.equal(new Set(secrets).size, secrets.length);
