@@ -125,24 +125,11 @@ export function describeListing(store: () => Store): void {
       await store().createTask(newTask({ runAt: T0 + 60_000 }), T0);
       await store().cancelTask(first!, T0);
       await claimOne(store());
-      assert.deepEqual(await store().countTasks(), {
-        ...zeros,
-        queued: 1,
-        scheduled: 1,
-        running: 1,
-        cancelled: 1,
-      });
+      const live = { ...zeros, queued: 1, scheduled: 1, running: 1, cancelled: 1 };
+      assert.deepEqual(await store().countTasks(), live);
       // Each claims the oldest queued task, and the last one created stays queued.
       await endTasks(store(), [SUCCEEDED, SUCCEEDED, FAILED]);
-      assert.deepEqual(await store().countTasks(), {
-        ...zeros,
-        queued: 1,
-        scheduled: 1,
-        running: 1,
-        cancelled: 1,
-        succeeded: 2,
-        failed: 1,
-      });
+      assert.deepEqual(await store().countTasks(), { ...live, succeeded: 2, failed: 1 });
     });
   });
 }
