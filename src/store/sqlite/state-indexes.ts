@@ -4,18 +4,21 @@
 import type { TaskState } from '../../protocol/tasks.ts';
 
 /** Pending and running tasks: few at any time, so their index stays a handful of pages. */
-export const LIVE_STATES = `state IN ('scheduled', 'held', 'queued', 'running')`;
-/** Ended tasks other than succeeded ones: rare, so worth an index to list them. */
-export const UNSUCCESSFUL_STATES = `state IN ('failed', 'timed_out', 'cancelled', 'lost')`;
-/**
- * Every event type but the three each task writes on the hot path. Those three are most of the
- * log, so a list of one of them finds its rows quickly in id order with no index.
- */
-export const RARE_EVENT_TYPES = `type NOT IN ('task.created', 'task.started', 'task.completed')`;
-
 const LIVE: readonly TaskState[] = ['scheduled', 'held', 'queued', 'running'];
+/** Ended tasks other than succeeded ones: rare, so worth an index to list them. */
 const UNSUCCESSFUL: readonly TaskState[] = ['failed', 'timed_out', 'cancelled', 'lost'];
+/**
+ * The three events each task writes on the hot path, left out of the type index. They are most of
+ * the log, so a list of one of them finds its rows quickly in id order with no index.
+ */
 const HOT_EVENT_TYPES: readonly string[] = ['task.created', 'task.started', 'task.completed'];
+
+/** `('a', 'b')`, as the migration spells the lists. */
+const sqlList = (values: readonly string[]) => `(${values.map((v) => `'${v}'`).join(', ')})`;
+
+export const LIVE_STATES = `state IN ${sqlList(LIVE)}`;
+export const UNSUCCESSFUL_STATES = `state IN ${sqlList(UNSUCCESSFUL)}`;
+export const RARE_EVENT_TYPES = `type NOT IN ${sqlList(HOT_EVENT_TYPES)}`;
 
 /** The partial index term a `state = ?` filter should carry (none for `succeeded`). */
 export function stateIndexTerm(state: TaskState): string | undefined {
