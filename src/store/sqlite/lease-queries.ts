@@ -171,8 +171,8 @@ export class LeaseQueries {
   }
 
   /**
-   * INDEXED BY pins the plan: without table statistics SQLite prefers (state, id) and sorts the
-   * whole backlog per claim; walking tasks_claim in order stops after `limit` matches instead.
+   * INDEXED BY pins the plan: without table statistics SQLite may prefer a state index and sort
+   * the whole backlog per claim; walking tasks_claim in order stops after `limit` matches instead.
    * The `state IN (...)` term must match the partial index's WHERE verbatim.
    * The LIMIT is a literal because a bound LIMIT makes SQLite re-prepare the statement on every
    * run (measured: ~10 µs on a 1.5 µs query); rounding it up to a power of two bounds the cache
