@@ -44,11 +44,9 @@ const UNSUCCESSFUL = ['failed', 'timed_out', 'cancelled', 'lost'] as const;
 describe('SQLite partial indexes', () => {
   it('gives every state but succeeded the term of the index that holds it', () => {
     const terms = Object.fromEntries(STATES.map((state) => [state, stateIndexTerm(state)]));
-    const expected = Object.fromEntries([
-      ...LIVE.map((state) => [state, LIVE_STATES]),
-      ...UNSUCCESSFUL.map((state) => [state, UNSUCCESSFUL_STATES]),
-      ['succeeded', undefined],
-    ]);
+    const expected: Record<string, string | undefined> = { succeeded: undefined };
+    for (const state of LIVE) expected[state] = LIVE_STATES;
+    for (const state of UNSUCCESSFUL) expected[state] = UNSUCCESSFUL_STATES;
     assert.deepEqual(terms, expected);
   });
 
