@@ -4,6 +4,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OutpostClient } from '../src/sdk/client.ts';
+import { nodeTransport } from '../src/runner/node-transport.ts';
 import { BenchHttp, field, taskOf } from './http.ts';
 import { longPolls, waitForLongPolls, type Cluster } from './cluster.ts';
 
@@ -17,7 +18,10 @@ export interface LatencyPlan {
 
 const TRUE_TASK = { kind: 'shell', spec: { command: ['true'] } } as const;
 
-/** How the probe runner talks to the server: the SDK (fetch, as the runner does) or raw node:http. */
+/**
+ * How the probe runner talks to the server: the SDK on the runner's own transport (as the runner
+ * does), or raw node:http.
+ */
 export type ProbeTransport = 'sdk' | 'raw';
 
 interface Probe {
@@ -35,7 +39,7 @@ async function openProbe(cluster: Cluster, transport: ProbeTransport): Promise<P
   const outcome = { status: 'succeeded', exitCode: 0 } as const;
   const hello = { name, instanceId, capacity: 1, kinds: ['shell' as const], version: 'bench' };
   if (transport === 'sdk') {
-    const sdk = new OutpostClient({ baseUrl: cluster.url, token });
+    const sdk = new OutpostClient({ baseUrl: cluster.url, token, fetch: nodeTransport });
     await sdk.hello(hello);
     return {
       claim: async () => {
