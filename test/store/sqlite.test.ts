@@ -17,6 +17,7 @@ import {
   assertClaimedOnce,
   claimConcurrently,
   claimOne,
+  claimRequest,
   newTask,
   SUCCEEDED,
   T0,
@@ -156,6 +157,29 @@ describe('sqlite store', () => {
     await store.finishAttempt({ taskId, leaseToken, outcome: SUCCEEDED, now: T0 + 5 });
     const ended = { ...running, endedAt: T0 + 5, status: 'succeeded' };
     assert.deepEqual(await store.listAttempts(taskId), [ended]);
+    await store.close();
+  });
+
+  it('leases, in their own transaction, tasks created in the turn a claim is made', async () => {
+    const store = openSqliteStore(newDbPath());
+    const first = newTask();
+    const second = newTask();
+    // The claim goes between the creates: creates run first in the batch, and the claim skips the
+    // read of committed tasks (which would find none) while a create waits.
+    const created = [store.createTask(first, T0)];
+    const claim = store.claimTasks(claimRequest({ max: 5 }));
+    created.push(store.createTask(second, T0));
+    const claimed = await claim;
+    assert.deepEqual(
+      claimed.map((c) => c.task.id),
+      [first.id, second.id],
+    );
+    assert.deepEqual(
+      (await Promise.all(created)).map((r) => r.task.state),
+      ['queued', 'queued'],
+      'each create answers with the task as it stored it',
+    );
+    assert.equal((await store.getTask(second.id))?.state, 'running');
     await store.close();
   });
 

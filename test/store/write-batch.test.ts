@@ -1,6 +1,6 @@
-// The SQLite store's write batch: writes submitted in one turn commit in one transaction, a call
-// that throws undoes its own writes only, a busy database makes the batch wait, and close commits
-// what waits.
+// The SQLite store's write batch: writes submitted in one turn commit in one transaction, early
+// ones first, a call that throws undoes its own writes only, a busy database makes the batch
+// wait, and close commits what waits.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,6 +45,28 @@ describe('write batch', () => {
     assert.ok(results.every((r) => r.inBatch));
     assert.deepEqual(seenBefore, [0, 1, 2], 'each call sees the ones before it');
     assert.equal(count(), 3);
+    db.close();
+  });
+
+  it('runs early calls first and answers every call in the order submitted', async () => {
+    const { db, batch } = open();
+    const ran: string[] = [];
+    const call = (name: string) => () => {
+      ran.push(name);
+      db.prepare('INSERT INTO items (name) VALUES (?)').run(name);
+      return name;
+    };
+    assert.equal(batch.hasEarlyWaiting(), false);
+    const answers = [
+      batch.submit(call('claim-1')),
+      batch.submit(call('create-1'), { early: true }),
+      batch.submit(call('claim-2')),
+      batch.submit(call('create-2'), { early: true }),
+    ];
+    assert.equal(batch.hasEarlyWaiting(), true, 'an early call waits for the batch');
+    assert.deepEqual(await Promise.all(answers), ['claim-1', 'create-1', 'claim-2', 'create-2']);
+    assert.deepEqual(ran, ['create-1', 'create-2', 'claim-1', 'claim-2']);
+    assert.equal(batch.hasEarlyWaiting(), false, 'none once the batch ran');
     db.close();
   });
 

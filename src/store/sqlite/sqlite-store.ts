@@ -29,6 +29,8 @@ import type { LogPage } from '../../protocol/output.ts';
 import type { Attempt } from '../../protocol/tasks.ts';
 import type { HoldDecision } from '../../protocol/approvals.ts';
 
+const EARLY = { early: true } as const;
+
 export interface SqliteStoreOptions {
   /** Write-batch commits between two checkpoints on the worker thread (checkpointer.ts). */
   checkpointEvery?: number;
@@ -145,13 +147,15 @@ export class SqliteStore implements S.Store {
     if (this.db.open) this.db.close();
   }
 
+  /** Early in its batch: a claim submitted in the same turn runs after it and can lease it. */
   createTask(task: S.NewTask, now: number): Promise<S.CreateTaskResult> {
-    return this.batch.submit(() => this.tasks.createTask(task, now));
+    return this.batch.submit(() => this.tasks.createTask(task, now), EARLY);
   }
 
   createTasks(tasks: readonly S.NewTask[], now: number): Promise<(S.CreateTaskResult | Error)[]> {
-    return this.batch.submit(() =>
-      this.tasks.createTasks(tasks, now).map((result) => this.translateItem(result)),
+    return this.batch.submit(
+      () => this.tasks.createTasks(tasks, now).map((result) => this.translateItem(result)),
+      EARLY,
     );
   }
 
@@ -202,9 +206,14 @@ export class SqliteStore implements S.Store {
     return this.run(() => this.tasks.countRunningWithKey(key));
   }
 
-  /** An empty poll only reads; a claim that will lease joins the batch. */
+  /**
+   * An empty poll only reads; a claim that will lease joins the batch. While a create waits in the
+   * batch, the read cannot see its task but the claim will (creates run first), so it joins.
+   */
   async claimTasks(req: S.ClaimRequest): Promise<Claim[]> {
-    if (!(await this.run(() => this.leases.anyCandidate(req)))) return [];
+    const join =
+      this.batch.hasEarlyWaiting() || (await this.run(() => this.leases.anyCandidate(req)));
+    if (!join) return [];
     return this.batch.submit(() => this.leases.claimTasks(req));
   }
 
