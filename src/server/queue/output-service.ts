@@ -4,7 +4,7 @@ import { AppError } from '../../protocol/errors.ts';
 import type { AppendOutputBody, AppendOutputReply, LogPage } from '../../protocol/output.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { Store } from '../../store/types.ts';
-import { watchKey, type WaiterHub } from './waiters.ts';
+import { watchKey, type WaiterHub, type WaitSignal } from './waiters.ts';
 
 export class OutputService {
   constructor(
@@ -34,7 +34,7 @@ export class OutputService {
   async read(
     taskId: string,
     after: number,
-    opts: { waitMs: number; limit: number; signal?: AbortSignal },
+    opts: { waitMs: number; limit: number; signal?: WaitSignal },
   ): Promise<LogPage> {
     const deadline = this.clock.now() + opts.waitMs;
     for (;;) {

@@ -4,7 +4,7 @@ import { isTerminal } from '../../protocol/tasks.ts';
 import type { Event } from '../../protocol/events.ts';
 import type { LogChunk } from '../../protocol/output.ts';
 import type { Store } from '../../store/types.ts';
-import { watchKey, type WaiterHub } from './waiters.ts';
+import { watchKey, type WaiterHub, type WaitSignal } from './waiters.ts';
 
 /** Where a follower is: the last event id and the last output seq it was sent. */
 export interface FollowCursor {
@@ -38,7 +38,7 @@ export async function* followTask(
   deps: { store: Store; hub: WaiterHub },
   taskId: string,
   from: FollowCursor,
-  opts: { idleMs: number; signal: AbortSignal },
+  opts: { idleMs: number; signal: WaitSignal },
 ): AsyncGenerator<FollowMessage> {
   const cursor = { ...from };
   while (!opts.signal.aborted) {

@@ -30,7 +30,14 @@ import type {
   TaskChange,
   TaskFilter,
 } from '../../store/types.ts';
-import { QUEUE_KEY, taskKey, WaiterHub, watchKey, type Subscription } from './waiters.ts';
+import {
+  QUEUE_KEY,
+  taskKey,
+  WaiterHub,
+  watchKey,
+  type Subscription,
+  type WaitSignal,
+} from './waiters.ts';
 import { WakeTimer } from './wake-timer.ts';
 import { GroupCommit } from '../../store/group-commit.ts';
 import { RunnerRegistry } from './runner-registry.ts';
@@ -131,7 +138,7 @@ export class TaskService {
     body: CreateTaskBody,
     opts: CreateOptions,
     waitMs: number,
-    signal?: AbortSignal,
+    signal?: WaitSignal,
   ): Promise<CreateTaskResult> {
     const task = this.buildNewTask(body, opts, this.clock.now());
     if (waitMs <= 0) return this.submitCreate(task);
@@ -148,7 +155,7 @@ export class TaskService {
   }
 
   /** The task, after waiting up to `waitMs` for it to end. Never consumes it. */
-  async getTask(id: string, waitMs = 0, signal?: AbortSignal): Promise<StoredTask> {
+  async getTask(id: string, waitMs = 0, signal?: WaitSignal): Promise<StoredTask> {
     const sub = this.hub.subscribe(taskKey(id));
     try {
       return await this.afterWait(sub, await this.mustGet(id), waitMs, signal);
@@ -162,7 +169,7 @@ export class TaskService {
     sub: Subscription<StoredTask>,
     task: StoredTask,
     waitMs: number,
-    signal?: AbortSignal,
+    signal?: WaitSignal,
   ): Promise<StoredTask> {
     if (isTerminal(task.state) || waitMs <= 0) return task;
     await sub.wait(waitMs, signal);
@@ -173,7 +180,7 @@ export class TaskService {
    * As getTask, plus its attempt history, callbacks and, while it waits, why (a single task's
    * read, not lists).
    */
-  async getTaskWithAttempts(id: string, waitMs = 0, signal?: AbortSignal): Promise<StoredTask> {
+  async getTaskWithAttempts(id: string, waitMs = 0, signal?: WaitSignal): Promise<StoredTask> {
     const task = await this.getTask(id, waitMs, signal);
     const callbacks = await this.store.listCallbacks(id);
     const waitReason = await this.runners.waitReason(task);
@@ -238,7 +245,7 @@ export class TaskService {
    * are acknowledged as a heartbeat of them would be, answered in `acked`: submitted in the same
    * turn as the claim, so both commit in one transaction (the store batches a turn's writes).
    */
-  async claimTasks(body: ClaimBody, signal?: AbortSignal): Promise<ClaimReply> {
+  async claimTasks(body: ClaimBody, signal?: WaitSignal): Promise<ClaimReply> {
     const acks = body.acks ?? [];
     const acking =
       acks.length > 0 ? this.heartbeat({ runner: body.runner, leases: acks }) : undefined;
@@ -270,7 +277,7 @@ export class TaskService {
   async claimLegacy(
     runner: string,
     waitMs: number,
-    signal?: AbortSignal,
+    signal?: WaitSignal,
   ): Promise<Claim | undefined> {
     const claims = await this.pollClaims(waitMs, signal, (now) =>
       this.store.claimTasks({
@@ -360,7 +367,7 @@ export class TaskService {
 
   private async pollClaims(
     waitMs: number,
-    signal: AbortSignal | undefined,
+    signal: WaitSignal | undefined,
     claim: (now: number) => Promise<Claim[]>,
   ): Promise<Claim[]> {
     const deadline = this.clock.now() + waitMs;

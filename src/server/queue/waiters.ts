@@ -2,12 +2,22 @@
 // loop. A waiter subscribes *before* it looks at the store, so an event that lands between the
 // look and the wait is not missed (that gap is real once the store does I/O, as PostgreSQL does).
 
+/**
+ * Ends a wait early (its client went away). An AbortSignal is one; routes pass the lighter one of
+ * routes/connection-signal.ts. A listener is called at most once.
+ */
+export interface WaitSignal {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 export interface Subscription<V> {
   /**
    * Resolves true when notified (possibly already); false when `ms` passes, `signal` aborts or the
    * hub is closed, so a closed hub ends a claim poll empty and a task wait with the task as it is.
    */
-  wait(ms: number, signal?: AbortSignal): Promise<boolean>;
+  wait(ms: number, signal?: WaitSignal): Promise<boolean>;
   /**
    * What the notification that woke this waiter carried, if it carried anything: the changed task
    * itself, so a woken waiter need not read back what the change just wrote.
@@ -106,7 +116,7 @@ function waitFor(
   stateOf: () => 'waiting' | 'notified' | 'ended',
   setWake: (fn: (notified: boolean) => void) => void,
   ms: number,
-  signal?: AbortSignal,
+  signal?: WaitSignal,
 ): Promise<boolean> {
   const state = stateOf();
   if (state === 'notified') return Promise.resolve(true);
