@@ -1,5 +1,6 @@
 // Builds the Fastify app (no listen): auth, errors, OpenAPI, the v1 routes and the legacy routes,
-// all over one TaskService. Tests drive it with `app.inject()`; `outpost serve` listens on it.
+// all over the task service (clients) and the lease service (runners). Tests drive it with
+// `app.inject()`; `outpost serve` listens on it.
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -15,6 +16,7 @@ import { readTlsFiles } from './tls.ts';
 import { installBodyParsing } from './body-parsing.ts';
 import { sendError } from './http-errors.ts';
 import { TaskService } from './queue/task-service.ts';
+import { LeaseService } from './queue/lease-service.ts';
 import { startLeaseReaper, type LeaseReaper } from './queue/lease-reaper.ts';
 import { startReplicaWakeups, type ReplicaWakeups } from './queue/replica-wakeups.ts';
 import { startRetention, type RetentionLoop, type RetentionSettings } from './queue/retention.ts';
@@ -81,6 +83,7 @@ export interface RouteEntry {
 
 export type OutpostApp = FastifyInstance & {
   tasks: TaskService;
+  leases: LeaseService;
   schedules: ScheduleService;
   routeTable: RouteEntry[];
 };
@@ -126,6 +129,8 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
       : {}),
   });
   app.decorate('tasks', tasks);
+  const leases = new LeaseService(store, clock, tasks);
+  app.decorate('leases', leases);
   const schedules = new ScheduleService(store, clock, tasks);
   app.decorate('schedules', schedules);
   app.decorate('routeTable', collectRoutes(app));
@@ -147,7 +152,7 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
   registerHealthRoutes(app, store);
   registerTaskRoutes(app, tasks);
   registerScheduleRoutes(app, schedules);
-  registerRunnerRoutes(app, tasks);
+  registerRunnerRoutes(app, leases);
   const holds = new HoldService(store, clock, (task) => tasks.announce(task));
   registerApprovalRoutes(app, holds, (id) => store.getLease(id));
   const output = new OutputService(
@@ -164,10 +169,10 @@ export async function createApp(deps: AppDeps): Promise<OutpostApp> {
   registerEventRoutes(app, events);
   const sessions = new SessionService(store, clock);
   registerSessionRoutes(app, sessions, (id) => store.getLease(id));
-  registerLegacyRoutes(app, { ...events, tasks, sessions, callbacks });
+  registerLegacyRoutes(app, { ...events, tasks, leases, sessions, callbacks });
   const dispatcher = new CallbackDispatcher({ store, clock, settings: callbacks, log: app.log });
   tasks.onTaskEnd((task) => dispatcher.wake(task.id));
-  manageLoops(app, { tasks, schedules, store, clock, dispatcher }, options);
+  manageLoops(app, { tasks, leases, schedules, store, clock, dispatcher }, options);
   return app as unknown as OutpostApp;
 }
 
@@ -200,6 +205,7 @@ type LoopOptions = Pick<
 
 interface LoopDeps {
   tasks: TaskService;
+  leases: LeaseService;
   schedules: ScheduleService;
   store: Store;
   clock: Clock;
@@ -220,9 +226,9 @@ function manageLoops(app: FastifyInstance, deps: LoopDeps, options: LoopOptions)
     // A store other servers share tells this one what they change (see replica-wakeups.ts).
     const notifications = deps.store.notifications;
     if (notifications) replicas = startReplicaWakeups(deps.tasks, notifications);
-    const extended = await deps.tasks.extendLeasesAfterStart();
+    const extended = await deps.leases.extendLeasesAfterStart();
     if (extended > 0) app.log.info({ extended }, 'running leases extended after start');
-    reaper = startLeaseReaper(deps.tasks, options.reapIntervalMs, (err) =>
+    reaper = startLeaseReaper(deps.leases, options.reapIntervalMs, (err) =>
       app.log.error({ err }, 'lease reaper failed'),
     );
     retention = startRetention({

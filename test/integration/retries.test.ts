@@ -143,7 +143,7 @@ describe('a server restarting after an outage longer than a lease', () => {
       await first.store.close();
       now += 60_000; // down for twelve lease periods
       const second = await start();
-      assert.equal(await second.app.tasks.requeueExpired(), 0, 'the lease was extended on start');
+      assert.equal(await second.app.leases.requeueExpired(), 0, 'the lease was extended on start');
       const beat = await second.app.inject({
         method: 'POST',
         url: '/v1/runner/heartbeat',

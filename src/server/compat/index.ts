@@ -1,6 +1,7 @@
 // The legacy OpenClaw worker API, beside /v1: one small module over the same task service and log.
 import type { FastifyInstance } from 'fastify';
 import type { TaskService } from '../queue/task-service.ts';
+import type { LeaseService } from '../queue/lease-service.ts';
 import type { EventRouteDeps } from '../routes/events.ts';
 import type { CallbackSettings } from '../callbacks/callback-config.ts';
 import { registerLegacyClientRoutes } from './legacy-client-routes.ts';
@@ -13,6 +14,7 @@ import { registerLegacyNotifyRoute } from './legacy-notify.ts';
 
 export interface LegacyDeps extends EventRouteDeps {
   tasks: TaskService;
+  leases: LeaseService;
   sessions: SessionService;
   callbacks: CallbackSettings;
 }

@@ -24,13 +24,13 @@ const MAX_EVENT_DATA_CHARS = 16 * 1024;
 const EVENT_TYPE_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 export function registerLegacyWorkerRoutes(app: FastifyInstance, deps: LegacyDeps): void {
-  const { tasks } = deps;
+  const { leases } = deps;
   app.get<{ Querystring: { wait?: string } }>(
     '/worker/poll',
     { config, schema: { hide: true } },
     async (request, reply) => {
       const waitMs = clampNumber(request.query.wait, 30_000, 1_000, 60_000);
-      const claim = await tasks.claimLegacy(
+      const claim = await leases.claimLegacy(
         legacyRunnerName(request),
         waitMs,
         connectionSignal(reply),
@@ -47,7 +47,7 @@ export function registerLegacyWorkerRoutes(app: FastifyInstance, deps: LegacyDep
     if (typeof body.taskId !== 'string' || body.taskId === '')
       throw new AppError('bad_request', 'taskId is required');
     await assertLeaseHolder(request, body.taskId, (id) => deps.store.getLease(id));
-    await tasks.finishLegacy(body.taskId, outcomeFromLegacy(body));
+    await leases.finishLegacy(body.taskId, outcomeFromLegacy(body));
     return { success: true };
   });
 

@@ -5,6 +5,7 @@ import type { FinishBody } from '../../protocol/runner.ts';
 import type { FinishRequest, Store } from '../../store/types.ts';
 import type { QueueSettings } from './task-service.ts';
 
+/** 1 s, 2 s, 4 s … up to 5 min: quick for a blip, patient with a machine that is down. */
 const DEFAULT_RETRY = { baseMs: 1_000, maxMs: 300_000 };
 
 /** The store request for one finish at `now`; a retry's backoff gets its own jitter. */

@@ -1,6 +1,6 @@
 // Periodically returns expired leases to the queue; the service wakes claim polls for each
 // requeued task, so an idle server does no work beyond one indexed query per tick.
-import type { TaskService } from './task-service.ts';
+import type { LeaseService } from './lease-service.ts';
 
 export interface LeaseReaper {
   stop(): void;
@@ -8,7 +8,7 @@ export interface LeaseReaper {
 
 /** Starts the reaper; `onError` hears store failures (the reaper keeps going). */
 export function startLeaseReaper(
-  service: TaskService,
+  service: LeaseService,
   intervalMs: number,
   onError: (err: unknown) => void,
 ): LeaseReaper {

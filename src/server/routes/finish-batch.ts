@@ -2,7 +2,7 @@
 // its last finish was in flight in one request, committed in one transaction, answered per item.
 import { AppError } from '../../protocol/errors.ts';
 import type { FinishBody, FinishResult } from '../../protocol/runner.ts';
-import type { TaskService } from '../queue/task-service.ts';
+import type { LeaseService } from '../queue/lease-service.ts';
 
 /**
  * Each outcome gets its own answer, in request order: a bound token reporting a task another
@@ -11,10 +11,10 @@ import type { TaskService } from '../queue/task-service.ts';
  */
 export async function finishBatch(
   bodies: readonly FinishBody[],
-  tasks: TaskService,
+  leases: LeaseService,
   runner: string | undefined,
 ): Promise<FinishResult[]> {
-  const answers = await tasks.finishAttempts(bodies, runner);
+  const answers = await leases.finishAttempts(bodies, runner);
   return answers.map((answer, i) => {
     const taskId = bodies[i]!.taskId;
     if (answer instanceof AppError)

@@ -15,14 +15,14 @@ import {
   HelloBody,
   HelloReply,
 } from '../../protocol/runner.ts';
-import type { TaskService } from '../queue/task-service.ts';
+import type { LeaseService } from '../queue/lease-service.ts';
 import { connectionSignal } from './connection-signal.ts';
 import { finishBatch } from './finish-batch.ts';
 import { assertRunner } from './runner-binding.ts';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 
-export function registerRunnerRoutes(fastify: FastifyInstance, tasks: TaskService): void {
+export function registerRunnerRoutes(fastify: FastifyInstance, leases: LeaseService): void {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const config = { access: 'runner' } as const;
   const tags = ['runner'];
@@ -32,7 +32,7 @@ export function registerRunnerRoutes(fastify: FastifyInstance, tasks: TaskServic
     { config, schema: { tags, body: HelloBody, response: { 200: HelloReply, ...errors } } },
     async (request) => {
       assertRunner(request, request.body.name);
-      return tasks.hello(request.body);
+      return leases.hello(request.body);
     },
   );
 
@@ -41,7 +41,7 @@ export function registerRunnerRoutes(fastify: FastifyInstance, tasks: TaskServic
     { config, schema: { tags, body: ClaimBody, response: { 200: ClaimReply, ...errors } } },
     async (request, reply) => {
       assertRunner(request, request.body.runner);
-      return tasks.claimTasks(request.body, connectionSignal(reply));
+      return leases.claimTasks(request.body, connectionSignal(reply));
     },
   );
 
@@ -50,7 +50,7 @@ export function registerRunnerRoutes(fastify: FastifyInstance, tasks: TaskServic
     { config, schema: { tags, body: HeartbeatBody, response: { 200: HeartbeatReply, ...errors } } },
     async (request) => {
       assertRunner(request, request.body.runner);
-      return tasks.heartbeat(request.body);
+      return leases.heartbeat(request.body);
     },
   );
 
@@ -66,7 +66,7 @@ export function registerRunnerRoutes(fastify: FastifyInstance, tasks: TaskServic
   app.post('/v1/runner/finish', { config, schema: finishSchema }, async (request) => {
     const { body } = request;
     const bound = request.principal?.runner;
-    if ('results' in body) return { results: await finishBatch(body.results, tasks, bound) };
-    return { task: await tasks.finishAttempt(body, bound) };
+    if ('results' in body) return { results: await finishBatch(body.results, leases, bound) };
+    return { task: await leases.finishAttempt(body, bound) };
   });
 }
