@@ -25,6 +25,8 @@ export interface ClaimLoopDeps {
   start(claim: Claim): void;
   /** The server takes `acks` in a claim (its hello listed CLAIM_ACKS). */
   claimAcks: boolean;
+  /** The server's lease length (its hello): how long a claim may wait for its acknowledgement. */
+  leaseMs: number;
 }
 
 /**
@@ -108,14 +110,18 @@ function leaseOf(claim: Claim): LeaseRef {
 
 /** Acknowledges reserved claims by heartbeat, then starts them and gives back their reservation. */
 function ackByHeartbeat(deps: ClaimLoopDeps, state: LoopState, claims: Claim[]): void {
-  const started = startAcknowledged(deps, claims).finally(() => {
+  const deadline = Date.now() + deps.leaseMs;
+  const started = startAcknowledged(deps, claims, deadline).finally(() => {
     deps.attempts.release(claims.length);
     state.acking.delete(started);
   });
   state.acking.add(started);
 }
 
-/** Acknowledgement tries, each bounded, before the claims are left for the server to take back. */
+/**
+ * Acknowledgement tries, each bounded, before a stopping loop leaves the claims for the server to
+ * take back. A running loop keeps trying until the lease may have ended (see acknowledge).
+ */
 const ACK_TRIES = 4;
 const ACK_TIMEOUT_MS = 5_000;
 
@@ -124,8 +130,12 @@ const ACK_TIMEOUT_MS = 5_000;
  * that expires gives the task back without counting an attempt, so a claim reply lost on the
  * way costs nothing; acknowledging first means nothing runs that the server could give away.
  */
-async function startAcknowledged(deps: ClaimLoopDeps, claims: Claim[]): Promise<void> {
-  const reply = await acknowledge(deps, claims.map(leaseOf));
+async function startAcknowledged(
+  deps: ClaimLoopDeps,
+  claims: Claim[],
+  deadline: number,
+): Promise<void> {
+  const reply = await acknowledge(deps, claims.map(leaseOf), deadline);
   if (reply === undefined) {
     const taskIds = claims.map((c) => c.task.id);
     deps.log('warn', 'could not acknowledge claimed tasks; the server will hand them out again', {
@@ -158,21 +168,31 @@ function startEach(deps: ClaimLoopDeps, claims: Claim[], reply: HeartbeatReply):
   }
 }
 
+/**
+ * The server may have committed an acknowledgement it never answered (it died first): then the
+ * attempt counts, and a runner that gave up would leave the task idle until its lease ran out
+ * and then spend an attempt on it. So while the loop runs, acknowledging keeps trying until
+ * `deadline` (the lease's length after the claim), which outlasts a server restart; the answer
+ * then says which leases still hold. A stopping loop (drain, stop) gives up after ACK_TRIES.
+ */
 async function acknowledge(
   deps: ClaimLoopDeps,
   leases: LeaseRef[],
+  deadline: number,
 ): Promise<HeartbeatReply | undefined> {
-  for (let failures = 1; failures <= ACK_TRIES; failures++) {
+  for (let failures = 1; ; failures++) {
     try {
       const body = { runner: deps.config.name, leases };
       return await deps.client.heartbeat(body, { timeoutMs: ACK_TIMEOUT_MS });
     } catch (err) {
-      if (isAuthError(err) || failures === ACK_TRIES) return undefined;
+      if (isAuthError(err)) return undefined;
+      const waitMs = retryDelayMs(err, failures, deps.config);
+      const inWindow = !deps.signal.aborted && Date.now() + waitMs < deadline;
+      if (failures >= ACK_TRIES && !inWindow) return undefined;
       // Not cut short by a drain: these tasks are ours until the server hears otherwise.
-      await delay(retryDelayMs(err, failures, deps.config));
+      await delay(waitMs);
     }
   }
-  return undefined;
 }
 
 function logClaimFailure(log: RunnerLog, err: unknown, retryInMs: number): void {

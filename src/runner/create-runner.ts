@@ -167,7 +167,7 @@ class TaskRunner implements Runner {
       onDecisions: this.pipeline.onDecisions,
     });
     this.current = 'running';
-    this.claimLoop = this.runClaims(hello.features?.includes(CLAIM_ACKS) === true);
+    this.claimLoop = this.runClaims(hello.features?.includes(CLAIM_ACKS) === true, hello.leaseMs);
     this.sessions.start();
     const { leaseMs, heartbeatMs } = hello;
     this.log('info', 'runner started', { runner: hello.runner, leaseMs, heartbeatMs });
@@ -187,7 +187,7 @@ class TaskRunner implements Runner {
     }
   }
 
-  private runClaims(claimAcks: boolean): Promise<void> {
+  private runClaims(claimAcks: boolean, leaseMs: number): Promise<void> {
     return runClaimLoop({
       client: this.deps.client,
       config: this.deps.config,
@@ -199,6 +199,7 @@ class TaskRunner implements Runner {
       signal: this.claiming.signal,
       start: (claim) => this.startAttempt(claim),
       claimAcks,
+      leaseMs,
     });
   }
 

@@ -27,12 +27,15 @@ interface LoopOptions {
   claimAcks?: boolean;
   /** What every heartbeat answers (default: at once, nothing lost). */
   ack?: Promise<HeartbeatReply>;
+  /** Heartbeats that fail (the server is down) before one is answered. */
+  failingAcks?: number;
+  leaseMs?: number;
 }
 
 /** A loop against `claimTasks`, recording what it starts and every heartbeat it sends. */
 function loopWith(
   claimTasks: (body: ClaimBody, opts: { signal?: AbortSignal }) => Promise<ClaimReply>,
-  { capacity = 4, claimAcks = true, ack }: LoopOptions = {},
+  { capacity = 4, claimAcks = true, ack, failingAcks = 0, leaseMs = 30_000 }: LoopOptions = {},
 ) {
   const stopped = new AbortController();
   const attempts = new RunningAttempts();
@@ -42,6 +45,7 @@ function loopWith(
     claimTasks,
     heartbeat: (body: { leases: { taskId: string }[] }): Promise<HeartbeatReply> => {
       heartbeats.push(body.leases.map((l) => l.taskId));
+      if (heartbeats.length <= failingAcks) return Promise.reject(new TypeError('fetch failed'));
       return ack ?? Promise.resolve({ leases: [], lost: [], cancel: [] });
     },
   } as unknown as OutpostClient;
@@ -59,6 +63,7 @@ function loopWith(
       attempts.add(claim, Date.now());
     },
     claimAcks,
+    leaseMs,
   });
   return { stopped, attempts, started, heartbeats, loop };
 }
@@ -174,6 +179,35 @@ describe('claim loop, acknowledging in the next claim', () => {
     while (run.started.length === 0) await new Promise((r) => setImmediate(r));
     assert.deepEqual(run.heartbeats, [['t1']]);
     assert.equal(polls.length, 1, 'no claim goes out while the only slot runs t1');
+    run.stopped.abort();
+    await run.loop;
+  });
+
+  it('keeps acknowledging through a server outage while the lease may live, then starts', async () => {
+    let polls = 0;
+    const firstThenPark = (_: ClaimBody, opts: { signal?: AbortSignal }) =>
+      ++polls === 1 ? Promise.resolve({ tasks: [claimOf('t1')] }) : parked(opts);
+    const run = loopWith(firstThenPark, { capacity: 1, failingAcks: 9 });
+    const deadline = Date.now() + 5_000;
+    while (run.started.length === 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 1));
+    assert.equal(run.heartbeats.length, 10, 'nine failed acknowledgements, then one answered');
+    assert.deepEqual(run.started, ['t1']);
+    run.stopped.abort();
+    await run.loop;
+  });
+
+  it('gives up acknowledging after a few tries once the lease may have ended', async () => {
+    let polls = 0;
+    const firstThenPark = (_: ClaimBody, opts: { signal?: AbortSignal }) =>
+      ++polls === 1 ? Promise.resolve({ tasks: [claimOf('t1')] }) : parked(opts);
+    const run = loopWith(firstThenPark, { capacity: 1, failingAcks: 100, leaseMs: 1 });
+    const deadline = Date.now() + 5_000;
+    while (run.heartbeats.length < 4 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 1));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(run.heartbeats.length, 4, 'no try after the fourth');
+    assert.deepEqual(run.started, [], 'an unacknowledged claim never starts');
     run.stopped.abort();
     await run.loop;
   });
