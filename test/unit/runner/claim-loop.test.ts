@@ -75,6 +75,19 @@ function parked(opts: { signal?: AbortSignal }): Promise<ClaimReply> {
   );
 }
 
+/** Claim polls: the first answers one task (t1), every later one parks. */
+function oneClaimThenPark() {
+  let polls = 0;
+  return (_: ClaimBody, opts: { signal?: AbortSignal }): Promise<ClaimReply> =>
+    ++polls === 1 ? Promise.resolve({ tasks: [claimOf('t1')] }) : parked(opts);
+}
+
+/** Resolves once `check` holds, or after 5 s (the assertions that follow then say what failed). */
+async function until(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+}
+
 describe('claim loop', () => {
   it('polls again while a reply is acknowledged, and ends only after its claims start', async () => {
     const polls: ClaimBody[] = [];
@@ -184,13 +197,8 @@ describe('claim loop, acknowledging in the next claim', () => {
   });
 
   it('keeps acknowledging through a server outage while the lease may live, then starts', async () => {
-    let polls = 0;
-    const firstThenPark = (_: ClaimBody, opts: { signal?: AbortSignal }) =>
-      ++polls === 1 ? Promise.resolve({ tasks: [claimOf('t1')] }) : parked(opts);
-    const run = loopWith(firstThenPark, { capacity: 1, failingAcks: 9 });
-    const deadline = Date.now() + 5_000;
-    while (run.started.length === 0 && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 1));
+    const run = loopWith(oneClaimThenPark(), { capacity: 1, failingAcks: 9 });
+    await until(() => run.started.length > 0);
     assert.equal(run.heartbeats.length, 10, 'nine failed acknowledgements, then one answered');
     assert.deepEqual(run.started, ['t1']);
     run.stopped.abort();
@@ -198,13 +206,8 @@ describe('claim loop, acknowledging in the next claim', () => {
   });
 
   it('gives up acknowledging after a few tries once the lease may have ended', async () => {
-    let polls = 0;
-    const firstThenPark = (_: ClaimBody, opts: { signal?: AbortSignal }) =>
-      ++polls === 1 ? Promise.resolve({ tasks: [claimOf('t1')] }) : parked(opts);
-    const run = loopWith(firstThenPark, { capacity: 1, failingAcks: 100, leaseMs: 1 });
-    const deadline = Date.now() + 5_000;
-    while (run.heartbeats.length < 4 && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 1));
+    const run = loopWith(oneClaimThenPark(), { capacity: 1, failingAcks: 100, leaseMs: 1 });
+    await until(() => run.heartbeats.length >= 4);
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(run.heartbeats.length, 4, 'no try after the fourth');
     assert.deepEqual(run.started, [], 'an unacknowledged claim never starts');
