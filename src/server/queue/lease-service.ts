@@ -3,7 +3,7 @@
 // the task service, which wakes whoever waits for it.
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { AppError } from '../../protocol/errors.ts';
-import { KINDS, type Kind, type Outcome } from '../../protocol/tasks.ts';
+import { KINDS, type Outcome } from '../../protocol/tasks.ts';
 import type {
   Claim,
   ClaimBody,
@@ -19,8 +19,6 @@ import type { HeartbeatResult, StoredTask, Store } from '../../store/types.ts';
 import { QUEUE_KEY, watchKey, type WaitSignal } from './waiters.ts';
 import { finishRefused, finishRequest } from './finish-requests.ts';
 import type { TaskService } from './task-service.ts';
-
-const ALL_KINDS: readonly Kind[] = KINDS;
 
 export class LeaseService {
   constructor(
@@ -63,7 +61,7 @@ export class LeaseService {
       this.store.claimTasks({
         runner: body.runner,
         instanceId: body.instanceId,
-        kinds: body.kinds ?? ALL_KINDS,
+        kinds: body.kinds ?? KINDS,
         agents: body.agents,
         max: body.max,
         leaseMs: this.tasks.settings.leaseMs,
@@ -89,7 +87,7 @@ export class LeaseService {
     const claims = await this.pollClaims(waitMs, signal, (now) =>
       this.store.claimTasks({
         runner,
-        kinds: ALL_KINDS,
+        kinds: KINDS,
         max: 1,
         leaseMs: this.tasks.settings.legacyLeaseMarginMs,
         legacy: true,
