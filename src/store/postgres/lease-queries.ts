@@ -13,6 +13,7 @@ import { CLEAR_HOLD, CLEAR_LEASE, FENCE, FINISH_EVENT, type ClaimUndo } from './
 import { pendingDecision } from './hold-queries.ts';
 import type { SessionTurns } from './session-turns.ts';
 import type { TaskHold } from '../../protocol/approvals.ts';
+import { mayRetry } from '../retry-rule.ts';
 
 const SQL = {
   lease: `UPDATE tasks SET state = 'running', attempt = attempt + 1, runner = $2,
@@ -244,13 +245,13 @@ export class LeaseQueries {
   }
 
   private async finishInTx(tx: Tx, req: S.FinishRequest): Promise<TaskRow | undefined> {
-    const { taskId: id, leaseToken: token, now, retry, outcome } = req;
+    const { taskId: id, leaseToken: token, now, outcome } = req;
     const { status } = outcome;
     const base = [id, token, now, JSON.stringify(outcome)];
     const reason = outcome.error?.message;
-    if (retry !== undefined) {
+    if (mayRetry(req)) {
       const retryable = outcome.error?.retryable === true;
-      const { baseMs, maxMs, jitter } = retry;
+      const { baseMs, maxMs, jitter } = req.retry;
       const params = [...base, baseMs, maxMs, jitter, status, retryable, req.runner ?? null];
       const retried = await tx.row<TaskRow>(SQL.retry, params);
       if (retried !== undefined) {

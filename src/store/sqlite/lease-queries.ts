@@ -18,6 +18,7 @@ import type { AttemptLog } from './attempt-log.ts';
 import { CLEAR_HOLD, CLEAR_LEASE, FENCE, FINISH_EVENT, type ClaimUndo } from './lease-shared.ts';
 import type { HoldDecision, TaskHold } from '../../protocol/approvals.ts';
 import type { SessionTurns } from './session-turns.ts';
+import { mayRetry } from '../retry-rule.ts';
 
 /** A finish names the runner its token is bound to (null for any other principal). */
 const HELD_BY = '(@runner IS NULL OR runner = @runner)';
@@ -281,14 +282,14 @@ export class LeaseQueries {
   }
 
   private finishInTx(req: S.FinishRequest): TaskValues | undefined {
-    const { taskId: id, leaseToken: token, now, retry, outcome } = req;
+    const { taskId: id, leaseToken: token, now, outcome } = req;
     const { status } = outcome;
     const runner = req.runner ?? null;
     const base = { id, token, now, runner, outcome: JSON.stringify(outcome) };
     const reason = outcome.error?.message;
-    if (retry !== undefined) {
+    if (mayRetry(req)) {
       const retryable = outcome.error?.retryable === true ? 1 : 0;
-      const params = { ...base, ...retry, status, retryable };
+      const params = { ...base, ...req.retry, status, retryable };
       const retried = this.statements.retry.get(params) as TaskValues | undefined;
       if (retried !== undefined) {
         const attempt = retried[AT.attempt];

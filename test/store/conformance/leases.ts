@@ -122,6 +122,9 @@ export function describeLeases(store: () => Store): void {
       assert.equal((await finish(store(), plain, T0 + 1, NOT_RETRYABLE))?.state, 'failed');
       const eager = await startTask(store(), { maxAttempts: 3, retryOnFailure: true });
       assert.equal((await finish(store(), eager, T0 + 1, NOT_RETRYABLE))?.state, 'queued');
+      const slow = await startTask(store(), { maxAttempts: 3, retryOnFailure: true });
+      const timedOut: Outcome = { ...NOT_RETRYABLE, status: 'timed_out' };
+      assert.equal((await finish(store(), slow, T0 + 1, timedOut))?.state, 'queued');
     });
 
     it('never retries a success or a cancellation', async () => {
