@@ -4,6 +4,7 @@ import { AppError } from '../../protocol/errors.ts';
 import type { FinishBody } from '../../protocol/runner.ts';
 import type { FinishRequest, Store } from '../../store/types.ts';
 import type { QueueSettings } from './task-service.ts';
+import { mayRetryStatus } from '../../store/retry-rule.ts';
 
 /** 1 s, 2 s, 4 s … up to 5 min: quick for a blip, patient with a machine that is down. */
 const DEFAULT_RETRY = { baseMs: 1_000, maxMs: 300_000 };
@@ -15,8 +16,14 @@ export function finishRequest(
   now: number,
   runner?: string,
 ): FinishRequest {
-  const retry = { ...(settings.retry ?? DEFAULT_RETRY), jitter: 0.5 + Math.random() / 2 };
-  return { ...body, now, retry, ...(runner !== undefined ? { runner } : {}) };
+  const { taskId, leaseToken, outcome } = body;
+  const req: FinishRequest = { taskId, leaseToken, outcome, now };
+  if (runner !== undefined) req.runner = runner;
+  // Only a failure may retry (retry-rule.ts): a success needs no backoff drawn.
+  if (mayRetryStatus(outcome.status)) {
+    req.retry = { ...(settings.retry ?? DEFAULT_RETRY), jitter: 0.5 + Math.random() / 2 };
+  }
+  return req;
 }
 
 /**
