@@ -141,7 +141,20 @@ const CLK_TCK = 100;
  * with `children`, that of its exited and reaped children instead (cutime + cstime).
  */
 export function cpuMs(pid: number, children = false): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return cpuMsOfStat(`/proc/${pid}/stat`, children);
+}
+
+/**
+ * CPU of one thread of `pid` (its main thread by default), in ms. A server's main thread runs
+ * every request and store call; its other threads (the checkpointer, V8's compiler and GC
+ * helpers) run beside it, so the main thread's share says how close the server is to its limit.
+ */
+export function threadCpuMs(pid: number, tid = pid): number {
+  return cpuMsOfStat(`/proc/${pid}/task/${tid}/stat`, false);
+}
+
+function cpuMsOfStat(path: string, children: boolean): number {
+  const stat = readFileSync(path, 'utf8');
   // Fields after the parenthesised command name: utime, stime, cutime, cstime are fields 14-17.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const [u, s] = children ? [rest[13], rest[14]] : [rest[11], rest[12]];

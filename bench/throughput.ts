@@ -4,7 +4,14 @@
 import { BenchHttp, taskOf } from './http.ts';
 import { runClosedLoop, type CpuCounters, type LoadPlan, type LoadResult } from './load.ts';
 import { startCluster, type ClusterOptions } from './cluster.ts';
-import { childPids, cpuMs, cpuMsIfAlive, markProfileWindow, rssMiB } from './processes.ts';
+import {
+  childPids,
+  cpuMs,
+  cpuMsIfAlive,
+  markProfileWindow,
+  rssMiB,
+  threadCpuMs,
+} from './processes.ts';
 
 export type ThroughputKind = 'queue' | 'spawn';
 
@@ -60,10 +67,12 @@ export async function measureThroughput(
       (): number =>
         pids.reduce((acc, pid) => acc + cpuMs(pid, children), 0);
     const runnerPids = runners.map((r) => r.pid);
+    const serverPids = cluster.servers.map((s) => s.pid);
     const helperCpu = (children: boolean) => (): number =>
       runnerPids.flatMap(childPids).reduce((acc, pid) => acc + cpuMsIfAlive(pid, children), 0);
     const counters: CpuCounters = {
       server: sum(cluster.servers.map((s) => s.pid)),
+      'server main thread': () => serverPids.reduce((acc, pid) => acc + threadCpuMs(pid), 0),
       runner: sum(runnerPids),
       // The runners' spawn helpers, which fork the task processes (src/runner/spawn-pool.ts).
       helpers: helperCpu(false),
