@@ -1,5 +1,11 @@
 // The claim loop: long-poll for as many tasks as there are free slots, hand each to `start`, and
 // when full wait for a slot to free (no timer polling). Failures back off with jitter.
+//
+// A claim is acknowledged before its task starts, so that nothing with effects runs that the
+// server could still give away (see startAcknowledged). A read changes nothing, so running one
+// twice costs nothing: `file.read` and `file.list` start at once, and their acknowledgements
+// follow as a record (attempts count) rather than as a gate. That takes a round trip through the
+// server off each queue-bound task.
 import type { AgentName } from '../protocol/agents.ts';
 import type { Claim, HeartbeatReply, LeaseRef } from '../protocol/runner.ts';
 import type { Kind } from '../protocol/tasks.ts';
@@ -27,6 +33,15 @@ export interface ClaimLoopDeps {
   claimAcks: boolean;
   /** The server's lease length (its hello): how long a claim may wait for its acknowledgement. */
   leaseMs: number;
+  /** Applies an acknowledgement's answer to attempts already running (the lease keeper's apply). */
+  acknowledged(reply: HeartbeatReply): void;
+}
+
+/** Kinds whose attempts only read: they start before their claim is acknowledged. */
+const READ_ONLY_KINDS: ReadonlySet<Kind> = new Set<Kind>(['file.read', 'file.list']);
+
+function isRead(claim: Claim): boolean {
+  return READ_ONLY_KINDS.has(claim.task.kind);
 }
 
 /**
@@ -40,6 +55,7 @@ export async function runClaimLoop(deps: ClaimLoopDeps): Promise<void> {
   const state: LoopState = {
     failures: 0,
     unacked: [],
+    running: [],
     acking: new Set(),
     claimAcks: deps.claimAcks,
   };
@@ -47,6 +63,8 @@ export async function runClaimLoop(deps: ClaimLoopDeps): Promise<void> {
   while (!signal.aborted) {
     const ride = state.claimAcks && attempts.freeSlots(config.capacity) > 0;
     if (state.unacked.length > 0 && !ride) ackByHeartbeat(deps, state, state.unacked.splice(0));
+    // Without a claim to ride, the lease keeper's next beat acknowledges the reads still running.
+    if (!ride) state.running = [];
     if (state.unacked.length === 0) await attempts.whenFree(config.capacity, signal);
     if (signal.aborted) break;
     await claimOnce(deps, state);
@@ -60,6 +78,8 @@ interface LoopState {
   failures: number;
   /** Claims of the last reply, holding their slots until acknowledged and started. */
   unacked: Claim[];
+  /** Read-only claims of the last reply, started already; acknowledged for the record. */
+  running: Claim[];
   /** Heartbeat acknowledgements in flight. */
   acking: Set<Promise<void>>;
   /** The server takes `acks` in a claim (its hello said so, and no claim carrying them failed). */
@@ -69,7 +89,12 @@ interface LoopState {
 /** One claim: a long poll, or, carrying the last reply's acknowledgements, one that waits not. */
 async function claimOnce(deps: ClaimLoopDeps, state: LoopState): Promise<void> {
   const { client, config, signal } = deps;
-  const acks = state.unacked.splice(0);
+  const gated = state.unacked.splice(0);
+  // A read that already ended needs no acknowledgement: its finish says more.
+  const running = state.running
+    .splice(0)
+    .filter((c) => deps.attempts.get(c.task.id)?.reporting === false);
+  const acks = [...gated, ...running];
   const body = {
     runner: config.name,
     instanceId: deps.instanceId,
@@ -82,18 +107,26 @@ async function claimOnce(deps: ClaimLoopDeps, state: LoopState): Promise<void> {
   try {
     const reply = await client.claimTasks(body, { signal });
     if (acks.length > 0) {
-      if (reply.acked === undefined) ackByHeartbeat(deps, state, acks);
-      else startAcked(deps, acks, reply.acked);
+      if (reply.acked === undefined) ackByHeartbeat(deps, state, gated);
+      else {
+        startAcked(deps, gated, reply.acked);
+        deps.acknowledged(reply.acked);
+      }
     }
     // Tasks in a reply are leased to us even if a drain began meanwhile: run them, never strand them.
-    deps.attempts.reserve(reply.tasks.length);
-    state.unacked = reply.tasks;
+    const reads = reply.tasks.filter(isRead);
+    const others = reply.tasks.filter((claim) => !isRead(claim));
+    for (const claim of reads) deps.start(claim);
+    deps.attempts.reserve(others.length);
+    state.unacked = others;
+    state.running = reads;
     state.failures = 0;
   } catch (err) {
-    // Whether the server saw the acknowledgements is unknown: a heartbeat says them again. A
-    // server that refused the field (an older replica) is not sent it again.
+    // Whether the server saw the acknowledgements is unknown: a heartbeat says them again (the
+    // lease keeper's, for reads already running). A server that refused the field (an older
+    // replica) is not sent it again.
     if (acks.length > 0) {
-      ackByHeartbeat(deps, state, acks);
+      ackByHeartbeat(deps, state, gated);
       if (isBadRequest(err)) state.claimAcks = false;
     }
     if (signal.aborted) return;

@@ -200,6 +200,7 @@ class TaskRunner implements Runner {
       start: (claim) => this.startAttempt(claim),
       claimAcks,
       leaseMs,
+      acknowledged: (reply) => this.keeper?.apply(reply),
     });
   }
 

@@ -17,6 +17,11 @@ export interface LeaseKeeperDeps {
 }
 
 export interface LeaseKeeper {
+  /**
+   * Acts on a heartbeat's answer that came another way: the acknowledgement of claims whose
+   * attempts started before it (see claim-loop.ts) renews, stops or cancels them as a beat would.
+   */
+  apply(reply: HeartbeatReply): void;
   stop(): void;
 }
 
@@ -38,6 +43,7 @@ export function startLeaseKeeper(deps: LeaseKeeperDeps): LeaseKeeper {
   };
   schedule();
   return {
+    apply: (reply) => applyReply(deps, reply, Date.now()),
     stop: () => {
       stopped = true;
       clearTimeout(timer);

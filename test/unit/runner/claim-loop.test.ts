@@ -3,90 +3,17 @@
 // only once every acknowledged claim has started.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Claim, ClaimBody, ClaimReply, HeartbeatReply } from '../../../src/protocol/runner.ts';
-import type { Task } from '../../../src/protocol/tasks.ts';
-import { runClaimLoop } from '../../../src/runner/claim-loop.ts';
+import type { ClaimBody, HeartbeatReply } from '../../../src/protocol/runner.ts';
 import { RunningAttempts } from '../../../src/runner/running-attempts.ts';
-import type { OutpostClient } from '../../../src/sdk/client.ts';
 import { AppError } from '../../../src/protocol/errors.ts';
-
-function claimOf(id: string): Claim {
-  const task = { id, kind: 'shell', spec: { command: 'true' } } as unknown as Task;
-  return { task, attempt: 1, leaseToken: `lease-${id}`, leaseExpiresAt: Date.now() + 30_000 };
-}
-
-function deferred<T>(): { promise: Promise<T>; resolve(value: T): void } {
-  let resolve: (value: T) => void = () => undefined;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
-
-interface LoopOptions {
-  capacity?: number;
-  /** The server's hello listed claim-acks. */
-  claimAcks?: boolean;
-  /** What every heartbeat answers (default: at once, nothing lost). */
-  ack?: Promise<HeartbeatReply>;
-  /** Heartbeats that fail (the server is down) before one is answered. */
-  failingAcks?: number;
-  leaseMs?: number;
-}
-
-/** A loop against `claimTasks`, recording what it starts and every heartbeat it sends. */
-function loopWith(
-  claimTasks: (body: ClaimBody, opts: { signal?: AbortSignal }) => Promise<ClaimReply>,
-  { capacity = 4, claimAcks = true, ack, failingAcks = 0, leaseMs = 30_000 }: LoopOptions = {},
-) {
-  const stopped = new AbortController();
-  const attempts = new RunningAttempts();
-  const started: string[] = [];
-  const heartbeats: string[][] = [];
-  const client = {
-    claimTasks,
-    heartbeat: (body: { leases: { taskId: string }[] }): Promise<HeartbeatReply> => {
-      heartbeats.push(body.leases.map((l) => l.taskId));
-      if (heartbeats.length <= failingAcks) return Promise.reject(new TypeError('fetch failed'));
-      return ack ?? Promise.resolve({ leases: [], lost: [], cancel: [] });
-    },
-  } as unknown as OutpostClient;
-  const loop = runClaimLoop({
-    client,
-    config: { name: 'box', capacity, longPollMs: 30_000, retryBaseMs: 1, retryMaxMs: 2 },
-    instanceId: 'i1',
-    kinds: ['shell'],
-    agents: [],
-    attempts,
-    log: () => undefined,
-    signal: stopped.signal,
-    start: (claim) => {
-      started.push(claim.task.id);
-      attempts.add(claim, Date.now());
-    },
-    claimAcks,
-    leaseMs,
-  });
-  return { stopped, attempts, started, heartbeats, loop };
-}
-
-/** A long poll that only ends when the loop stops. */
-function parked(opts: { signal?: AbortSignal }): Promise<ClaimReply> {
-  return new Promise((_, reject) =>
-    opts.signal?.addEventListener('abort', () => reject(new Error('aborted'))),
-  );
-}
-
-/** Claim polls: the first answers one task (t1), every later one parks. */
-function oneClaimThenPark() {
-  let polls = 0;
-  return (_: ClaimBody, opts: { signal?: AbortSignal }): Promise<ClaimReply> =>
-    ++polls === 1 ? Promise.resolve({ tasks: [claimOf('t1')] }) : parked(opts);
-}
-
-/** Resolves once `check` holds, or after 5 s (the assertions that follow then say what failed). */
-async function until(check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
-}
+import {
+  claimOf,
+  deferred,
+  loopWith,
+  oneClaimThenPark,
+  parked,
+  until,
+} from './claim-loop-fixtures.ts';
 
 describe('claim loop', () => {
   it('polls again while a reply is acknowledged, and ends only after its claims start', async () => {

@@ -45,4 +45,35 @@ describe('lease keeper', () => {
     assert.equal(attempts.get('reporting')?.controller.signal.aborted, false);
     assert.equal(logs.filter((m) => m.startsWith('lease lost')).length, 1);
   });
+
+  it('applies an answer that came another way (a claim acknowledgement) as a beat would', () => {
+    const attempts = new RunningAttempts();
+    attempts.add(claimOf('renewed'), 0);
+    attempts.add(claimOf('gone'), 0);
+    attempts.add(claimOf('cancelled'), 0);
+    const client = {
+      heartbeat: () => Promise.reject(new Error('no beat in this test')),
+    } as unknown as OutpostClient;
+    const keeper = startLeaseKeeper({
+      client,
+      runnerName: 'box',
+      attempts,
+      log: () => undefined,
+      heartbeatMs: 60_000,
+      leaseMs: 120_000,
+    });
+    const before = Date.now();
+    keeper.apply({
+      leases: [{ taskId: 'renewed', leaseExpiresAt: before + 30_000 }],
+      lost: ['gone'],
+      cancel: ['cancelled'],
+    });
+    keeper.stop();
+    assert.ok(attempts.get('renewed')!.renewedAt >= before, 'the renewal is recorded');
+    assert.equal(attempts.get('renewed')?.controller.signal.aborted, false);
+    assert.equal(attempts.get('gone')?.lost, true);
+    assert.equal(attempts.get('gone')?.controller.signal.aborted, true);
+    assert.equal(attempts.get('cancelled')?.lost, false);
+    assert.equal(attempts.get('cancelled')?.controller.signal.aborted, true);
+  });
 });
