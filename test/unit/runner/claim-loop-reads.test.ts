@@ -4,7 +4,21 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ClaimBody } from '../../../src/protocol/runner.ts';
-import { claimOf, deferred, loopWith, parked } from './claim-loop-fixtures.ts';
+import { claimOf, deferred, loopWith, parked, type LoopOptions } from './claim-loop-fixtures.ts';
+
+/** A loop whose first claim answers one read (r1) and whose later claims park; at the second claim. */
+async function oneReadThenSecondClaim(options: LoopOptions) {
+  const polls: ClaimBody[] = [];
+  const secondPoll = deferred<void>();
+  const run = loopWith((body, opts) => {
+    polls.push(body);
+    if (polls.length === 1) return Promise.resolve({ tasks: [claimOf('r1', 'file.read')] });
+    secondPoll.resolve();
+    return parked(opts);
+  }, options);
+  await secondPoll.promise;
+  return { run, polls };
+}
 
 describe('claim loop, read-only tasks', () => {
   it('starts reads at once and acknowledges them with the next claim', async () => {
@@ -46,18 +60,7 @@ describe('claim loop, read-only tasks', () => {
   });
 
   it('leaves out the acknowledgement of a read that already ended', async () => {
-    const polls: ClaimBody[] = [];
-    const secondPoll = deferred<void>();
-    const run = loopWith(
-      (body, opts) => {
-        polls.push(body);
-        if (polls.length === 1) return Promise.resolve({ tasks: [claimOf('r1', 'file.read')] });
-        secondPoll.resolve();
-        return parked(opts);
-      },
-      { doneAtOnce: true },
-    );
-    await secondPoll.promise;
+    const { run, polls } = await oneReadThenSecondClaim({ doneAtOnce: true });
     assert.deepEqual(run.started, ['r1']);
     assert.equal(polls[1]?.acks, undefined, 'its finish says more than an acknowledgement');
     assert.equal(polls[1]?.waitMs, 30_000, 'so the next claim is a long poll');
@@ -66,18 +69,7 @@ describe('claim loop, read-only tasks', () => {
   });
 
   it('leaves reads to the lease keeper when no claim can carry their acknowledgement', async () => {
-    const polls: ClaimBody[] = [];
-    const secondPoll = deferred<void>();
-    const run = loopWith(
-      (body, opts) => {
-        polls.push(body);
-        if (polls.length === 1) return Promise.resolve({ tasks: [claimOf('r1', 'file.read')] });
-        secondPoll.resolve();
-        return parked(opts);
-      },
-      { claimAcks: false },
-    );
-    await secondPoll.promise;
+    const { run, polls } = await oneReadThenSecondClaim({ claimAcks: false });
     assert.deepEqual(run.started, ['r1']);
     assert.equal(polls[1]?.acks, undefined, 'a server without claim-acks is not sent them');
     assert.deepEqual(run.heartbeats, [], 'and no heartbeat of its own: the keeper beats for it');
