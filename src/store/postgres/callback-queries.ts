@@ -2,16 +2,15 @@
 // ended, claimed for delivery, advanced part by part, and settled. Each change logs its event in
 // the same transaction. The secret leaves this file only inside a ClaimedCallback.
 import type { CallbackStatus } from '../../protocol/callbacks.ts';
-import { TERMINAL_STATES } from '../../protocol/tasks.ts';
+import { TERMINAL_SQL } from '../terminal-sql.ts';
 import type * as S from '../types.ts';
 import { claimedFromRow, eventData, statusFromRow, type CallbackRow } from '../callback-rows.ts';
 import type { Database, Tx } from './database.ts';
 import type { EventLog } from './event-log.ts';
 
-const TERMINAL = TERMINAL_STATES.map((s) => `'${s}'`).join(', ');
 /** A row not yet delivered nor given up, whose task has ended, with no live claim; $1 is now. */
 const DUE = `c.state IN ('waiting', 'sending') AND c.next_at <= $1
-  AND (c.claimed_until IS NULL OR c.claimed_until <= $1) AND t.state IN (${TERMINAL})`;
+  AND (c.claimed_until IS NULL OR c.claimed_until <= $1) AND t.state IN (${TERMINAL_SQL})`;
 /** $2 is the callback id, $3 its claim token. */
 const FENCE = 'id = $2 AND claim_token = $3';
 const ROW = `c.id, c.task_id, c.kind, c.target, c.secret, c.state, c.attempts, c.parts, c.sent_parts,
@@ -28,7 +27,7 @@ const SQL = {
     WHERE c.task_id = ANY($3::text[]) AND ${DUE} ORDER BY c.id LIMIT $2`,
   nextDue: `SELECT MIN(GREATEST(c.next_at, COALESCE(c.claimed_until, 0))) AS at
     FROM callbacks c JOIN tasks t ON t.id = c.task_id
-    WHERE c.state IN ('waiting', 'sending') AND t.state IN (${TERMINAL})`,
+    WHERE c.state IN ('waiting', 'sending') AND t.state IN (${TERMINAL_SQL})`,
   // FOR UPDATE OF c: a second claimer waits for the first, then finds the row no longer due.
   dueRow: `SELECT ${ROW} FROM callbacks c JOIN tasks t ON t.id = c.task_id
     WHERE c.id = $2 AND ${DUE} FOR UPDATE OF c`,

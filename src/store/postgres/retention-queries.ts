@@ -1,12 +1,11 @@
 // Retention for the PostgreSQL store: deletes finished tasks (with their attempts, output and
 // callbacks) and old events in small batches. Only terminal tasks are ever candidates, so live
 // work cannot be pruned, nor a task whose answer is still being posted.
-import { TERMINAL_STATES } from '../../protocol/tasks.ts';
+import { TERMINAL_SQL } from '../terminal-sql.ts';
 import type * as S from '../types.ts';
 import type { Database, Tx } from './database.ts';
 import type { EventLog } from './event-log.ts';
 
-const TERMINAL = TERMINAL_STATES.map((s) => `'${s}'`).join(', ');
 /** A task whose answer is still being posted stays until delivery ends (sent or failed). */
 const NO_PENDING_CALLBACK = `NOT EXISTS (SELECT 1 FROM callbacks c
   WHERE c.task_id = tasks.id AND c.state IN ('waiting', 'sending'))`;
@@ -14,15 +13,15 @@ const NO_PENDING_CALLBACK = `NOT EXISTS (SELECT 1 FROM callbacks c
 const SQL = {
   // A legacy result nobody has read yet is not pruned by age: the old API promised to deliver it.
   // The count cap below still bounds the table.
-  expired: `SELECT id FROM tasks WHERE state IN (${TERMINAL}) AND (
+  expired: `SELECT id FROM tasks WHERE state IN (${TERMINAL_SQL}) AND (
       (finished_at < $1 AND (origin <> 'legacy' OR result_read_at IS NOT NULL))
       OR result_read_at < $2) AND ${NO_PENDING_CALLBACK}
     LIMIT $3`,
   finishedCount: 'SELECT COUNT(*) AS n FROM tasks WHERE finished_at IS NOT NULL',
   oldestFinished: `SELECT id FROM tasks
-    WHERE finished_at IS NOT NULL AND state IN (${TERMINAL}) AND ${NO_PENDING_CALLBACK}
+    WHERE finished_at IS NOT NULL AND state IN (${TERMINAL_SQL}) AND ${NO_PENDING_CALLBACK}
     ORDER BY finished_at LIMIT $1`,
-  deleteTasks: `DELETE FROM tasks WHERE id = ANY($1::text[]) AND state IN (${TERMINAL})
+  deleteTasks: `DELETE FROM tasks WHERE id = ANY($1::text[]) AND state IN (${TERMINAL_SQL})
     RETURNING id`,
   deleteAttempts: 'DELETE FROM attempts WHERE task_id = ANY($1::text[])',
   deleteOutput: 'DELETE FROM output_chunks WHERE task_id = ANY($1::text[])',

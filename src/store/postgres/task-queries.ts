@@ -1,7 +1,8 @@
 // The task side of the PostgreSQL store: create (idempotent), read, list, count, cancel and
 // result-read bookkeeping. Claims and leases live in lease-queries.ts.
 import { AppError } from '../../protocol/errors.ts';
-import { STATES, TERMINAL_STATES, type Outcome } from '../../protocol/tasks.ts';
+import { STATES, type Outcome } from '../../protocol/tasks.ts';
+import { TERMINAL_SQL } from '../terminal-sql.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import type * as S from '../types.ts';
 import { isRetryable, type Database, type Tx } from './database.ts';
@@ -14,8 +15,6 @@ const CANCELLED_BEFORE_START: Outcome = {
   status: 'cancelled',
   error: { kind: 'cancelled', message: 'Cancelled before it started', retryable: false },
 };
-
-const TERMINAL = TERMINAL_STATES.map((s) => `'${s}'`).join(', ');
 
 const SQL = {
   byId: `SELECT ${TASK_COLUMNS} FROM tasks WHERE id = $1`,
@@ -30,8 +29,8 @@ const SQL = {
     WHERE id = $1 AND state IN ('running', 'held') AND lease_token IS NOT NULL
       AND cancel_requested_at IS NULL RETURNING ${TASK_COLUMNS}`,
   markRead: `UPDATE tasks SET result_read_at = $2
-    WHERE id = $1 AND result_read_at IS NULL AND state IN (${TERMINAL}) RETURNING ${TASK_COLUMNS}`,
-  countUnread: `SELECT COUNT(*) AS n FROM tasks WHERE state IN (${TERMINAL}) AND result_read_at IS NULL`,
+    WHERE id = $1 AND result_read_at IS NULL AND state IN (${TERMINAL_SQL}) RETURNING ${TASK_COLUMNS}`,
+  countUnread: `SELECT COUNT(*) AS n FROM tasks WHERE state IN (${TERMINAL_SQL}) AND result_read_at IS NULL`,
   runningWithKey: `SELECT COUNT(*) AS n FROM tasks
     WHERE concurrency_key = $1 AND state = 'running'`,
 } as const;

@@ -3,16 +3,15 @@
 // transaction. The secret leaves this file only inside a ClaimedCallback, for the dispatcher.
 import type Database from 'better-sqlite3';
 import type { CallbackStatus } from '../../protocol/callbacks.ts';
-import { TERMINAL_STATES } from '../../protocol/tasks.ts';
+import { TERMINAL_SQL } from '../terminal-sql.ts';
 import type * as S from '../types.ts';
 import { claimedFromRow, eventData, statusFromRow, type CallbackRow } from '../callback-rows.ts';
 import { prepareStatements, type Prepared, type Transaction } from './statements.ts';
 import type { EventLog } from './event-log.ts';
 
-const TERMINAL = TERMINAL_STATES.map((s) => `'${s}'`).join(', ');
 /** A row not yet delivered nor given up, whose task has ended, with no live claim on it. */
 const DUE = `c.state IN ('waiting', 'sending') AND c.next_at <= @now
-  AND (c.claimed_until IS NULL OR c.claimed_until <= @now) AND t.state IN (${TERMINAL})`;
+  AND (c.claimed_until IS NULL OR c.claimed_until <= @now) AND t.state IN (${TERMINAL_SQL})`;
 const FENCE = 'id = @id AND claim_token = @claimToken';
 const ROW = `c.id, c.task_id, c.kind, c.target, c.secret, c.state, c.attempts, c.parts, c.sent_parts,
   c.last_error, c.sent_at`;
@@ -33,7 +32,7 @@ const SQL = {
     JOIN tasks t ON t.id = c.task_id WHERE ${DUE}`,
   nextDue: `SELECT MIN(MAX(c.next_at, COALESCE(c.claimed_until, 0))) AS at
     FROM callbacks c INDEXED BY callbacks_pending JOIN tasks t ON t.id = c.task_id
-    WHERE c.state IN ('waiting', 'sending') AND t.state IN (${TERMINAL})`,
+    WHERE c.state IN ('waiting', 'sending') AND t.state IN (${TERMINAL_SQL})`,
   dueRow: `SELECT ${ROW} FROM callbacks c JOIN tasks t ON t.id = c.task_id WHERE c.id = @id AND ${DUE}`,
   claim: `UPDATE callbacks SET state = 'sending', claim_token = @claimToken,
       claimed_until = @claimedUntil, updated_at = @now WHERE id = @id`,

@@ -2,12 +2,11 @@
 // callbacks) and old events in small batches. Only terminal tasks are ever candidates, so live
 // work cannot be pruned, nor a task whose answer is still being posted.
 import type Database from 'better-sqlite3';
-import { TERMINAL_STATES } from '../../protocol/tasks.ts';
+import { TERMINAL_SQL } from '../terminal-sql.ts';
 import type * as S from '../types.ts';
 import { prepareStatements, type Prepared, type Transaction } from './statements.ts';
 import type { EventLog } from './event-log.ts';
 
-const TERMINAL = TERMINAL_STATES.map((s) => `'${s}'`).join(', ');
 /** A task whose answer is still being posted stays until delivery ends (sent or failed). */
 const NO_PENDING_CALLBACK = `NOT EXISTS (SELECT 1 FROM callbacks c INDEXED BY callbacks_task
   WHERE c.task_id = tasks.id AND c.state IN ('waiting', 'sending'))`;
@@ -15,15 +14,15 @@ const NO_PENDING_CALLBACK = `NOT EXISTS (SELECT 1 FROM callbacks c INDEXED BY ca
 const SQL = {
   // A legacy result nobody has read yet is not pruned by age: the old API promised to deliver it.
   // The count cap below still bounds the table.
-  expired: `SELECT id FROM tasks WHERE state IN (${TERMINAL}) AND (
+  expired: `SELECT id FROM tasks WHERE state IN (${TERMINAL_SQL}) AND (
       (finished_at < @finishedBefore AND (origin <> 'legacy' OR result_read_at IS NOT NULL))
       OR result_read_at < @readBefore) AND ${NO_PENDING_CALLBACK}
     LIMIT @batch`,
   finishedCount: 'SELECT COUNT(*) AS n FROM tasks WHERE finished_at IS NOT NULL',
   oldestFinished: `SELECT id FROM tasks INDEXED BY tasks_finished
-    WHERE finished_at IS NOT NULL AND state IN (${TERMINAL}) AND ${NO_PENDING_CALLBACK}
+    WHERE finished_at IS NOT NULL AND state IN (${TERMINAL_SQL}) AND ${NO_PENDING_CALLBACK}
     ORDER BY finished_at LIMIT @n`,
-  deleteTask: `DELETE FROM tasks WHERE id = ? AND state IN (${TERMINAL})`,
+  deleteTask: `DELETE FROM tasks WHERE id = ? AND state IN (${TERMINAL_SQL})`,
   deleteAttempts: 'DELETE FROM attempts WHERE task_id = ?',
   deleteOutput: 'DELETE FROM output_chunks WHERE task_id = ?',
   deleteCallbacks: 'DELETE FROM callbacks WHERE task_id = ?',
