@@ -484,6 +484,11 @@ export interface Store {
   ): Promise<HeartbeatResult>;
   getLease(taskId: string): Promise<LeaseInfo | undefined>;
   /**
+   * True when the task ended (a terminal state) by a finish under this lease token: a finish of
+   * it sent again is a repeat, not a late result. Leases ended any other way do not count.
+   */
+  endedUnder(taskId: string, leaseToken: string): Promise<boolean>;
+  /**
    * Running (or held) → held: the runner waits for a person's approval, keeping its lease (it
    * heartbeats on; nobody else can claim the task). Holding again replaces the hold and clears
    * its decision. Logs `task.held`. Undefined when the lease no longer holds the task.

@@ -129,12 +129,19 @@ describe('v1 API', () => {
       outcome,
     });
     assert.equal(done.json<{ task: Task }>().task.state, 'succeeded');
+    const other = await post('/v1/runner/finish', {
+      taskId: task.id,
+      leaseToken: c.leaseToken,
+      outcome: { ...outcome, stdout: 'another' },
+    });
+    assert.equal(other.statusCode, 409, 'the ended lease takes no other outcome');
     const again = await post('/v1/runner/finish', {
       taskId: task.id,
       leaseToken: c.leaseToken,
       outcome,
     });
-    assert.equal(again.statusCode, 409);
+    assert.equal(again.statusCode, 200, 'a repeat of the stored finish is answered as stored');
+    assert.equal(again.json<{ task: Task }>().task.state, 'succeeded');
   });
 
   it('wakes a waiting claim when a task is created', async () => {

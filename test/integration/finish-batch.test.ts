@@ -1,6 +1,7 @@
 // The batch form of POST /v1/runner/finish over real HTTP on loopback: per-item answers (a lost
 // lease or another runner's task fails only its own item), the single body still answered as
-// before, and a malformed batch refused whole with the field named and nothing stored.
+// before, a repeat of a stored finish answered as stored, and a malformed batch refused whole
+// with the field named and nothing stored.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppError } from '../../src/protocol/errors.ts';
@@ -81,6 +82,24 @@ describe('POST /v1/runner/finish with a batch', () => {
     assert.ok(single instanceof AppError && single.code === 'forbidden');
     const mine = await runnerA.finishAttempts([body(a!)]);
     assert.deepEqual(mine.results, [{ taskId: a!.task.id, state: 'succeeded' }]);
+  });
+
+  it('answers a repeated finish as stored, not as a lost lease', async () => {
+    // A runner whose finish was stored but whose answer was lost sends the same body again.
+    const [a, b] = await claimed(2);
+    await runnerA.finishAttempts([body(a!), body(b!, FAILED)]);
+    const again = await runnerA.finishAttempts([body(a!), body(b!, FAILED)]);
+    assert.deepEqual(again.results, [
+      { taskId: a!.task.id, state: 'succeeded' },
+      { taskId: b!.task.id, state: 'failed' },
+    ]);
+    assert.equal((await runnerA.finishAttempt(body(a!))).task.state, 'succeeded');
+    // Another outcome under the ended lease, or the same one from another runner, is refused.
+    const other = await runnerA.finishAttempt(body(a!, FAILED)).catch((e: unknown) => e);
+    assert.ok(other instanceof AppError && other.code === 'lease_lost');
+    const stranger = await runnerB.finishAttempts([body(a!)]);
+    assert.equal(stranger.results[0]?.error?.code, 'lease_lost');
+    assert.deepEqual((await admin.getTask(a!.task.id)).outcome, OK, 'the first outcome stands');
   });
 
   it('refuses a malformed batch whole, naming the field, and stores nothing', async () => {

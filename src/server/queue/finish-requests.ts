@@ -1,8 +1,9 @@
 // What a finish asks of the store (the outcome, the retry backoff, the runner a bound token may
-// finish for) and, when the store changed nothing, which error explains why.
+// finish for) and, when the store changed nothing, whether it stored this outcome before or why not.
 import { AppError } from '../../protocol/errors.ts';
 import type { FinishBody } from '../../protocol/runner.ts';
-import type { FinishRequest, Store } from '../../store/types.ts';
+import { isDeepStrictEqual } from 'node:util';
+import type { FinishRequest, Store, StoredTask } from '../../store/types.ts';
 import type { QueueSettings } from './task-service.ts';
 import { mayRetryStatus } from '../../store/retry-rule.ts';
 
@@ -27,15 +28,27 @@ export function finishRequest(
 }
 
 /**
- * Why a finish changed nothing: another runner's lease, for a token bound to one runner
- * (`forbidden`), or else a lost lease. Read only when refused: a finish that succeeds does not
- * pay for the check.
+ * What a finish that changed nothing answers. When the task ended by a finish under this very
+ * lease, with this very outcome (and, for a token bound to a runner, on that runner), this one
+ * repeats it: the server stored it but its answer was lost (a dropped connection, or a server
+ * that died after its commit). It is answered with the task as stored, so the runner does not
+ * report a stored outcome as dropped. Otherwise it says why: another runner's lease, for a token
+ * bound to one runner (`forbidden`), or a lost lease. Read only when refused: a finish that
+ * succeeds does not pay for the checks.
  */
-export async function finishRefused(
-  store: Pick<Store, 'getLease'>,
-  taskId: string,
+export async function refusedFinish(
+  store: Pick<Store, 'endedUnder' | 'getLease' | 'getTask'>,
+  body: FinishBody,
   runner?: string,
-): Promise<AppError> {
+): Promise<StoredTask | AppError> {
+  const { taskId } = body;
+  if (await store.endedUnder(taskId, body.leaseToken)) {
+    const task = await store.getTask(taskId);
+    const sameRunner = runner === undefined || task?.runner === runner;
+    const sameOutcome =
+      task?.outcome !== undefined && isDeepStrictEqual(task.outcome, body.outcome);
+    if (task !== undefined && sameRunner && sameOutcome) return task;
+  }
   if (runner === undefined) return leaseLost(taskId);
   const holder = (await store.getLease(taskId))?.runner;
   return holder !== undefined && holder !== runner

@@ -17,7 +17,7 @@ import { CLAIM_ACKS } from '../../protocol/runner.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { HeartbeatResult, StoredTask, Store } from '../../store/types.ts';
 import { QUEUE_KEY, watchKey, type WaitSignal } from './waiters.ts';
-import { finishRefused, finishRequest } from './finish-requests.ts';
+import { finishRequest, refusedFinish } from './finish-requests.ts';
 import type { TaskService } from './task-service.ts';
 
 export class LeaseService {
@@ -115,7 +115,11 @@ export class LeaseService {
     const task = await this.store.finishAttempt(
       finishRequest(this.tasks.settings, body, this.clock.now(), runner),
     );
-    if (!task) throw await finishRefused(this.store, body.taskId, runner);
+    if (!task) {
+      const answer = await refusedFinish(this.store, body, runner);
+      if (answer instanceof AppError) throw answer;
+      return answer;
+    }
     this.tasks.announce(task);
     return task;
   }
@@ -133,7 +137,7 @@ export class LeaseService {
     const answers: (StoredTask | AppError)[] = [];
     for (const [i, task] of (await this.store.finishAttempts(reqs)).entries()) {
       if (task !== undefined) this.tasks.announce(task);
-      answers.push(task ?? (await finishRefused(this.store, bodies[i]!.taskId, runner)));
+      answers.push(task ?? (await refusedFinish(this.store, bodies[i]!, runner)));
     }
     return answers;
   }

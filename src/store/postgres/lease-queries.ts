@@ -9,7 +9,15 @@ import type { Database, Tx } from './database.ts';
 import { TASK_COLUMNS, taskFromRow, type TaskRow } from './rows.ts';
 import { logTask } from './event-log.ts';
 import type { AttemptLog } from './attempt-log.ts';
-import { CLEAR_HOLD, CLEAR_LEASE, FENCE, FINISH_EVENT, type ClaimUndo } from './lease-shared.ts';
+import {
+  CLEAR_HOLD,
+  CLEAR_LEASE,
+  END_LEASE,
+  FENCE,
+  FINISH_EVENT,
+  type ClaimUndo,
+} from './lease-shared.ts';
+import { TERMINAL_SQL } from '../terminal-sql.ts';
 import { pendingDecision } from './hold-queries.ts';
 import type { SessionTurns } from './session-turns.ts';
 import type { TaskHold } from '../../protocol/approvals.ts';
@@ -41,8 +49,10 @@ const SQL = {
     RETURNING ${TASK_COLUMNS}`,
   // $6: the runner a bound token names (null for any other principal).
   finish: `UPDATE tasks SET state = $5, outcome = $4::jsonb, finished_at = $3, updated_at = $3,
-      ${CLEAR_LEASE}
+      ${END_LEASE}
     WHERE ${FENCE} AND ($6::text IS NULL OR runner = $6) RETURNING ${TASK_COLUMNS}`,
+  endedUnder: `SELECT 1 AS ended FROM tasks WHERE id = $1 AND lease_token = $2
+    AND state IN (${TERMINAL_SQL})`,
   runningWithKey: `SELECT COUNT(*) AS n FROM tasks
     WHERE concurrency_key = $1 AND state = 'running'`,
 } as const;
@@ -211,6 +221,11 @@ export class LeaseQueries {
       }
       return result;
     });
+  }
+
+  /** True when the task ended by a finish under this lease token (END_LEASE keeps it). */
+  async endedUnder(taskId: string, leaseToken: string): Promise<boolean> {
+    return (await this.db.row(SQL.endedUnder, [taskId, leaseToken])) !== undefined;
   }
 
   async getLease(taskId: string): Promise<S.LeaseInfo | undefined> {

@@ -10,6 +10,14 @@ import type { AttemptLog } from './attempt-log.ts';
 export const CLEAR_LEASE = `lease_token = NULL, lease_expires_at = NULL, lease_legacy = FALSE,
   lease_instance = NULL, lease_acked = FALSE`;
 /**
+ * A finish that ends the task clears the lease but keeps its token: a terminal state fences
+ * nothing with it, and a repeat of that finish (its answer was lost) is then known for one
+ * (`endedUnder`). Every other end of a lease (a retry, the reaper, a given-back claim) clears the
+ * token, so a late result under it is refused.
+ */
+export const END_LEASE = `lease_expires_at = NULL, lease_legacy = FALSE, lease_instance = NULL,
+  lease_acked = FALSE`;
+/**
  * $1 is the task id, $2 its lease token. A held task (waiting for a person's approval) keeps its
  * lease: the same token fences it.
  */

@@ -15,10 +15,18 @@ import {
 import { AT, TASK_COLUMNS, taskFromValues, type TaskValues } from './rows.ts';
 import type { EventLog } from './event-log.ts';
 import type { AttemptLog } from './attempt-log.ts';
-import { CLEAR_HOLD, CLEAR_LEASE, FENCE, FINISH_EVENT, type ClaimUndo } from './lease-shared.ts';
+import {
+  CLEAR_HOLD,
+  CLEAR_LEASE,
+  END_LEASE,
+  FENCE,
+  FINISH_EVENT,
+  type ClaimUndo,
+} from './lease-shared.ts';
 import type { HoldDecision, TaskHold } from '../../protocol/approvals.ts';
 import type { SessionTurns } from './session-turns.ts';
 import { mayRetry } from '../retry-rule.ts';
+import { TERMINAL_SQL } from '../terminal-sql.ts';
 
 /** A finish names the runner its token is bound to (null for any other principal). */
 const HELD_BY = '(@runner IS NULL OR runner = @runner)';
@@ -45,8 +53,9 @@ const SQL = {
       AND @status IN ('failed', 'timed_out') AND (@retryable = 1 OR retry_on_failure = 1)
     RETURNING ${TASK_COLUMNS}`,
   finish: `UPDATE tasks SET state = @status, outcome = @outcome, finished_at = @now,
-      updated_at = @now, ${CLEAR_LEASE}
+      updated_at = @now, ${END_LEASE}
     WHERE ${FENCE} AND ${HELD_BY} RETURNING ${TASK_COLUMNS}`,
+  endedUnder: `SELECT 1 FROM tasks WHERE id = ? AND lease_token = ? AND state IN (${TERMINAL_SQL})`,
   runningWithKey: `SELECT COUNT(*) FROM tasks INDEXED BY tasks_concurrency_running
     WHERE concurrency_key = ? AND state = 'running'`,
 } as const;
@@ -261,6 +270,11 @@ export class LeaseQueries {
     if (row === undefined) return undefined;
     const { lease_token: leaseToken, runner, attempt, lease_expires_at: leaseExpiresAt } = row;
     return { leaseToken, runner, legacy: row.lease_legacy === 1, attempt, leaseExpiresAt };
+  }
+
+  /** True when the task ended by a finish under this lease token (END_LEASE keeps it). */
+  endedUnder(taskId: string, leaseToken: string): boolean {
+    return this.statements.endedUnder.get(taskId, leaseToken) !== undefined;
   }
 
   /**

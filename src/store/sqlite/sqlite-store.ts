@@ -230,6 +230,10 @@ export class SqliteStore implements S.Store {
     return this.run(() => this.leases.getLease(taskId));
   }
 
+  endedUnder(taskId: string, leaseToken: string): Promise<boolean> {
+    return this.run(() => this.leases.endedUnder(taskId, leaseToken));
+  }
+
   holdAttempt(req: S.HoldRequest): Promise<S.StoredTask | undefined> {
     return this.run(() => this.holds.holdAttempt(req));
   }

@@ -1,11 +1,12 @@
 // Conformance: finishing a runner's batch of attempts at once — each fenced by its own lease
-// token, answered in order, a lost lease in its place without failing the rest.
+// token, answered in order, a lost lease in its place without failing the rest — and knowing a
+// lease that a finish ended, so that a repeat of that finish is told from a late result.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Claim } from '../../../src/protocol/runner.ts';
 import type { Outcome } from '../../../src/protocol/tasks.ts';
 import type { FinishRequest, RetryPolicy, Store } from '../../../src/store/types.ts';
-import { addTasks, ack, claimRequest, FAILED, SUCCEEDED, T0 } from './fixtures.ts';
+import { addTasks, ack, claimRequest, FAILED, LEASE_MS, SUCCEEDED, T0 } from './fixtures.ts';
 
 const RETRY: RetryPolicy = { baseMs: 5_000, maxMs: 8_000, jitter: 1 };
 
@@ -107,6 +108,25 @@ export function describeFinishBatches(store: () => Store): void {
 
     it('does nothing for an empty batch', async () => {
       assert.deepEqual(await store().finishAttempts([]), []);
+    });
+  });
+
+  describe('a lease ended by a finish', () => {
+    it('is known by its token after a finish, not after a retry or the reaper', async () => {
+      const [done, retried, reaped] = await startTasks(store(), 3, 3);
+      const endedUnder = (c: Claim, token = c.leaseToken) => store().endedUnder(c.task.id, token);
+      assert.equal(await endedUnder(done!), false, 'a live lease has not ended');
+      await store().finishAttempts([
+        request(done!, SUCCEEDED, T0 + 10),
+        request(retried!, FAILED, T0 + 10),
+      ]);
+      assert.equal(await endedUnder(done!), true);
+      assert.equal(await endedUnder(done!, 'another-token'), false);
+      assert.equal((await store().getTask(retried!.task.id))?.state, 'queued');
+      assert.equal(await endedUnder(retried!), false, 'a retry forgets the token');
+      assert.equal((await store().requeueExpired(T0 + LEASE_MS + 1, 10)).length, 1);
+      assert.equal((await store().getTask(reaped!.task.id))?.state, 'queued');
+      assert.equal(await endedUnder(reaped!), false, 'so does the reaper');
     });
   });
 }
