@@ -143,6 +143,8 @@ function leaseOf(claim: Claim): LeaseRef {
 
 /** Acknowledges reserved claims by heartbeat, then starts them and gives back their reservation. */
 function ackByHeartbeat(deps: ClaimLoopDeps, state: LoopState, claims: Claim[]): void {
+  // Only reads were acknowledged (they run already): the lease keeper's beat covers them.
+  if (claims.length === 0) return;
   const deadline = Date.now() + deps.leaseMs;
   const started = startAcknowledged(deps, claims, deadline).finally(() => {
     deps.attempts.release(claims.length);

@@ -76,4 +76,26 @@ describe('claim loop, read-only tasks', () => {
     run.stopped.abort();
     await run.loop;
   });
+
+  it('sends no heartbeat of its own when a claim carrying only reads fails', async () => {
+    const polls: ClaimBody[] = [];
+    const thirdPoll = deferred<void>();
+    const run = loopWith((body, opts) => {
+      polls.push(body);
+      if (polls.length === 1) return Promise.resolve({ tasks: [claimOf('r1', 'file.read')] });
+      if (polls.length === 2) return Promise.reject(new TypeError('fetch failed'));
+      thirdPoll.resolve();
+      return parked(opts);
+    });
+    await thirdPoll.promise;
+    assert.deepEqual(
+      polls[1]?.acks?.map((a) => a.taskId),
+      ['r1'],
+    );
+    assert.deepEqual(run.started, ['r1']);
+    assert.deepEqual(run.heartbeats, [], 'the lease keeper acknowledges the running read');
+    assert.equal(run.attempts.size, 1, 'no slot was reserved for it');
+    run.stopped.abort();
+    await run.loop;
+  });
 });
