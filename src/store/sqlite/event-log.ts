@@ -125,8 +125,8 @@ export function buildEventListQuery(filter: S.EventFilter): { sql: string; param
   };
   if (filter.after !== undefined) add('e.id > ?', filter.after);
   if (filter.type !== undefined) {
-    const term = eventTypeIndexTerm(filter.type);
-    if (term !== undefined) conditions.push(`e.${term}`);
+    const term = eventTypeIndexTerm(filter.type, 'e.type');
+    if (term !== undefined) conditions.push(term);
     add('e.type = ?', filter.type);
   }
   if (filter.taskId !== undefined) add('e.task_id = ?', filter.taskId);

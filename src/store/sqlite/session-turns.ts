@@ -9,9 +9,10 @@ import { prepareStatements, type Prepared, type Transaction } from './statements
 import { AT, TASK_COLUMNS, type TaskValues } from './rows.ts';
 import type { EventLog } from './event-log.ts';
 import { FENCE } from './lease-shared.ts';
+import { LIVE_STATES } from './state-indexes.ts';
 
-/** The states of an unfinished turn; the partial index tasks_session_turns names the same list. */
-const PENDING = `state IN ('scheduled', 'held', 'queued', 'running')`;
+/** The states of an unfinished turn: the partial index tasks_session_turns names the same term. */
+const PENDING = LIVE_STATES;
 
 const SQL = {
   pending: `SELECT id, state FROM tasks INDEXED BY tasks_session_turns
