@@ -1,6 +1,6 @@
 // The SQLite store's write batch: writes submitted in one turn commit in one transaction, early
-// ones first, a call that throws undoes its own writes only, a busy database makes the batch
-// wait, and close commits what waits.
+// ones first, a call that throws (with or without a transaction of its own) undoes its own writes
+// only, a busy database makes the batch wait, and close commits what waits.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -85,6 +85,50 @@ describe('write batch', () => {
     await later;
     const names = db.prepare('SELECT name FROM items ORDER BY name').pluck().all();
     assert.deepEqual(names, ['a', 'b', 'd', 'e']);
+    db.close();
+  });
+
+  it('undoes a failing bare call alone: the batch runs again with each call isolated', async () => {
+    const { db, batch } = open();
+    const insert = db.prepare('INSERT INTO items (name) VALUES (?)');
+    const runs: string[] = [];
+    // No transaction of their own: the first run has no savepoints to undo 'c' alone.
+    const insertTwo = (first: string, second: string) => () => {
+      runs.push(first);
+      insert.run(first);
+      insert.run(second);
+      return first;
+    };
+    const answers = [
+      batch.submit(insertTwo('a', 'b')),
+      batch.submit(insertTwo('c', 'a')),
+      batch.submit(insertTwo('d', 'e'), { early: true }),
+    ];
+    const settled = await Promise.allSettled(answers);
+    assert.deepEqual(
+      settled.map((r) => (r.status === 'fulfilled' ? r.value : 'rejected')),
+      ['a', 'rejected', 'd'],
+    );
+    const rejected = settled[1];
+    assert.ok(rejected?.status === 'rejected' && /UNIQUE/.test(String(rejected.reason)));
+    assert.deepEqual(runs, ['d', 'a', 'c', 'd', 'a', 'c'], 'a first run, then an isolated one');
+    const names = db.prepare('SELECT name FROM items ORDER BY name').pluck().all();
+    assert.deepEqual(names, ['a', 'b', 'd', 'e']);
+    db.close();
+  });
+
+  it('fails the whole batch when a failure ends the transaction itself', async () => {
+    const { db, batch } = open();
+    const insert = db.prepare('INSERT INTO items (name) VALUES (?)');
+    const ok = batch.submit(() => insert.run('a'));
+    const ending = batch.submit(() => {
+      insert.run('b');
+      db.exec('ROLLBACK');
+      throw new Error('disk I/O error');
+    });
+    await assert.rejects(ok, /disk I\/O error/);
+    await assert.rejects(ending, /disk I\/O error/);
+    assert.equal(db.prepare('SELECT COUNT(*) FROM items').pluck().get(), 0);
     db.close();
   });
 

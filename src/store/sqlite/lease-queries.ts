@@ -104,13 +104,6 @@ interface LeaseRow {
 export class LeaseQueries {
   private readonly candidates: StatementCache;
   private readonly statements: Prepared<typeof SQL>;
-  private readonly claimTx: Transaction<[S.ClaimRequest, Kind[]], Claim[]>;
-  private readonly extendTx: Transaction<[string, LeaseRef[], number, number], S.HeartbeatResult>;
-  private readonly finishTx: Transaction<[S.FinishRequest], TaskValues | undefined>;
-  private readonly finishAllTx: Transaction<
-    [readonly S.FinishRequest[]],
-    (TaskValues | undefined)[]
-  >;
   private readonly releaseTx: Transaction<[LeaseRef[], number], TaskValues[]>;
 
   constructor(
@@ -122,17 +115,6 @@ export class LeaseQueries {
   ) {
     this.candidates = new StatementCache(db);
     this.statements = prepareStatements(db, SQL);
-    this.claimTx = db.transaction((req: S.ClaimRequest, kinds: Kind[]) =>
-      this.claimInTx(req, kinds),
-    );
-    this.extendTx = db.transaction(
-      (runner: string, refs: LeaseRef[], leaseMs: number, now: number) =>
-        this.extendInTx(runner, refs, leaseMs, now),
-    );
-    this.finishTx = db.transaction((req: S.FinishRequest) => this.finishInTx(req));
-    this.finishAllTx = db.transaction((reqs: readonly S.FinishRequest[]) =>
-      reqs.map((req) => this.finishInTx(req)),
-    );
     this.releaseTx = db.transaction((refs: LeaseRef[], now: number) =>
       refs.flatMap((ref) => {
         // Wrapped: a row is itself an array, which flatMap would otherwise spread.
@@ -143,14 +125,23 @@ export class LeaseQueries {
   }
 
   /**
-   * The hot path. Claims run in BEGIN IMMEDIATE: a deferred transaction would read under a shared
-   * lock and then fail with SQLITE_BUSY when upgrading to write while another process holds the
-   * lock (busy_timeout cannot help there); IMMEDIATE queues for the write lock up front instead.
-   * An empty poll never takes the lock: the store asks anyCandidate (a plain read of the WAL
-   * snapshot) first, and only a claim that will lease joins a write batch.
+   * The hot path, run in the store's write batch (BEGIN IMMEDIATE: a deferred transaction would
+   * read under a shared lock and then fail with SQLITE_BUSY when upgrading to write while another
+   * process holds the lock, which busy_timeout cannot help; IMMEDIATE queues for the write lock up
+   * front instead). An empty poll never takes the lock: the store asks anyCandidate (a plain read
+   * of the WAL snapshot) first, and only a claim that will lease joins a write batch.
+   *
+   * BEGIN IMMEDIATE serialises claimers, so a key's running count read here is exact; it is read
+   * before each keyed lease because an earlier lease of this batch may have taken the last slot.
+   * A candidate skipped that way leaves the batch short; the runner's next claim fills it.
    */
-  claimTasks(req: S.ClaimRequest): Claim[] {
-    return this.claimTx.immediate(req, [...new Set(req.kinds)]);
+  claimInTx(req: S.ClaimRequest): Claim[] {
+    const claims: Claim[] = [];
+    for (const candidate of this.findCandidates(req, [...new Set(req.kinds)], req.max)) {
+      if (this.keyIsFull(candidate)) continue;
+      claims.push(this.leaseOne(candidate, req));
+    }
+    return claims;
   }
 
   /** A read only: true when a claim now would lease at least one task. */
@@ -158,20 +149,6 @@ export class LeaseQueries {
     const kinds = [...new Set(req.kinds)];
     if (kinds.length === 0 || !(req.max >= 1)) return false;
     return this.findCandidates(req, kinds, 1).length > 0;
-  }
-
-  /**
-   * BEGIN IMMEDIATE serialises claimers, so a key's running count read here is exact; it is read
-   * before each keyed lease because an earlier lease of this batch may have taken the last slot.
-   * A candidate skipped that way leaves the batch short; the runner's next claim fills it.
-   */
-  private claimInTx(req: S.ClaimRequest, kinds: Kind[]): Claim[] {
-    const claims: Claim[] = [];
-    for (const candidate of this.findCandidates(req, kinds, req.max)) {
-      if (this.keyIsFull(candidate)) continue;
-      claims.push(this.leaseOne(candidate, req));
-    }
-    return claims;
   }
 
   private keyIsFull({ concurrency_key: key, concurrency_limit: limit }: Candidate): boolean {
@@ -238,17 +215,8 @@ export class LeaseQueries {
     return { task, attempt: task.attempt, leaseToken: token, leaseExpiresAt: expiresAt };
   }
 
-  extendLeases(runner: string, refs: LeaseRef[], leaseMs: number, now: number): S.HeartbeatResult {
-    if (refs.length === 0) return { leases: [], lost: [], cancel: [], decisions: [] };
-    return this.extendTx.immediate(runner, refs, leaseMs, now);
-  }
-
-  private extendInTx(
-    runner: string,
-    refs: LeaseRef[],
-    leaseMs: number,
-    now: number,
-  ): S.HeartbeatResult {
+  /** Extends and acknowledges leases; the caller holds a write transaction (the write batch). */
+  extendInTx(runner: string, refs: LeaseRef[], leaseMs: number, now: number): S.HeartbeatResult {
     const result: S.HeartbeatResult = { leases: [], lost: [], cancel: [], decisions: [] };
     for (const { taskId, leaseToken } of refs) {
       const params = { id: taskId, token: leaseToken, runner, now, expiresAt: now + leaseMs };
@@ -280,22 +248,15 @@ export class LeaseQueries {
   /**
    * Fenced by the lease token alone, not by expiry: a lease that expired but was not yet requeued
    * still finishes, since nobody else holds the task. Once requeueExpired clears the token (or a
-   * new claim replaces it), the old token matches nothing and this returns undefined.
+   * new claim replaces it), the old token matches nothing and this returns undefined. The caller
+   * holds a write transaction (the write batch: one commit for every finish of a turn).
    */
-  finishAttempt(req: S.FinishRequest): S.StoredTask | undefined {
-    const values = this.finishTx.immediate(req);
+  finishInTx(req: S.FinishRequest): S.StoredTask | undefined {
+    const values = this.finishValues(req);
     return values === undefined ? undefined : taskFromValues(values);
   }
 
-  /** One BEGIN IMMEDIATE … COMMIT for the whole batch: the commit is most of a finish's cost. */
-  finishAttempts(reqs: readonly S.FinishRequest[]): (S.StoredTask | undefined)[] {
-    if (reqs.length === 0) return [];
-    return this.finishAllTx
-      .immediate(reqs)
-      .map((values) => (values === undefined ? undefined : taskFromValues(values)));
-  }
-
-  private finishInTx(req: S.FinishRequest): TaskValues | undefined {
+  private finishValues(req: S.FinishRequest): TaskValues | undefined {
     const { taskId: id, leaseToken: token, now, outcome } = req;
     const { status } = outcome;
     const runner = req.runner ?? null;

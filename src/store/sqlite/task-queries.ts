@@ -101,16 +101,7 @@ export class TaskQueries {
   }
 
   /**
-   * Inserts a task, or returns the one an idempotency key already names. BEGIN IMMEDIATE takes the
-   * write lock before the key lookup, so two processes racing on one key cannot both insert; the
-   * UNIQUE index on idempotency_key is the second line of defence.
-   */
-  createTask(task: S.NewTask, now: number): S.CreateTaskResult {
-    return this.createTx.immediate(task, now);
-  }
-
-  /**
-   * createTask for a batch under one BEGIN IMMEDIATE … COMMIT: the commit is most of a create's
+   * createInTx for a batch under one BEGIN IMMEDIATE … COMMIT: the commit is most of a create's
    * cost. Errors come back in their item's place (see createInSavepoint).
    */
   createTasks(tasks: readonly S.NewTask[], now: number): (S.CreateTaskResult | Error)[] {
@@ -130,7 +121,12 @@ export class TaskQueries {
     }
   }
 
-  /** The create itself; callers hold a write transaction (createTask's own, or a schedule's firing). */
+  /**
+   * Inserts a task, or returns the one an idempotency key already names. Callers hold a write
+   * transaction (the store's write batch, a schedule's firing): BEGIN IMMEDIATE takes the write
+   * lock before the key lookup, so two processes racing on one key cannot both insert; the UNIQUE
+   * index on idempotency_key is the second line of defence.
+   */
   createInTx(task: S.NewTask, now: number): S.CreateTaskResult {
     const key = task.idempotencyKey;
     const existing = key === undefined ? undefined : this.statements.byIdempotencyKey.get(key);
