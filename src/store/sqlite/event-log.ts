@@ -11,8 +11,10 @@ const EVENT_COLUMNS = `e.id, e.type, e.at, e.task_id, e.task_kind, e.task_state,
   t.origin, t.session_key, t.metadata`;
 
 const SQL = {
+  // Positional: binding names costs better-sqlite3 two property lookups from C++ per parameter,
+  // and each task writes three events.
   insert: `INSERT INTO events (type, at, task_id, task_kind, task_state, runner, data)
-    VALUES (@type, @at, @taskId, @taskKind, @taskState, @runner, @data)`,
+    VALUES (?, ?, ?, ?, ?, ?, ?)`,
   byId: `SELECT ${EVENT_COLUMNS} FROM events e LEFT JOIN tasks t ON t.id = e.task_id
     WHERE e.id = ?`,
   taskOf: 'SELECT kind, state FROM tasks WHERE id = ?',
@@ -67,15 +69,15 @@ export class EventLog {
   }
 
   private insert(event: S.NewEvent, now: number, taskKind?: string, taskState?: string): number {
-    const result = this.statements.insert.run({
-      type: event.type,
-      at: now,
-      taskId: event.taskId ?? null,
-      taskKind: taskKind ?? null,
-      taskState: taskState ?? null,
-      runner: event.runner ?? null,
-      data: event.data === undefined ? null : JSON.stringify(event.data),
-    });
+    const result = this.statements.insert.run(
+      event.type,
+      now,
+      event.taskId ?? null,
+      taskKind ?? null,
+      taskState ?? null,
+      event.runner ?? null,
+      event.data === undefined ? null : JSON.stringify(event.data),
+    );
     return Number(result.lastInsertRowid);
   }
 

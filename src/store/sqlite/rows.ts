@@ -174,38 +174,49 @@ function put<K extends keyof StoredTask>(
   if (value !== null && value !== undefined) task[key] = value;
 }
 
-/** Named parameters for inserting a new task; every name the INSERT uses must be present. */
+/**
+ * The INSERT of a new task, its parameters in the order of taskInsertParams. Positional: binding
+ * names costs better-sqlite3 two property lookups from C++ per parameter, 24 of them here.
+ */
+export const INSERT_TASK = `INSERT INTO tasks (id, kind, spec, state, priority, run_at, timeout_ms,
+    max_attempts, retry_on_failure, target, target_runner, target_labels, labels, session_key,
+    session_scope, origin, metadata, legacy_compatible, idempotency_key, request_hash, signature,
+    concurrency_key, concurrency_limit, created_at, updated_at)
+  VALUES (${Array.from({ length: 25 }, () => '?').join(', ')})
+  RETURNING ${TASK_COLUMNS}`;
+
 export function taskInsertParams(
   task: NewTask,
   now: number,
   session?: { scope: string; held: boolean },
-): Record<string, unknown> {
-  return {
-    id: task.id,
-    kind: task.kind,
-    spec: JSON.stringify(task.spec),
-    state: session?.held === true ? 'held' : task.runAt > now ? 'scheduled' : 'queued',
-    priority: task.priority,
-    run_at: task.runAt,
-    timeout_ms: task.timeoutMs,
-    max_attempts: task.maxAttempts,
-    retry_on_failure: task.retryOnFailure ? 1 : 0,
-    target: jsonOrNull(task.target),
-    target_runner: task.target?.runner ?? null,
-    target_labels: requiredLabelsJson(task.target),
-    labels: jsonOrNull(task.labels),
-    session_key: task.sessionKey ?? null,
-    session_scope: session?.scope ?? null,
-    origin: task.origin,
-    metadata: jsonOrNull(task.metadata),
-    legacy_compatible: task.legacyCompatible ? 1 : 0,
-    idempotency_key: task.idempotencyKey ?? null,
-    request_hash: task.requestHash ?? null,
-    signature: jsonOrNull(task.signature),
-    concurrency_key: task.concurrency?.key ?? null,
-    concurrency_limit: task.concurrency?.limit ?? null,
+): unknown[] {
+  return [
+    task.id,
+    task.kind,
+    JSON.stringify(task.spec),
+    session?.held === true ? 'held' : task.runAt > now ? 'scheduled' : 'queued',
+    task.priority,
+    task.runAt,
+    task.timeoutMs,
+    task.maxAttempts,
+    task.retryOnFailure ? 1 : 0,
+    jsonOrNull(task.target),
+    task.target?.runner ?? null,
+    requiredLabelsJson(task.target),
+    jsonOrNull(task.labels),
+    task.sessionKey ?? null,
+    session?.scope ?? null,
+    task.origin,
+    jsonOrNull(task.metadata),
+    task.legacyCompatible ? 1 : 0,
+    task.idempotencyKey ?? null,
+    task.requestHash ?? null,
+    jsonOrNull(task.signature),
+    task.concurrency?.key ?? null,
+    task.concurrency?.limit ?? null,
     now,
-  };
+    now,
+  ];
 }
 
 /** The labels a task requires, distinct and sorted, as JSON; NULL when it requires none. */

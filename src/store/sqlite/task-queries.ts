@@ -12,7 +12,13 @@ import {
   type Prepared,
   type Transaction,
 } from './statements.ts';
-import { TASK_COLUMNS, taskFromValues, taskInsertParams, type TaskValues } from './rows.ts';
+import {
+  INSERT_TASK,
+  TASK_COLUMNS,
+  taskFromValues,
+  taskInsertParams,
+  type TaskValues,
+} from './rows.ts';
 import type { EventLog } from './event-log.ts';
 import { sessionScopeOf, type SessionTurns } from './session-turns.ts';
 import type { CallbackQueries } from './callback-queries.ts';
@@ -25,15 +31,7 @@ const CANCELLED_BEFORE_START: Outcome = {
 const TERMINAL = TERMINAL_STATES.map((s) => `'${s}'`).join(', ');
 
 const SQL = {
-  insert: `INSERT INTO tasks (id, kind, spec, state, priority, run_at, timeout_ms, max_attempts,
-      retry_on_failure, target, target_runner, target_labels, labels, session_key, session_scope,
-      origin, metadata, legacy_compatible, idempotency_key, request_hash, signature,
-      concurrency_key, concurrency_limit, created_at, updated_at)
-    VALUES (@id, @kind, @spec, @state, @priority, @run_at, @timeout_ms, @max_attempts,
-      @retry_on_failure, @target, @target_runner, @target_labels, @labels, @session_key,
-      @session_scope, @origin, @metadata, @legacy_compatible, @idempotency_key, @request_hash,
-      @signature, @concurrency_key, @concurrency_limit, @now, @now)
-    RETURNING ${TASK_COLUMNS}`,
+  insert: INSERT_TASK,
   byId: `SELECT ${TASK_COLUMNS} FROM tasks WHERE id = ?`,
   byIdempotencyKey: 'SELECT id, request_hash FROM tasks WHERE idempotency_key = ?',
   // Each partial state index counts its own states; succeeded tasks are the rest of the table.
@@ -138,7 +136,9 @@ export class TaskQueries {
     }
     const scope = sessionScopeOf(task.kind, task.spec, task.sessionKey);
     const session = scope === undefined ? undefined : { scope, held: this.turns.mustHold(scope) };
-    const values = this.statements.insert.get(taskInsertParams(task, now, session)) as TaskValues;
+    const values = this.statements.insert.get(
+      ...taskInsertParams(task, now, session),
+    ) as TaskValues;
     this.callbacks.insertAll(task.id, task.callbacks ?? [], now);
     this.events.logTask('task.created', values, now, { origin: task.origin });
     if (session !== undefined) {
