@@ -131,6 +131,39 @@ describe('sqlite store', () => {
     db.close();
   });
 
+  it('upgrades a database of schema 14: tasks and events are found through the rebuilt indexes', async () => {
+    const path = newDbPath();
+    const old = new Database(path);
+    for (const sql of MIGRATIONS.slice(0, 14)) old.exec(sql);
+    old.pragma('user_version = 14');
+    const insertTask = old.prepare(`INSERT INTO tasks (id, kind, spec, state, priority, run_at,
+        timeout_ms, max_attempts, origin, legacy_compatible, created_at, updated_at)
+      VALUES (?, 'shell', '{"command":"true"}', ?, 0, ?, 1000, 1, 'v1', 1, ?, ?)`);
+    const states = ['queued', 'running', 'failed', 'succeeded', 'queued'] as const;
+    states.forEach((state, i) => insertTask.run(`t${i}`, state, T0, T0 + i, T0 + i));
+    const insertEvent = old.prepare('INSERT INTO events (type, at, task_id) VALUES (?, ?, ?)');
+    insertEvent.run('task.created', T0, 't0');
+    insertEvent.run('runner.online', T0, null);
+    old.close();
+    const store = openSqliteStore(path);
+    await store.migrate();
+    const ids = async (state: (typeof states)[number]) =>
+      (await store.listTasks({ state, limit: 10 })).tasks.map((t) => t.id);
+    assert.deepEqual(await ids('queued'), ['t4', 't0']);
+    assert.deepEqual(await ids('running'), ['t1']);
+    assert.deepEqual(await ids('failed'), ['t2']);
+    assert.deepEqual(await ids('succeeded'), ['t3']);
+    const online = await store.listEvents({ type: 'runner.online', limit: 10 });
+    assert.deepEqual(
+      online.map((e) => e.type),
+      ['runner.online'],
+    );
+    await store.close();
+    const db = new Database(path);
+    assert.equal(readSchemaVersion(db), MIGRATIONS.length);
+    db.close();
+  });
+
   it('refuses a database written by a newer Outpost', () => {
     const path = newDbPath();
     const db = new Database(path);
