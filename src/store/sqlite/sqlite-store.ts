@@ -224,8 +224,6 @@ export class SqliteStore implements S.Store {
     leaseMs: number,
     now: number,
   ): Promise<S.HeartbeatResult> {
-    if (leases.length === 0)
-      return Promise.resolve({ leases: [], lost: [], cancel: [], decisions: [] });
     return this.batch.submit(() => this.leases.extendInTx(runner, leases, leaseMs, now));
   }
 
@@ -259,7 +257,6 @@ export class SqliteStore implements S.Store {
   }
 
   finishAttempts(reqs: readonly S.FinishRequest[]): Promise<(S.StoredTask | undefined)[]> {
-    if (reqs.length === 0) return Promise.resolve([]);
     return this.batch.submit(() => reqs.map((req) => this.leases.finishInTx(req)));
   }
 
