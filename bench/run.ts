@@ -52,8 +52,8 @@ const only = new Set<Scenario>(
   flags.only ? flags.only.split(',').map((s) => parseScenario(s.trim())) : SCENARIOS,
 );
 /**
- * 16 = one slot per client. Two sweeps (docs/benchmarks.md) put 16, 32 and 64 within the noise of
- * each other and 8 clearly lower, so the default is the smallest on that plateau.
+ * 16 = one slot per client. Two sweeps (docs/benchmarks-history.md) put 16, 32 and 64 within the
+ * noise of each other and 8 clearly lower, so the default is the smallest on that plateau.
  */
 const capacities = flags.sweep ? [8, 16, 32, 64] : [Number(flags.capacity ?? 16)];
 /**
