@@ -118,6 +118,7 @@ async function main(): Promise<void> {
   const rows: report.Row[] = [];
   const notes: string[] = [];
   let calibration = '';
+  let spawnCeiling: number | undefined;
 
   if (only.has('calib')) {
     log('calibration: a bare node:http server, same client, same idle gap');
@@ -127,6 +128,7 @@ async function main(): Promise<void> {
       warmupMs: 500,
     });
     calibration = report.calibrationTable(c, latencyPlan.gapMs);
+    spawnCeiling = c.spawnPerSecond;
   }
 
   const plan = {
@@ -155,7 +157,9 @@ async function main(): Promise<void> {
     if (first.e2e) rows.push(report.endToEndRow(first.e2e));
     for (const best of [first.throughput.queue, first.throughput.spawn]) {
       if (!best) continue;
-      rows.push(report.throughputRow(best));
+      rows.push(report.throughputRow(best, spawnCeiling));
+      const hostNote = report.spawnHostNote(best, spawnCeiling);
+      if (hostNote !== undefined) notes.push(`${prefix}${hostNote}`);
       notes.push(
         `${prefix}${best.kind}: latency under load ${report.latencyText(summarize(best.latencies))}`,
       );
