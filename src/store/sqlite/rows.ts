@@ -174,15 +174,20 @@ function put<K extends keyof StoredTask>(
   if (value !== null && value !== undefined) task[key] = value;
 }
 
+/** The columns a new task's INSERT fills, in the order of taskInsertParams. */
+const INSERT_TASK_COLUMNS = `id, kind, spec, state, priority, run_at, timeout_ms, max_attempts,
+    retry_on_failure, target, target_runner, target_labels, labels, session_key, session_scope,
+    origin, metadata, legacy_compatible, idempotency_key, request_hash, signature, concurrency_key,
+    concurrency_limit, created_at, updated_at`;
+
 /**
- * The INSERT of a new task, its parameters in the order of taskInsertParams. Positional: binding
- * names costs better-sqlite3 two property lookups from C++ per parameter, 24 of them here.
+ * The INSERT of a new task. Positional: binding names costs better-sqlite3 two property lookups
+ * from C++ per parameter, 25 of them here; one placeholder per column, so the two cannot drift.
  */
-export const INSERT_TASK = `INSERT INTO tasks (id, kind, spec, state, priority, run_at, timeout_ms,
-    max_attempts, retry_on_failure, target, target_runner, target_labels, labels, session_key,
-    session_scope, origin, metadata, legacy_compatible, idempotency_key, request_hash, signature,
-    concurrency_key, concurrency_limit, created_at, updated_at)
-  VALUES (${Array.from({ length: 25 }, () => '?').join(', ')})
+export const INSERT_TASK = `INSERT INTO tasks (${INSERT_TASK_COLUMNS})
+  VALUES (${INSERT_TASK_COLUMNS.split(',')
+    .map(() => '?')
+    .join(', ')})
   RETURNING ${TASK_COLUMNS}`;
 
 export function taskInsertParams(
