@@ -61,13 +61,14 @@ describe('local approval listener', () => {
   });
 
   it('refuses a request without the right secret', async () => {
-    // The bodies go into the messages: once in a full run a 404 came back here, as if another
-    // process answered on the listener's port, and the body says who did.
     const res = await call('/approvals', 'wrong');
     assert.equal(res.status, 401, await res.text());
-    const decided = await call('/approvals/t1/approve', endpoint.secret.replace(/.$/, '_'), {
-      user: 'mallory',
-    });
+    // One character off. The secret is base64url, so it ends in '_' one time in 64: a fixed
+    // replacement character would then rebuild the right secret (and the approval would 404).
+    const last = endpoint.secret.at(-1) === '_' ? '-' : '_';
+    const nearly = endpoint.secret.slice(0, -1) + last;
+    assert.notEqual(nearly, endpoint.secret);
+    const decided = await call('/approvals/t1/approve', nearly, { user: 'mallory' });
     assert.equal(decided.status, 401, await decided.text());
   });
 
