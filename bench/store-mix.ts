@@ -57,20 +57,23 @@ let toFinish: LeaseRef[] = [];
 /** One batch of the mix: every call is submitted in the same turn, so all commit together. */
 async function batch(store: SqliteStore): Promise<void> {
   const now = Date.now();
+  // createTasks, as the server's task service creates (one task per request here).
   const creates = Array.from({ length: K }, () =>
-    store.createTask(
-      {
-        id: newId(),
-        kind: 'file.read',
-        spec: { path: '/tmp/tiny.txt' },
-        priority: 0,
-        runAt: now,
-        timeoutMs: 30_000,
-        maxAttempts: 1,
-        retryOnFailure: false,
-        origin: 'v1',
-        legacyCompatible: true,
-      },
+    store.createTasks(
+      [
+        {
+          id: newId(),
+          kind: 'file.read',
+          spec: { path: '/tmp/tiny.txt' },
+          priority: 0,
+          runAt: now,
+          timeoutMs: 30_000,
+          maxAttempts: 1,
+          retryOnFailure: false,
+          origin: 'v1',
+          legacyCompatible: true,
+        },
+      ],
       now,
     ),
   );

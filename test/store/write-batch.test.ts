@@ -1,6 +1,7 @@
 // The SQLite store's write batch: writes submitted in one turn commit in one transaction, early
 // ones first, a call that throws (with or without a transaction of its own) undoes its own writes
-// only, a busy database makes the batch wait, and close commits what waits.
+// only (rejecting, or answering with its Error when submitted as an item), a busy database makes
+// the batch wait, and close commits what waits.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -129,6 +130,37 @@ describe('write batch', () => {
     await assert.rejects(ok, /disk I\/O error/);
     await assert.rejects(ending, /disk I\/O error/);
     assert.equal(db.prepare('SELECT COUNT(*) FROM items').pluck().get(), 0);
+    db.close();
+  });
+
+  it("submitItem answers a call's own failure as its Error; a whole batch's failure rejects", async () => {
+    const { db, batch } = open();
+    const insert = db.prepare('INSERT INTO items (name) VALUES (?)');
+    const insertTwo = (first: string, second: string) => () => {
+      insert.run(first);
+      insert.run(second);
+      return first;
+    };
+    const answers = await Promise.all([
+      batch.submitItem(insertTwo('a', 'b'), { early: true }),
+      batch.submitItem(insertTwo('c', 'a'), { early: true }),
+      batch.submit(insertTwo('d', 'e')),
+    ]);
+    assert.equal(answers[0], 'a');
+    assert.ok(answers[1] instanceof Error && /UNIQUE/.test(answers[1].message), String(answers[1]));
+    assert.equal(answers[2], 'd');
+    const names = db.prepare('SELECT name FROM items ORDER BY name').pluck().all();
+    assert.deepEqual(names, ['a', 'b', 'd', 'e'], "the failing call's own write ('c') undone");
+
+    const kept = batch.submitItem(() => insert.run('f'));
+    const ending = batch.submitItem(() => {
+      insert.run('g');
+      db.exec('ROLLBACK');
+      throw new Error('disk I/O error');
+    });
+    await assert.rejects(kept, /disk I\/O error/);
+    await assert.rejects(ending, /disk I\/O error/);
+    assert.equal(db.prepare('SELECT COUNT(*) FROM items').pluck().get(), 4);
     db.close();
   });
 

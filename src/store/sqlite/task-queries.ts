@@ -70,11 +70,6 @@ interface IdempotencyRow {
 export class TaskQueries {
   private readonly statements: Prepared<typeof SQL>;
   private readonly listVariants: StatementCache;
-  private readonly createTx: Transaction<[S.NewTask, number], S.CreateTaskResult>;
-  private readonly createAllTx: Transaction<
-    [readonly S.NewTask[], number],
-    (S.CreateTaskResult | Error)[]
-  >;
   private readonly cancelTx: Transaction<[string, number], TaskValues | undefined>;
   private readonly markReadTx: Transaction<[string, number], boolean>;
 
@@ -86,37 +81,12 @@ export class TaskQueries {
   ) {
     this.statements = prepareStatements(db, SQL);
     this.listVariants = new StatementCache(db);
-    this.createTx = db.transaction((task: S.NewTask, now: number) => this.createInTx(task, now));
-    this.createAllTx = db.transaction((tasks: readonly S.NewTask[], now: number) =>
-      tasks.map((task) => this.createInSavepoint(task, now)),
-    );
     this.cancelTx = db.transaction((id: string, now: number) => this.cancelInTx(id, now));
     this.markReadTx = db.transaction((id: string, now: number) => {
       const values = this.statements.markRead.get({ id, now }) as TaskValues | undefined;
       if (values !== undefined) this.events.logTask('task.reconciled', values, now);
       return values !== undefined;
     });
-  }
-
-  /**
-   * createInTx for a batch under one BEGIN IMMEDIATE … COMMIT: the commit is most of a create's
-   * cost. Errors come back in their item's place (see createInSavepoint).
-   */
-  createTasks(tasks: readonly S.NewTask[], now: number): (S.CreateTaskResult | Error)[] {
-    if (tasks.length === 0) return [];
-    return this.createAllTx.immediate(tasks, now);
-  }
-
-  /**
-   * createTx called inside a transaction runs as a SAVEPOINT (better-sqlite3 nests that way): a
-   * create that throws rolls back its own writes only, and its error answers for it alone.
-   */
-  private createInSavepoint(task: S.NewTask, now: number): S.CreateTaskResult | Error {
-    try {
-      return this.createTx(task, now);
-    } catch (err) {
-      return err instanceof Error ? err : new Error(String(err));
-    }
   }
 
   /**

@@ -28,6 +28,8 @@ type Answer = { value: unknown };
 interface Item {
   call: Call;
   early: boolean;
+  /** The call's own failure answers it as a value (submitItem), not as a rejection. */
+  errorAsValue: boolean;
 }
 
 export interface SubmitOptions {
@@ -58,10 +60,10 @@ export class WriteBatch {
     onCommit: () => void = () => undefined,
   ) {
     this.runBare = db.transaction((items: Item[]) =>
-      this.runEarlyFirst(items, (c) => this.bare(c)),
+      this.runEarlyFirst(items, (item) => this.bare(item.call)),
     );
     this.runIsolated = db.transaction((items: Item[]) =>
-      this.runEarlyFirst(items, (c) => this.isolated(c)),
+      this.runEarlyFirst(items, (item) => this.isolated(item)),
     );
     this.isolate = db.transaction((call: Call) => call());
     // BEGIN IMMEDIATE queues for the write lock up front; while another process holds it the
@@ -76,9 +78,22 @@ export class WriteBatch {
 
   /** Runs `call` in the next batch (after one setImmediate); resolves once that batch committed. */
   async submit<T>(call: () => T, options: SubmitOptions = {}): Promise<T> {
+    return (await this.enqueue(call, options, false)).value as T;
+  }
+
+  /**
+   * submit, for one item of a caller's several: the call's own failure (its writes undone, as
+   * submit's) resolves as its Error, so the caller can answer each item in its place. A failure of
+   * the whole batch still rejects.
+   */
+  async submitItem<T>(call: () => T, options: SubmitOptions = {}): Promise<T | Error> {
+    return (await this.enqueue(call, options, true)).value as T | Error;
+  }
+
+  private enqueue(call: Call, options: SubmitOptions, errorAsValue: boolean): Promise<Answer> {
     const early = options.early === true;
     if (early) this.earlyWaiting++;
-    return (await this.calls.submit({ call, early })).value as T;
+    return this.calls.submit({ call, early, errorAsValue });
   }
 
   /**
@@ -107,14 +122,14 @@ export class WriteBatch {
   /** Answers in submission order; runs the early calls first. */
   private runEarlyFirst(
     items: Item[],
-    answer: (call: Call) => ItemResult<Answer>,
+    answer: (item: Item) => ItemResult<Answer>,
   ): ItemResult<Answer>[] {
     const answers: ItemResult<Answer>[] = new Array<ItemResult<Answer>>(items.length);
     items.forEach((item, i) => {
-      if (item.early) answers[i] = answer(item.call);
+      if (item.early) answers[i] = answer(item);
     });
     items.forEach((item, i) => {
-      if (!item.early) answers[i] = answer(item.call);
+      if (!item.early) answers[i] = answer(item);
     });
     return answers;
   }
@@ -128,7 +143,7 @@ export class WriteBatch {
     }
   }
 
-  private isolated(call: Call): ItemResult<Answer> {
+  private isolated({ call, errorAsValue }: Item): ItemResult<Answer> {
     try {
       return { value: this.isolate(call) };
     } catch (error) {
@@ -136,7 +151,8 @@ export class WriteBatch {
       // batch may commit, and no later call may run outside it, so the batch fails as one.
       if (!this.db.inTransaction) throw error;
       const translated = translateSqliteError(error, this.path);
-      return translated instanceof Error ? translated : new Error(String(translated));
+      const own = translated instanceof Error ? translated : new Error(String(translated));
+      return errorAsValue ? { value: own } : own;
     }
   }
 }
