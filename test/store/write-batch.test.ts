@@ -22,6 +22,27 @@ function open(): { db: Database.Database; path: string; batch: WriteBatch } {
   return { db, path, batch: new WriteBatch(db, path) };
 }
 
+/**
+ * Submits an insert and then a call whose failure ends the transaction itself (as a full disk
+ * does), and checks both are rejected with nothing of the batch committed.
+ */
+async function failsAsOne(
+  db: Database.Database,
+  submit: (call: () => unknown) => Promise<unknown>,
+): Promise<void> {
+  const insert = db.prepare('INSERT INTO items (name) VALUES (?)');
+  const before = db.prepare('SELECT COUNT(*) FROM items').pluck().get();
+  const ok = submit(() => insert.run('kept?'));
+  const ending = submit(() => {
+    insert.run('ending');
+    db.exec('ROLLBACK');
+    throw new Error('disk I/O error');
+  });
+  await assert.rejects(ok, /disk I\/O error/);
+  await assert.rejects(ending, /disk I\/O error/);
+  assert.equal(db.prepare('SELECT COUNT(*) FROM items').pluck().get(), before);
+}
+
 describe('write batch', () => {
   it('commits the writes of one turn in one transaction, in order', async () => {
     const { db, batch } = open();
@@ -120,16 +141,7 @@ describe('write batch', () => {
 
   it('fails the whole batch when a failure ends the transaction itself', async () => {
     const { db, batch } = open();
-    const insert = db.prepare('INSERT INTO items (name) VALUES (?)');
-    const ok = batch.submit(() => insert.run('a'));
-    const ending = batch.submit(() => {
-      insert.run('b');
-      db.exec('ROLLBACK');
-      throw new Error('disk I/O error');
-    });
-    await assert.rejects(ok, /disk I\/O error/);
-    await assert.rejects(ending, /disk I\/O error/);
-    assert.equal(db.prepare('SELECT COUNT(*) FROM items').pluck().get(), 0);
+    await failsAsOne(db, (call) => batch.submit(call));
     db.close();
   });
 
@@ -152,15 +164,7 @@ describe('write batch', () => {
     const names = db.prepare('SELECT name FROM items ORDER BY name').pluck().all();
     assert.deepEqual(names, ['a', 'b', 'd', 'e'], "the failing call's own write ('c') undone");
 
-    const kept = batch.submitItem(() => insert.run('f'));
-    const ending = batch.submitItem(() => {
-      insert.run('g');
-      db.exec('ROLLBACK');
-      throw new Error('disk I/O error');
-    });
-    await assert.rejects(kept, /disk I\/O error/);
-    await assert.rejects(ending, /disk I\/O error/);
-    assert.equal(db.prepare('SELECT COUNT(*) FROM items').pluck().get(), 4);
+    await failsAsOne(db, (call) => batch.submitItem(call));
     db.close();
   });
 
